@@ -1,0 +1,3 @@
+from aws_mfa_run.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""Where the MFA code comes from: the command line, the profile's mfa_process, the terminal.
+
+A code we sent once is remembered per device (it is spent, so not a secret any more): AWS rejects a
+one-time code the second time, and saying "wait N seconds" beats a confusing AccessDenied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+
+from aws_mfa_run import files
+from aws_mfa_run.errors import AwsRefusedError, NoCodeError, UsageError
+from aws_mfa_run.terminal import NoTerminal, Terminal
+
+TOTP_STEP = 30  # seconds per code of RFC 6238 devices, virtual and hardware
+# AWS accepts a code from the neighbouring time steps too, so a spent code stays "the same code"
+# for this long; after it, an equal code is a new one that happens to repeat.
+SPENT_CODE_MEMORY = 3 * TOTP_STEP
+MFA_PROCESS_TIMEOUT = 60
+USED_CODES_FILE = "used-codes.json"
+
+
+def normalize(code: str) -> str:
+    """`123 456` and `123456` are the same code; anything but six digits is refused."""
+    digits = "".join(code.split())
+    if len(digits) != 6 or not digits.isascii() or not digits.isdigit():
+        raise UsageError("The MFA code must be 6 digits (as your authenticator app shows it).")
+    return digits
+
+
+def seconds_to_next_code(now: float) -> int:
+    return TOTP_STEP - int(now) % TOTP_STEP
+
+
+class SpentCodes:
+    """The last code sent per device, in a private file of ours."""
+
+    def __init__(self, state_dir: str) -> None:
+        self.path = os.path.join(state_dir, USED_CODES_FILE)
+
+    def _load(self) -> dict[str, list]:
+        try:
+            data = json.loads(files.read_text(self.path) or "{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def was_spent(self, serial: str, code: str, now: float) -> bool:
+        last = self._load().get(serial)
+        return (
+            isinstance(last, list)
+            and len(last) == 2
+            and last[0] == code
+            and isinstance(last[1], (int, float))
+            and now - last[1] < SPENT_CODE_MEMORY
+        )
+
+    def remember(self, serial: str, code: str, now: float) -> None:
+        data = self._load()
+        data[serial] = [code, int(now)]
+        files.ensure_directory(os.path.dirname(self.path))
+        files.write_atomic(self.path, json.dumps(data, indent=1) + "\n", private=True)
+
+
+def _spent_message(serial: str, now: float) -> str:
+    return (
+        f"That code was already used for {serial}, and AWS accepts each code once; "
+        f"wait {seconds_to_next_code(now)} seconds for the next code."
+    )
+
+
+def run_mfa_process(command: str, profile: str) -> str:
+    """The code printed by the profile's mfa_process (its text may hold a TOTP secret: never
+    shown). Its stderr stays the user's, so `ykman` can ask for a touch."""
+    import subprocess
+
+    where = f"The mfa_process of profile '{profile}'"
+    try:
+        done = subprocess.run(
+            command,
+            shell=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            timeout=MFA_PROCESS_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise NoCodeError(f"{where} gave no code within {MFA_PROCESS_TIMEOUT} seconds.") from None
+    except OSError as error:
+        raise NoCodeError(f"{where} could not be started: {error.strerror}.") from None
+    if done.returncode != 0:
+        raise NoCodeError(f"{where} failed with exit status {done.returncode}.")
+    lines = done.stdout.decode(errors="replace").strip().splitlines()
+    try:
+        return normalize(lines[-1].split()[-1] if lines and lines[-1].split() else "")
+    except UsageError:
+        raise NoCodeError(f"{where} printed no 6-digit code.") from None
+
+
+def obtain_code(
+    *,
+    serial: str,
+    profile: str,
+    given: str | None,
+    mfa_process: str | None,
+    spent: SpentCodes,
+    open_terminal: Callable[[], Terminal],
+    run_process: Callable[[str, str], str] = run_mfa_process,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    say: Callable[[str], None],
+) -> str:
+    """A fresh code for `serial`, from the first source that has one."""
+    if given is not None:
+        if spent.was_spent(serial, given, clock()):
+            raise AwsRefusedError(_spent_message(serial, clock()))
+        return given
+    if mfa_process:
+        code = run_process(mfa_process, profile)
+        if spent.was_spent(serial, code, clock()):
+            wait = seconds_to_next_code(clock()) + 1
+            say(f"The code from mfa_process was just used; waiting {wait} seconds for the next one.")
+            sleep(wait)
+            code = run_process(mfa_process, profile)
+            if spent.was_spent(serial, code, clock()):
+                raise AwsRefusedError(_spent_message(serial, clock()))
+        return code
+    try:
+        terminal = open_terminal()
+    except NoTerminal:
+        raise NoCodeError(
+            f"No MFA code for {serial} and no terminal to ask on: pass it as "
+            "`aws mfa CODE` / --token-code CODE, or set mfa_process in the profile."
+        ) from None
+    try:
+        while True:
+            answer = terminal.ask(f"MFA code for {serial}: ")
+            if answer is None:
+                raise NoCodeError("No MFA code was entered.")
+            try:
+                code = normalize(answer)
+            except UsageError as error:
+                terminal.tell(str(error))
+                continue
+            if spent.was_spent(serial, code, clock()):
+                terminal.tell(_spent_message(serial, clock()))
+                continue
+            return code
+    finally:
+        terminal.close()

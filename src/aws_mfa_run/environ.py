@@ -1,0 +1,85 @@
+"""Pure: the environment a wrapped command runs with, and the same as shell or JSON text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from aws_mfa_run.clock import format_utc
+from aws_mfa_run.settings import MARKER_VARIABLE
+from aws_mfa_run.store import SessionCredentials
+
+# Everything that could make an SDK pick other credentials than the session we hand it.
+REMOVED = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+)
+
+
+def session_variables(
+    session: SessionCredentials, profile: str, region: str | None, env: Mapping[str, str]
+) -> dict[str, str]:
+    """The variables we set: the session, its expiration, the marker, and a region if missing."""
+    variables = {
+        "AWS_ACCESS_KEY_ID": session.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+        "AWS_SESSION_TOKEN": session.session_token,
+        "AWS_SECURITY_TOKEN": session.session_token,  # read by old boto 2 era tools
+        "AWS_CREDENTIAL_EXPIRATION": format_utc(session.expiration),
+        MARKER_VARIABLE: profile,
+    }
+    # AWS CLI v1 reads only AWS_DEFAULT_REGION, most other SDKs AWS_REGION: fill in both.
+    chosen = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or region
+    if chosen:
+        for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            if not env.get(name):
+                variables[name] = chosen
+    return variables
+
+
+def child_environment(
+    env: Mapping[str, str], session: SessionCredentials, profile: str, region: str | None
+) -> dict[str, str]:
+    child = {name: value for name, value in env.items() if name not in REMOVED}
+    child.update(session_variables(session, profile, region, env))
+    return child
+
+
+def _posix_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def _fish_quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+SHELLS = ("sh", "bash", "zsh", "fish")
+
+
+def shell_script(variables: Mapping[str, str], shell: str) -> str:
+    """Text for `eval "$(aws-mfa-run --env)"`: unset what could override, export the session."""
+    stale = [name for name in REMOVED if name not in variables]
+    if shell == "fish":
+        lines = [f"set -e {name};" for name in stale]
+        lines += [f"set -gx {name} {_fish_quote(value)};" for name, value in variables.items()]
+    else:
+        lines = [f"unset {' '.join(stale)}"]
+        lines += [f"export {name}={_posix_quote(value)}" for name, value in variables.items()]
+    return "\n".join(lines) + "\n"
+
+
+def credential_process_json(session: SessionCredentials) -> str:
+    return json.dumps(
+        {
+            "Version": 1,
+            "AccessKeyId": session.access_key_id,
+            "SecretAccessKey": session.secret_access_key,
+            "SessionToken": session.session_token,
+            "Expiration": format_utc(session.expiration),
+        }
+    )

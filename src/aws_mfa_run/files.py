@@ -1,0 +1,158 @@
+"""Reading and writing the user's files: atomic, locked, mode-keeping.
+
+A write goes to a new temporary file in the same directory (created exclusively, so a planted
+symlink is never followed), is fsynced, gets the original's mode and owner, and is renamed over
+the original: a reader sees the old file or the new one, never a torn one, and a crash leaves the
+original intact. A symlinked file stays a symlink; its target is what gets replaced.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from aws_mfa_run.errors import ConfigError
+
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
+
+def _oserror(path: str, error: OSError, doing: str) -> ConfigError:
+    if isinstance(error, IsADirectoryError):
+        return ConfigError(f"{path} is a directory, not a file; move it out of the way.")
+    if isinstance(error, PermissionError):
+        return ConfigError(f"Cannot {doing} {path}: permission denied.")
+    reason = error.strerror or type(error).__name__
+    return ConfigError(f"Cannot {doing} {path}: {reason[0].lower()}{reason[1:]}.")
+
+
+def read_text(path: str) -> str | None:
+    """The file's text, or None when there is no file (a dangling symlink counts as none).
+
+    Bytes that are not UTF-8 survive a read and a write unchanged (surrogateescape).
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise _oserror(path, error, "read") from None
+    if b"\x00" in data:
+        raise ConfigError(f"{path} is not a text file (it holds NUL bytes); move it out of the way.")
+    return data.decode("utf-8", "surrogateescape")
+
+
+def ensure_directory(path: str) -> None:
+    """Create `path` and missing parents as private directories (0700, whatever the umask)."""
+    if os.path.isdir(path):
+        return
+    try:
+        os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
+        os.chmod(path, PRIVATE_DIR_MODE)
+    except OSError as error:
+        raise _oserror(path, error, "create the directory") from None
+
+
+@contextmanager
+def locked(path: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (a directory or a lock file of ours).
+
+    flock locks vanish with the process, so a Ctrl-C or a kill never leaves a stale lock behind.
+    `on_wait` is called once if another process holds the lock and we have to wait.
+    """
+    try:
+        if os.path.isdir(path):
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        else:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        raise _oserror(path, error, "lock") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def lock_path_for(path: str) -> str:
+    """What to lock while editing `path`: the directory its real file lives in.
+
+    Renaming replaces the file itself, so the file cannot carry the lock; its directory can, and
+    locking it leaves no lock file behind in the user's ~/.aws.
+    """
+    return os.path.dirname(os.path.realpath(path)) or "."
+
+
+def write_atomic(path: str, text: str, *, private: bool) -> str | None:
+    """Replace `path` (its real file, when it is a symlink) with `text`, atomically.
+
+    An existing file keeps its mode and owner; a new one is 0600. A `private` file (one holding
+    secrets) loses any group and other permission bits. Returns a note for the user when that
+    happened, else None.
+    """
+    real = os.path.realpath(path)
+    directory = os.path.dirname(real) or "."
+    note = None
+    try:
+        current = os.stat(real)
+    except FileNotFoundError:
+        current = None
+    except OSError as error:
+        raise _oserror(path, error, "write") from None
+    if current is not None and not stat.S_ISREG(current.st_mode):
+        raise ConfigError(f"{path} is not a regular file; move it out of the way.")
+    mode = stat.S_IMODE(current.st_mode) if current is not None else PRIVATE_FILE_MODE
+    if private and mode & 0o077:
+        note = f"Made {path} private ({mode:04o} -> {mode & 0o700:04o}): it holds secret keys."
+        mode &= 0o700
+    import tempfile  # only writers pay for it
+
+    try:
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(real)}.")
+    except OSError as error:
+        raise _oserror(path, error, "write") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8", "surrogateescape"))
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            if current is not None and hasattr(os, "fchown"):
+                try:
+                    os.fchown(handle.fileno(), current.st_uid, current.st_gid)
+                except PermissionError:
+                    pass  # not ours to give away; the new file stays ours
+            os.fsync(handle.fileno())
+        os.replace(temporary, real)
+    except BaseException as error:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        if isinstance(error, OSError):
+            raise _oserror(path, error, "write") from None
+        raise
+    _fsync_directory(directory)
+    return note
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename itself durable."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

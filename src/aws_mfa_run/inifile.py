@@ -1,0 +1,164 @@
+"""Read and surgically edit INI text the way botocore reads it.
+
+The AWS CLI and botocore parse these files with configparser; we follow the same rules (sections,
+`key = value` or `key: value`, `#`/`;` comment lines, indented continuation lines, lower-cased keys,
+duplicate sections or keys rejected), but keep every line as it was so that an edit can replace
+exactly the lines it owns: comments, blank lines, order, other sections and CRLF stay byte for byte.
+configparser cannot round-trip a file, and importing it costs more than this module does.
+"""
+
+from __future__ import annotations
+
+from aws_mfa_run.errors import ConfigError
+
+
+class Section:
+    """One `[name]` section: where it is, and its values with the lines each one spans."""
+
+    __slots__ = ("header", "name", "spans", "values")
+
+    def __init__(self, name: str, header: int) -> None:
+        self.name = name
+        self.header = header
+        self.values: dict[str, str] = {}
+        self.spans: dict[str, tuple[int, int]] = {}
+
+    def body_end(self) -> int:
+        """Index just after the last key's last line (the header's next line if there is no key)."""
+        return max((end for _, end in self.spans.values()), default=self.header + 1)
+
+
+class IniText:
+    """Parsed INI text. `lines` keep their line endings, so `"".join(lines)` is the original."""
+
+    __slots__ = ("lines", "newline", "path", "sections")
+
+    def __init__(self, text: str, path: str) -> None:
+        self.path = path
+        self.lines = text.splitlines(keepends=True)
+        self.newline = "\r\n" if "\r\n" in (self.lines[0] if self.lines else "") else "\n"
+        self.sections: dict[str, Section] = {}
+        self._parse()
+
+    def _fail(self, index: int, what: str) -> ConfigError:
+        return ConfigError(f"{self.path} line {index + 1}: {what}; fix or remove that line.")
+
+    def _parse(self) -> None:
+        section: Section | None = None
+        key: str | None = None
+        key_indent = 0
+        for index, line in enumerate(self.lines):
+            if index == 0 and line.startswith("\ufeff"):
+                line = line[1:]
+            stripped = line.strip()
+            if not stripped or stripped[0] in "#;":
+                continue
+            indent = len(line) - len(line.lstrip())
+            if key is not None and section is not None and indent > key_indent:
+                start, _ = section.spans[key]
+                section.spans[key] = (start, index + 1)
+                section.values[key] += "\n" + stripped
+                continue
+            if stripped[0] == "[":
+                close = stripped.rfind("]")
+                if close < 2:
+                    raise self._fail(index, "this section header is not of the form [name]")
+                name = stripped[1:close]
+                if name in self.sections:
+                    raise self._fail(index, f"section [{name}] appears a second time")
+                section = Section(name, index)
+                self.sections[name] = section
+                key = None
+                continue
+            if "\x00" in line:
+                raise self._fail(index, "this is not text")
+            cut = _delimiter(stripped)
+            if cut <= 0:
+                raise self._fail(index, "this line is neither a section, a comment nor key = value")
+            if section is None:
+                raise self._fail(index, "a setting stands before any [section]")
+            key = stripped[:cut].strip().lower()
+            if key in section.values:
+                raise self._fail(index, f"'{key}' appears a second time in [{section.name}]")
+            section.values[key] = stripped[cut + 1 :].strip()
+            section.spans[key] = (index, index + 1)
+            key_indent = indent
+
+    def get(self, section: str) -> dict[str, str] | None:
+        found = self.sections.get(section)
+        return None if found is None else found.values
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+def _delimiter(line: str) -> int:
+    """Position of the first `=` or `:` (configparser's delimiters), -1 if there is none."""
+    positions = [p for p in (line.find("="), line.find(":")) if p >= 0]
+    return min(positions) if positions else -1
+
+
+def parse(text: str, path: str) -> IniText:
+    return IniText(text, path)
+
+
+def edit_section(ini: IniText, section: str, values: dict[str, str | None]) -> str:
+    """Return the text with `section` holding `values` (None removes a key), all else unchanged.
+
+    An existing key keeps its line's own spelling up to the delimiter; a new key goes after the
+    section's last key; a new section goes at the end, after a blank line.
+    """
+    for key, value in values.items():
+        if value is not None and ("\n" in value or "\r" in value):
+            raise ValueError(f"a value for {key} spans lines")
+    lines = list(ini.lines)
+    nl = ini.newline
+    found = ini.sections.get(section)
+    if found is None:
+        added = [f"{key} = {value}{nl}" for key, value in values.items() if value is not None]
+        if not added:
+            return ini.text()
+        if lines and not lines[-1].endswith(("\n", "\r")):
+            lines[-1] += nl
+        if lines and lines[-1].strip():
+            lines.append(nl)
+        return "".join([*lines, f"[{section}]{nl}", *added])
+
+    # Replace from the bottom up so that earlier line numbers stay valid.
+    changes: list[tuple[int, int, list[str]]] = []
+    appended: list[str] = []
+    for key, value in values.items():
+        span = found.spans.get(key)
+        if span is None:
+            if value is not None:
+                appended.append(f"{key} = {value}{nl}")
+            continue
+        start, end = span
+        if value is None:
+            changes.append((start, end, []))
+            continue
+        head = _key_prefix(lines[start])
+        ending = end_of(lines[end - 1]) or nl
+        changes.append((start, end, [f"{head} {value}{ending}"]))
+    if appended:
+        at = found.body_end()
+        if at > 0 and not lines[at - 1].endswith(("\n", "\r")):
+            lines[at - 1] += nl
+        changes.append((at, at, appended))
+    for start, end, replacement in sorted(changes, key=lambda change: change[0], reverse=True):
+        lines[start:end] = replacement
+    return "".join(lines)
+
+
+def _key_prefix(line: str) -> str:
+    """The line up to and including its delimiter, as the user wrote it (`aws_session_token =`)."""
+    body = line.rstrip("\r\n")
+    return body[: _delimiter(body) + 1]
+
+
+def end_of(line: str) -> str:
+    if line.endswith("\r\n"):
+        return "\r\n"
+    if line.endswith(("\n", "\r")):
+        return line[-1]
+    return ""

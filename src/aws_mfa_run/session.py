@@ -1,0 +1,130 @@
+"""Valid session credentials: from the store, else (under a lock) a code and one STS call.
+
+However many processes start at once without a valid session, one of them takes the lock, asks for
+the code and calls STS; the others wait, then find its session in the store and use it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from aws_mfa_run import codes, files, store
+from aws_mfa_run.errors import ConfigError
+from aws_mfa_run.settings import Settings, long_term_keys
+from aws_mfa_run.store import SessionCredentials
+from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
+
+
+def _fetch_lock_path(settings: Settings) -> str:
+    import hashlib
+
+    # One lock per session store entry: the credentials file and the source profile.
+    key = f"{os.path.realpath(settings.credentials_path)}\0{settings.source_profile}"
+    name = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return os.path.join(settings.state_dir, "locks", f"{name}.lock")
+
+
+def discover_serial(
+    settings: Settings,
+    keys: tuple[str, str],
+    say: Callable[[str], None],
+    terminal_opener: Callable[[], Terminal],
+) -> str:
+    """Find the user's MFA device with IAM ListMFADevices and remember it in the config."""
+    from aws_mfa_run import sts
+
+    serials = sts.list_mfa_devices(keys=keys, profile=settings.source_profile, region=settings.region)
+    profile = settings.source_profile
+    if not serials:
+        raise ConfigError(
+            f"The IAM user of profile '{profile}' has no MFA device; assign one in the IAM "
+            "console, or name it with --serial ARN."
+        )
+    chosen = serials[0]
+    if len(serials) > 1:
+        listed = ", ".join(serials)
+        try:
+            terminal = terminal_opener()
+        except NoTerminal:
+            raise ConfigError(
+                f"The IAM user of profile '{profile}' has several MFA devices ({listed}); "
+                "name one with --serial ARN or as mfa_serial in the profile."
+            ) from None
+        try:
+            for number, serial in enumerate(serials, 1):
+                terminal.tell(f"  {number}. {serial}")
+            while True:
+                answer = terminal.ask(f"Which MFA device [1-{len(serials)}]: ")
+                if answer is None:
+                    raise ConfigError("No MFA device was chosen.")
+                if answer.isdigit() and 1 <= int(answer) <= len(serials):
+                    chosen = serials[int(answer) - 1]
+                    break
+        finally:
+            terminal.close()
+    store.save_mfa_serial(settings, chosen)
+    say(f"Found MFA device {chosen}; saved it as mfa_serial of profile '{profile}'.")
+    return chosen
+
+
+def get_session(
+    settings: Settings,
+    credentials: object,
+    *,
+    token_code: str | None,
+    force: bool,
+    say: Callable[[str], None],
+    clock: Callable[[], float] = time.time,
+    terminal_opener: Callable[[], Terminal] = open_terminal,
+) -> tuple[SessionCredentials, bool]:
+    """The session for `settings`, and whether it was fetched now (False: reused from the store).
+
+    `credentials` is the already parsed credentials file, so the warm path reads it only once.
+    """
+    if not force:
+        session = store.stored_session(settings, credentials)  # type: ignore[arg-type]
+        if session is not None and store.usable(session, clock(), settings.min_remaining):
+            return session, False
+    files.ensure_directory(os.path.join(settings.state_dir, "locks"))
+
+    def waiting() -> None:
+        say("Waiting for another aws-mfa-run to finish getting the session...")
+
+    with files.locked(_fetch_lock_path(settings), on_wait=waiting):
+        # Read again: whoever held the lock may just have stored a session, or changed the files.
+        credentials_now = store.read_ini(settings.credentials_path)
+        config_now = store.read_ini(settings.config_path)
+        if not force:
+            session = store.stored_session(settings, credentials_now)
+            if session is not None and store.usable(session, clock(), settings.min_remaining):
+                return session, False
+        keys = long_term_keys(settings.source_profile, config_now, credentials_now)
+        serial = settings.serial or discover_serial(settings, keys, say, terminal_opener)
+        spent = codes.SpentCodes(settings.state_dir)
+        code = codes.obtain_code(
+            serial=serial,
+            profile=settings.source_profile,
+            given=token_code,
+            mfa_process=settings.mfa_process,
+            spent=spent,
+            open_terminal=terminal_opener,
+            clock=clock,
+            say=say,
+        )
+        from aws_mfa_run import sts
+
+        session = sts.get_session_token(
+            keys=keys,
+            profile=settings.source_profile,
+            serial=serial,
+            code=code,
+            duration=settings.duration,
+            region=settings.region,
+            clock=clock,
+        )
+        spent.remember(serial, code, clock())
+        for note in store.write_session(settings, session):
+            say(note)
+        return session, True

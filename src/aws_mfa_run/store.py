@@ -1,0 +1,140 @@
+"""The session store: the target profile in the credentials file.
+
+`aws mfa`, the wrapper and --credential-process all read and write the same place, so one code
+covers them all and `aws ... --profile mfa` works too. A stored session is ours only when it carries
+our expiration key; a target section with keys we did not write is never overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_mfa_run import files, inifile
+from aws_mfa_run.clock import format_utc, parse_utc
+from aws_mfa_run.errors import ConfigError
+from aws_mfa_run.settings import KEY_EXPIRATION, KEY_SOURCE, Settings, config_section_name
+
+
+class SessionCredentials:
+    """Temporary keys and when they end. repr() never shows the secrets."""
+
+    __slots__ = ("access_key_id", "expiration", "secret_access_key", "session_token")
+
+    def __init__(
+        self, access_key_id: str, secret_access_key: str, session_token: str, expiration: float
+    ) -> None:
+        self.access_key_id = access_key_id
+        self.secret_access_key = secret_access_key
+        self.session_token = session_token
+        self.expiration = expiration
+
+    def __repr__(self) -> str:
+        return f"SessionCredentials({self.access_key_id}, expires {format_utc(self.expiration)})"
+
+
+def read_ini(path: str) -> inifile.IniText:
+    return inifile.parse(files.read_text(path) or "", path)
+
+
+def stored_session(settings: Settings, credentials: inifile.IniText) -> SessionCredentials | None:
+    """The session the target profile holds for this source profile, valid or not; else None."""
+    values = credentials.get(settings.target_profile)
+    if not values or values.get(KEY_SOURCE) != settings.source_profile:
+        return None
+    expiration = parse_utc(values.get(KEY_EXPIRATION, ""))
+    key_id = values.get("aws_access_key_id")
+    secret = values.get("aws_secret_access_key")
+    token = values.get("aws_session_token")
+    if expiration is None or not key_id or not secret or not token:
+        return None
+    return SessionCredentials(key_id, secret, token, expiration)
+
+
+def usable(session: SessionCredentials | None, now: float, min_remaining: float) -> bool:
+    return session is not None and session.expiration - now > min_remaining
+
+
+def _check_target_is_ours(settings: Settings, credentials: inifile.IniText) -> None:
+    values = credentials.get(settings.target_profile) or {}
+    if values.get("aws_access_key_id") and KEY_EXPIRATION not in values:
+        raise ConfigError(
+            f"Profile '{settings.target_profile}' in {credentials.path} holds keys that "
+            "aws-mfa-run did not write; choose another --target-profile or remove that section."
+        )
+
+
+def _distinct_lock_paths(*paths: str) -> list[str]:
+    return sorted({files.lock_path_for(path) for path in paths})
+
+
+class _Locks:
+    """Lock each distinct directory once (flock on the same directory twice would deadlock)."""
+
+    def __init__(self, *paths: str) -> None:
+        from contextlib import ExitStack
+
+        self._stack = ExitStack()
+        self._paths = _distinct_lock_paths(*paths)
+
+    def __enter__(self) -> None:
+        for path in self._paths:
+            self._stack.enter_context(files.locked(path))
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+
+def _ensure_parent(path: str) -> None:
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(parent):
+        files.ensure_directory(parent)
+
+
+def write_session(settings: Settings, session: SessionCredentials) -> list[str]:
+    """Write the session to the target profile; give the target's config section the source's
+    region and output when it has none. Returns notes for the user."""
+    notes: list[str] = []
+    _ensure_parent(settings.credentials_path)
+    _ensure_parent(settings.config_path)
+    with _Locks(settings.credentials_path, settings.config_path):
+        credentials = read_ini(settings.credentials_path)
+        _check_target_is_ours(settings, credentials)
+        config = read_ini(settings.config_path)
+        new_credentials = inifile.edit_section(
+            credentials,
+            settings.target_profile,
+            {
+                "aws_access_key_id": session.access_key_id,
+                "aws_secret_access_key": session.secret_access_key,
+                "aws_session_token": session.session_token,
+                KEY_EXPIRATION: format_utc(session.expiration),
+                KEY_SOURCE: settings.source_profile,
+            },
+        )
+        section = config_section_name(settings.target_profile)
+        current = config.get(section) or {}
+        wanted = {
+            key: value
+            for key, value in (("region", settings.region), ("output", settings.output))
+            if value and not current.get(key)
+        }
+        new_config = inifile.edit_section(config, section, dict(wanted)) if wanted else None
+        note = files.write_atomic(settings.credentials_path, new_credentials, private=True)
+        if note:
+            notes.append(note)
+        if new_config is not None and new_config != config.text():
+            files.write_atomic(settings.config_path, new_config, private=False)
+    return notes
+
+
+def save_mfa_serial(settings: Settings, serial: str) -> None:
+    """Remember a discovered device as `mfa_serial` in the source profile's config section."""
+    _ensure_parent(settings.config_path)
+    with _Locks(settings.config_path):
+        config = read_ini(settings.config_path)
+        section = config_section_name(settings.source_profile)
+        if settings.source_profile == "default" and config.get("default") is None:
+            if config.get("profile default") is not None:
+                section = "profile default"
+        new = inifile.edit_section(config, section, {"mfa_serial": serial})
+        files.write_atomic(settings.config_path, new, private=False)

@@ -1,0 +1,154 @@
+"""The only module that imports botocore, and only when AWS is really called.
+
+Calls are bounded: a few seconds to connect or read and two attempts, so a dead or silent endpoint
+fails within 15 seconds instead of botocore's default minutes. botocore's errors become ours, with
+a sentence that says what to do and no request data.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError
+from aws_mfa_run.store import SessionCredentials
+
+CONNECT_TIMEOUT = 4
+READ_TIMEOUT = 5
+TOTAL_ATTEMPTS = 2  # worst case about 2 x (4 + 5) seconds plus a short back-off
+DEFAULT_REGION = "us-east-1"  # STS and IAM answer everywhere; botocore needs one to sign
+
+
+def _client(service: str, keys: tuple[str, str], profile: str, region: str | None) -> Any:
+    import botocore.config
+    import botocore.session
+
+    session = botocore.session.Session()
+    # Read the source profile's settings (endpoint_url, ca_bundle, ...), not AWS_PROFILE's.
+    session.set_config_variable("profile", profile)
+    config = botocore.config.Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"total_max_attempts": TOTAL_ATTEMPTS, "mode": "standard"},
+    )
+    try:
+        return session.create_client(
+            service,
+            region_name=region or DEFAULT_REGION,
+            aws_access_key_id=keys[0],
+            aws_secret_access_key=keys[1],
+            config=config,
+        )
+    except Exception as error:  # botocore raises many kinds for a bad local setting
+        raise ConfigError(
+            f"Cannot set up the AWS {service.upper()} client: {type(error).__name__}."
+        ) from None
+
+
+def _translate(error: Exception, profile: str, serial: str | None) -> Exception:
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "") or ""
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if "MultiFactorAuthentication failed" in message:
+            return AwsRefusedError(
+                f"AWS rejected the MFA code for {serial}: it is wrong, too old, or was already "
+                "used. Wait for the next code and try again."
+            )
+        if "session credentials" in message:
+            return ConfigError(
+                f"Profile '{profile}' holds temporary session credentials, not long-term keys; "
+                "name the profile that holds your access keys with -p."
+            )
+        if code in ("InvalidClientTokenId", "UnrecognizedClientException"):
+            return AwsRefusedError(
+                f"AWS does not know the access key of profile '{profile}': it was deleted, "
+                "deactivated, or mistyped."
+            )
+        if code in ("RequestTimeTooSkewed", "InvalidSignatureException") or (
+            code == "SignatureDoesNotMatch" and "expired" in message.lower()
+        ):
+            return AwsRefusedError(
+                "AWS says this computer's clock is wrong by more than 5 minutes; "
+                "set the time right (turn on network time) and try again."
+            )
+        if code == "SignatureDoesNotMatch":
+            return AwsRefusedError(
+                f"AWS rejected the secret access key of profile '{profile}': it does not belong "
+                "to its access key id."
+            )
+        if code in ("Throttling", "ThrottlingException", "RequestLimitExceeded") or status >= 500:
+            return AwsUnreachableError(
+                f"AWS is busy or failing ({code or status}); try again in a minute."
+            )
+        if code == "ValidationError":
+            return AwsRefusedError(f"AWS rejected the request: {message}")
+        if code == "AccessDenied" or status == 403:
+            return AwsRefusedError(
+                f"AWS denied the call for profile '{profile}' ({code}): {message}"
+            )
+        return AwsRefusedError(f"AWS answered {code or status}: {message}")
+    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
+        return AwsUnreachableError(
+            "AWS did not answer in time; check the network (or a proxy) and try again."
+        )
+    if isinstance(error, EndpointConnectionError):
+        return AwsUnreachableError(
+            "Cannot reach AWS; check the network (or a proxy, or AWS_ENDPOINT_URL) and try again."
+        )
+    return AwsUnreachableError(
+        f"The call to AWS failed ({type(error).__name__}); check the network and try again."
+    )
+
+
+def _call(operation: Any, profile: str, serial: str | None, **arguments: Any) -> Any:
+    try:
+        return operation(**arguments)
+    except Exception as error:
+        # Our message replaces botocore's: its text may quote the request.
+        raise _translate(error, profile, serial) from None
+
+
+def get_session_token(
+    *,
+    keys: tuple[str, str],
+    profile: str,
+    serial: str,
+    code: str,
+    duration: int | None,
+    region: str | None,
+    clock: Any = time.time,
+) -> SessionCredentials:
+    client = _client("sts", keys, profile, region)
+    arguments: dict[str, Any] = {"SerialNumber": serial, "TokenCode": code}
+    if duration is not None:
+        arguments["DurationSeconds"] = duration
+    answer = _call(client.get_session_token, profile, serial, **arguments)
+    try:
+        credentials = answer["Credentials"]
+        session = SessionCredentials(
+            credentials["AccessKeyId"],
+            credentials["SecretAccessKey"],
+            credentials["SessionToken"],
+            credentials["Expiration"].timestamp(),
+        )
+    except (KeyError, TypeError, AttributeError):
+        raise AwsUnreachableError("AWS answered GetSessionToken without credentials.") from None
+    if session.expiration <= clock() + 60:
+        raise AwsRefusedError(
+            "AWS returned a session that has already expired; check this computer's clock."
+        )
+    return session
+
+
+def list_mfa_devices(*, keys: tuple[str, str], profile: str, region: str | None) -> list[str]:
+    client = _client("iam", keys, profile, region)
+    answer = _call(client.list_mfa_devices, profile, None)
+    return [device["SerialNumber"] for device in answer.get("MFADevices", [])]

@@ -1,0 +1,376 @@
+"""A local stand-in for AWS on 127.0.0.1 that enforces MFA the way a real account does.
+
+The real `aws` executable and botocore reach it through AWS_ENDPOINT_URL. It checks SigV4
+signatures with the caller's real secret key, real RFC 6238 codes within one step either side,
+rejects a code that was used before, enforces GetSessionToken's duration range, refuses
+GetSessionToken with session credentials, and has one protected API (DynamoDB ListTables) that
+denies long-term keys and accepts MFA sessions, like an IAM policy on aws:MultiFactorAuthPresent.
+It can be told to throttle, fail, hang, answer garbage, hand out expired sessions or run a skewed
+clock. Run it in a thread of the tests (FakeAws.start) or as `python tests/fakeaws.py` for a demo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import string
+import threading
+import time
+import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pyotp
+
+ACCOUNT = "123456789012"
+STEP = 30
+DEFAULT_DURATION = 43200
+SIGNATURE_WINDOW = 15 * 60  # SigV4: a request older or newer than this is refused
+STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
+
+
+def _random(alphabet: str, length: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def new_access_key(prefix: str) -> str:
+    return prefix + _random(string.ascii_uppercase + "234567", 16)
+
+
+def new_secret_key() -> str:
+    # Real secret keys hold '/' and '+': exercise them in every file we write.
+    return _random(string.ascii_letters + string.digits + "/+", 38) + "/+"
+
+
+class Device:
+    def __init__(self, user: str, name: str) -> None:
+        self.serial = f"arn:aws:iam::{ACCOUNT}:mfa/{name}"
+        self.secret = pyotp.random_base32()
+        self.used: set[str] = set()
+
+    def code(self, at: float | None = None) -> str:
+        return pyotp.TOTP(self.secret).at(int(time.time() if at is None else at))
+
+
+class User:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.arn = f"arn:aws:iam::{ACCOUNT}:user/{name}"
+        self.access_key = new_access_key("AKIA")
+        self.secret_key = new_secret_key()
+        self.devices: list[Device] = []
+
+    def add_device(self, name: str | None = None) -> Device:
+        device = Device(self.name, name or self.name)
+        self.devices.append(device)
+        return device
+
+
+class Session:
+    def __init__(self, user: User, mfa: bool, duration: int, now: float) -> None:
+        self.user = user
+        self.mfa = mfa
+        self.access_key = new_access_key("ASIA")
+        self.secret_key = new_secret_key()
+        self.token = "FwoGZXIvYXdzE" + _random(string.ascii_letters + string.digits + "/+=", 180)
+        self.expiration = now + duration
+
+
+class FakeAws:
+    """State and behaviour. `mode` is one of: normal, throttle, error, malformed, hang, expired."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+        self.sessions: dict[str, Session] = {}
+        self.calls: Counter[str] = Counter()
+        self.mode = "normal"
+        self.skew = 0.0  # seconds the server's clock is ahead of ours
+        self.tables = ["orders", "customers"]
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.server: ThreadingHTTPServer | None = None
+
+    # ---- set-up -------------------------------------------------------------------------
+    def add_user(self, name: str, devices: int = 1) -> User:
+        user = User(name)
+        for number in range(devices):
+            user.add_device(name if number == 0 else f"{name}-{number + 1}")
+        self.users[user.access_key] = user
+        return user
+
+    def start(self, port: int = 0) -> str:
+        fake = self
+
+        class Handler(_Handler):
+            aws = fake
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self.url
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def now(self) -> float:
+        return time.time() + self.skew
+
+    # ---- request handling ---------------------------------------------------------------
+    def secret_for(self, access_key: str) -> tuple[str, str | None] | None:
+        if access_key in self.users:
+            return self.users[access_key].secret_key, None
+        if access_key in self.sessions:
+            session = self.sessions[access_key]
+            return session.secret_key, session.token
+        return None
+
+
+class AwsError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _check_signature(
+    method: str, host: str, path: str, headers: dict[str, str], body: bytes, secret: str,
+    token: str | None,
+) -> bool:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    authorization = headers["authorization"]
+    fields = dict(
+        part.strip().split("=", 1) for part in authorization.split(" ", 1)[1].split(",")
+    )
+    access_key, date, region, service, _ = fields["Credential"].split("/")
+    signed = fields["SignedHeaders"].split(";")
+    request = AWSRequest(
+        method=method,
+        url=f"http://{host}{path}",
+        data=body,
+        headers={name: headers[name] for name in signed if name in headers},
+    )
+    request.context["timestamp"] = headers.get("x-amz-date", "")
+    auth = SigV4Auth(Credentials(access_key, secret, token), service, region)
+    canonical = auth.canonical_request(request)
+    expected = auth.signature(auth.string_to_sign(request, canonical), request)
+    return secrets.compare_digest(expected, fields["Signature"])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    aws: FakeAws
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass  # quiet: tests read stderr of the programs, not of this server
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        target = headers.get("x-amz-target", "")
+        service = "dynamodb" if target.startswith("DynamoDB_") else None
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()} if not service else {}
+        authorization = headers.get("authorization", "")
+        if service is None:
+            service = "iam" if "/iam/aws4_request" in authorization else "sts"
+        action = target.split(".")[-1] if target else form.get("Action", "")
+        aws = self.aws
+        with aws.lock:
+            aws.calls[action] += 1
+            mode = aws.mode
+        if mode == "hang":
+            aws.stopping.wait(120)
+            return
+        try:
+            if mode == "throttle":
+                raise AwsError(400, "Throttling", "Rate exceeded")
+            if mode == "error":
+                raise AwsError(503, "ServiceUnavailable", "Service is unavailable")
+            caller = self._authenticate(headers, body)
+            if service == "dynamodb":
+                self._send_json(200, self._dynamodb(action, caller))
+                return
+            result = self._query(service, action, form, caller)
+            if mode == "malformed":
+                self._send(200, b"<GetSessionTokenResponse><broken", "text/xml")
+                return
+            self._send_xml(200, action, result, STS_NS if service == "sts" else IAM_NS)
+        except AwsError as error:
+            if service == "dynamodb":
+                self._send_json(
+                    error.status,
+                    {"__type": f"com.amazonaws.dynamodb.v20120810#{error.code}",
+                     "message": error.message},
+                )
+            else:
+                self._send_error_xml(error, STS_NS if service == "sts" else IAM_NS)
+
+    # ---- authentication -----------------------------------------------------------------
+    def _authenticate(self, headers: dict[str, str], body: bytes) -> User | Session:
+        aws = self.aws
+        authorization = headers.get("authorization", "")
+        if not authorization.startswith("AWS4-HMAC-SHA256 "):
+            raise AwsError(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
+        access_key = authorization.split("Credential=", 1)[1].split("/", 1)[0]
+        found = aws.secret_for(access_key)
+        if found is None:
+            raise AwsError(
+                403, "InvalidClientTokenId", "The security token included in the request is invalid."
+            )
+        secret, token = found
+        if token is not None and headers.get("x-amz-security-token") != token:
+            raise AwsError(
+                403, "InvalidClientTokenId", "The security token included in the request is invalid."
+            )
+        stamp = headers.get("x-amz-date", "")
+        try:
+            signed_at = time.mktime(time.strptime(stamp, "%Y%m%dT%H%M%SZ")) - time.timezone
+        except ValueError:
+            signed_at = 0
+        now = aws.now()
+        if abs(now - signed_at) > SIGNATURE_WINDOW:
+            raise AwsError(
+                403,
+                "SignatureDoesNotMatch",
+                f"Signature expired: {stamp} is now earlier than "
+                f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now - SIGNATURE_WINDOW))} "
+                f"({time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now))} - 15 min.)",
+            )
+        if not _check_signature("POST", headers.get("host", ""), self.path, headers, body, secret,
+                                token):
+            raise AwsError(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
+        if token is not None:
+            session = aws.sessions[access_key]
+            if session.expiration <= now:
+                raise AwsError(403, "ExpiredToken", "The security token included in the request is expired")
+            return session
+        return aws.users[access_key]
+
+    # ---- services -----------------------------------------------------------------------
+    def _query(self, service: str, action: str, form: dict[str, str], caller: User | Session) -> str:
+        user = caller.user if isinstance(caller, Session) else caller
+        if service == "sts" and action == "GetCallerIdentity":
+            return (f"<Arn>{user.arn}</Arn><UserId>AIDA{user.name.upper()}</UserId>"
+                    f"<Account>{ACCOUNT}</Account>")
+        if service == "sts" and action == "GetSessionToken":
+            return self._get_session_token(form, caller)
+        if service == "iam" and action == "ListMFADevices":
+            members = "".join(
+                f"<member><UserName>{user.name}</UserName><SerialNumber>{device.serial}"
+                "</SerialNumber><EnableDate>2026-01-01T00:00:00Z</EnableDate></member>"
+                for device in user.devices
+            )
+            return f"<IsTruncated>false</IsTruncated><MFADevices>{members}</MFADevices>"
+        raise AwsError(400, "InvalidAction", f"Could not find operation {action}")
+
+    def _get_session_token(self, form: dict[str, str], caller: User | Session) -> str:
+        aws = self.aws
+        if isinstance(caller, Session):
+            raise AwsError(403, "AccessDenied", "Cannot call GetSessionToken with session credentials")
+        duration = int(form.get("DurationSeconds", DEFAULT_DURATION))
+        if not 900 <= duration <= 129600:
+            raise AwsError(
+                400, "ValidationError",
+                f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to "
+                "satisfy constraint: Member must have value "
+                + ("greater than or equal to 900" if duration < 900 else "less than or equal to 129600"),
+            )
+        serial, code = form.get("SerialNumber"), form.get("TokenCode")
+        mfa = False
+        if serial or code:
+            device = next((d for d in caller.devices if d.serial == serial), None)
+            if device is None or not code:
+                raise AwsError(
+                    403, "AccessDenied",
+                    "MultiFactorAuthentication failed, unable to validate MFA code. Please verify "
+                    "your MFA serial number is valid and associated with this user.",
+                )
+            now = aws.now()
+            with aws.lock:
+                valid = {device.code(now + offset * STEP) for offset in (-1, 0, 1)}
+                if code not in valid or code in device.used:
+                    raise AwsError(
+                        403, "AccessDenied",
+                        "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+                    )
+                device.used.add(code)
+            mfa = True
+        session = Session(caller, mfa, duration, aws.now())
+        if aws.mode == "expired":
+            session.expiration = aws.now() - 3600
+        with aws.lock:
+            aws.sessions[session.access_key] = session
+        expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.expiration))
+        return (
+            f"<Credentials><AccessKeyId>{session.access_key}</AccessKeyId>"
+            f"<SecretAccessKey>{session.secret_key}</SecretAccessKey>"
+            f"<SessionToken>{session.token}</SessionToken>"
+            f"<Expiration>{expiration}</Expiration></Credentials>"
+        )
+
+    def _dynamodb(self, action: str, caller: User | Session) -> dict:
+        user = caller.user if isinstance(caller, Session) else caller
+        if action != "ListTables":
+            raise AwsError(400, "UnknownOperationException", f"Unknown operation {action}")
+        if not (isinstance(caller, Session) and caller.mfa):
+            raise AwsError(
+                400, "AccessDeniedException",
+                f"User: {user.arn} is not authorized to perform: dynamodb:ListTables on resource: "
+                f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/* with an explicit deny in an "
+                "identity-based policy",
+            )
+        return {"TableNames": self.aws.tables}
+
+    # ---- responses ----------------------------------------------------------------------
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_json(self, status: int, data: dict) -> None:
+        self._send(status, json.dumps(data).encode(), "application/x-amz-json-1.0")
+
+    def _send_xml(self, status: int, action: str, result: str, namespace: str) -> None:
+        body = (
+            f'<{action}Response xmlns="{namespace}"><{action}Result>{result}</{action}Result>'
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+            f"</{action}Response>"
+        )
+        self._send(status, body.encode(), "text/xml")
+
+    def _send_error_xml(self, error: AwsError, namespace: str) -> None:
+        kind = "Receiver" if error.status >= 500 else "Sender"
+        body = (
+            f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type><Code>{error.code}</Code>'
+            f"<Message>{error.message}</Message></Error><RequestId>{uuid.uuid4()}</RequestId>"
+            "</ErrorResponse>"
+        )
+        self._send(error.status, body.encode(), "text/xml")
+
+
+
+if __name__ == "__main__":
+    fake = FakeAws()
+    alice = fake.add_user("alice")
+    print(fake.start(), alice.access_key, flush=True)
+    fake.stopping.wait()
