@@ -48,13 +48,23 @@ def read_text(path: str) -> str | None:
 
 def ensure_directory(path: str) -> None:
     """Create `path` and missing parents as private directories (0700, whatever the umask)."""
-    if os.path.isdir(path):
-        return
-    try:
-        os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
-        os.chmod(path, PRIVATE_DIR_MODE)
-    except OSError as error:
-        raise _oserror(path, error, "create the directory") from None
+    missing: list[str] = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, PRIVATE_DIR_MODE)
+            os.chmod(directory, PRIVATE_DIR_MODE)  # mkdir's mode is masked by the umask
+        except FileExistsError:
+            if not os.path.isdir(directory):
+                raise ConfigError(f"{directory} is a file, not a directory.") from None
+        except OSError as error:
+            raise _oserror(directory, error, "create the directory") from None
 
 
 @contextmanager

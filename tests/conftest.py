@@ -1,0 +1,153 @@
+"""The test bed: a temporary HOME, the local AWS stand-in, and the installed commands.
+
+Every test runs the installed `aws-mfa-run` and the real `aws` of this virtualenv as separate
+processes, with HOME pointing at a fresh temporary directory, AWS_ENDPOINT_URL at the stand-in on
+127.0.0.1 and AWS_EC2_METADATA_DISABLED=true, so nothing reaches beyond loopback and the real
+~/.aws is never read.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fakeaws import FakeAws, User  # noqa: E402
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _installed(name: str) -> str:
+    found = shutil.which(name, path=str(BIN))
+    if not found:
+        raise RuntimeError(f"{name} is not installed in {BIN}: run `make test` (pip install '.[test]').")
+    return found
+
+
+AWS_MFA_RUN = _installed("aws-mfa-run")
+AWS = _installed("aws")
+
+
+class Bed:
+    """One test's world: HOME, files, the stand-in, and a way to run commands in it."""
+
+    def __init__(self, root: Path, fake: FakeAws) -> None:
+        self.root = root
+        self.home = root / "home"
+        self.aws_dir = self.home / ".aws"
+        self.aws_dir.mkdir(parents=True)
+        self.credentials = self.aws_dir / "credentials"
+        self.config = self.aws_dir / "config"
+        self.fake = fake
+        self.alice: User = fake.add_user("alice")
+        self.device = self.alice.devices[0]
+        self.env = {
+            name: value for name, value in os.environ.items()
+            if not name.startswith("AWS_") and name not in ("PYTHONPATH", "VIRTUAL_ENV")
+        }
+        self.env.update(
+            HOME=str(self.home),
+            PATH=f"{BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
+            AWS_ENDPOINT_URL=fake.url,
+            AWS_EC2_METADATA_DISABLED="true",
+            AWS_PAGER="",
+            LC_ALL="C.UTF-8",
+            TZ="UTC",
+        )
+
+    def write_profiles(self, region: str = "eu-west-1", serial: bool = True) -> None:
+        self.credentials.write_text(
+            "# my keys\n[default]\n"
+            f"aws_access_key_id = {self.alice.access_key}\n"
+            f"aws_secret_access_key = {self.alice.secret_key}\n"
+        )
+        lines = ["[default]", f"region = {region}"]
+        if serial:
+            lines.append(f"mfa_serial = {self.device.serial}")
+        self.config.write_text("\n".join(lines) + "\n")
+        self.credentials.chmod(0o600)  # as `aws configure` leaves it
+
+    def fresh_code(self, device=None) -> str:  # noqa: ANN001
+        """A code AWS accepts now that has not been used: this step's, else a neighbour's."""
+        device = device or self.device
+        import time
+
+        now = time.time()
+        for offset in (0, 30, -30):
+            code = device.code(now + offset)
+            if code not in device.used:
+                return code
+        raise AssertionError("no unused code in this window")
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
+        stdin: int | None = subprocess.DEVNULL, input: str | None = None,  # noqa: A002
+        new_session: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command without a controlling terminal (like CI, cron or a pipe)."""
+        return subprocess.run(
+            list(args),
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=None if input is not None else stdin,
+            input=input,
+            cwd=self.root,
+            start_new_session=new_session,
+        )
+
+    def install_alias(self) -> None:
+        done = self.run(AWS_MFA_RUN, "--install-alias")
+        assert done.returncode == 0, done.stderr
+
+    def snapshot(self) -> dict[str, bytes]:
+        """Every file under ~/.aws except our own state, byte for byte."""
+        return {
+            str(path.relative_to(self.aws_dir)): path.read_bytes()
+            for path in sorted(self.aws_dir.rglob("*"))
+            if path.is_file() and "aws-mfa-run" not in path.parts
+        }
+
+    def ini_section(self, path: Path, section: str) -> dict[str, str]:
+        import configparser
+
+        parser = configparser.RawConfigParser()
+        parser.read_string(path.read_text())
+        return dict(parser[section]) if parser.has_section(section) else {}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAws]:
+    server = FakeAws()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bed(tmp_path: Path, fake: FakeAws) -> Bed:
+    return Bed(tmp_path, fake)
+
+
+@pytest.fixture
+def ready(bed: Bed) -> Bed:
+    """A bed with a long-term default profile (region, mfa_serial) and the alias installed."""
+    bed.write_profiles()
+    bed.install_alias()
+    return bed
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,364 @@
+"""`aws mfa CODE` and `aws-mfa-run --login`: through the real aws executable and alias file."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+from conftest import AWS, AWS_MFA_RUN, Bed
+
+
+def session_keys(bed: Bed, profile: str = "mfa") -> dict[str, str]:
+    return bed.ini_section(bed.credentials, profile)
+
+
+def test_protected_call_denied_then_allowed_after_aws_mfa(ready: Bed) -> None:
+    denied = ready.run(AWS, "dynamodb", "list-tables")
+    assert denied.returncode != 0 and "AccessDenied" in denied.stderr
+
+    done = ready.run(AWS, "mfa", ready.fresh_code())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "'default'" in lines[0] and "'mfa'" in lines[0] and "left)" in lines[0]
+
+    allowed = ready.run(AWS, "dynamodb", "list-tables", "--profile", "mfa")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "orders" in allowed.stdout
+    assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def test_written_profile_holds_session_expiration_source_and_region(ready: Bed) -> None:
+    before = time.time()
+    assert ready.run(AWS, "mfa", ready.fresh_code()).returncode == 0
+    keys = session_keys(ready)
+    (session,) = ready.fake.sessions.values()
+    assert keys["aws_access_key_id"] == session.access_key
+    assert keys["aws_secret_access_key"] == session.secret_key
+    assert keys["aws_session_token"] == session.token
+    assert keys["aws_mfa_run_source_profile"] == "default"
+    stored = time.mktime(time.strptime(keys["aws_mfa_run_expiration"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert abs(stored - time.timezone - (before + 43200)) < 60
+    assert ready.ini_section(ready.config, "profile mfa") == {"region": "eu-west-1"}
+    assert stat.S_IMODE(ready.credentials.stat().st_mode) == 0o600
+
+
+def test_every_other_byte_of_both_files_is_kept(ready: Bed) -> None:
+    credentials = (
+        "; keys for work\r\n[default]\r\naws_access_key_id = "
+        f"{ready.alice.access_key}\r\naws_secret_access_key = {ready.alice.secret_key}\r\n"
+        "\r\n# old session, replaced in place\r\n[mfa]\r\naws_access_key_id=ASIAOLD\r\n"
+        "aws_secret_access_key=old\r\naws_session_token=old\r\n"
+        "aws_mfa_run_expiration = 2020-01-01T00:00:00Z\r\n"
+        "aws_mfa_run_source_profile = default\r\n  \r\n[other]\r\nregion=x\r\n# tail"
+    )
+    ready.credentials.write_bytes(credentials.encode())
+    config = ready.config.read_bytes() + b"\n[profile mfa]\n# mine\noutput = table\n"
+    ready.config.write_bytes(config)
+    assert ready.run(AWS, "mfa", ready.fresh_code()).returncode == 0
+    (session,) = ready.fake.sessions.values()
+    expected_start = credentials.split("[mfa]")[0] + "[mfa]\r\n"
+    written = ready.credentials.read_bytes().decode()
+    assert written.startswith(expected_start)
+    assert written.endswith("\r\n  \r\n[other]\r\nregion=x\r\n# tail")
+    assert f"aws_access_key_id= {session.access_key}\r\n" in written
+    assert "ASIAOLD" not in written and "2020-01-01" not in written
+    assert ready.config.read_bytes() == config + b"region = eu-west-1\n"
+
+
+def test_code_with_a_space_is_the_same_code(ready: Bed) -> None:
+    code = ready.fresh_code()
+    done = ready.run(AWS, "mfa", code[:3], code[3:])
+    assert done.returncode == 0, done.stderr
+    assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def test_valid_session_is_reused_without_code_or_call(ready: Bed) -> None:
+    assert ready.run(AWS, "mfa", ready.fresh_code()).returncode == 0
+    before = ready.snapshot()
+    again = ready.run(AWS, "mfa")
+    assert again.returncode == 0, again.stderr
+    assert "already holds" in again.stderr and "--force" in again.stderr
+    assert ready.fake.calls["GetSessionToken"] == 1
+    assert ready.snapshot() == before
+
+
+def test_force_always_calls_sts(ready: Bed) -> None:
+    assert ready.run(AWS, "mfa", ready.fresh_code()).returncode == 0
+    first = session_keys(ready)["aws_access_key_id"]
+    forced = ready.run(AWS, "mfa", ready.fresh_code(), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert ready.fake.calls["GetSessionToken"] == 2
+    assert session_keys(ready)["aws_access_key_id"] != first
+
+
+def test_reused_code_is_recognised_before_the_call(ready: Bed) -> None:
+    code = ready.fresh_code()
+    assert ready.run(AWS, "mfa", code).returncode == 0
+    again = ready.run(AWS, "mfa", code, "--force")
+    assert again.returncode == 5
+    assert "already used" in again.stderr and "seconds" in again.stderr
+    assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def test_wrong_code_fails_and_changes_nothing(ready: Bed) -> None:
+    before = ready.snapshot()
+    wrong = "000000" if ready.fresh_code() != "000000" else "111111"
+    done = ready.run(AWS, "mfa", wrong)
+    assert done.returncode == 5
+    assert "rejected the MFA code" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert ready.snapshot() == before
+
+
+def test_code_that_is_not_six_digits_is_refused_before_any_call(ready: Bed) -> None:
+    for bad in ("12345", "1234567", "abcdef", "12a456"):
+        done = ready.run(AWS_MFA_RUN, "--login", bad)
+        assert done.returncode == 2, (bad, done.stderr)
+        assert "6 digits" in done.stderr
+    assert ready.fake.calls["GetSessionToken"] == 0
+
+
+def test_duration_range_and_config_setting(ready: Bed) -> None:
+    for bad in ("899", "129601", "12h"):
+        done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "--duration", bad)
+        assert done.returncode == 2, done.stderr
+    assert ready.fake.calls["GetSessionToken"] == 0
+    with ready.config.open("a") as handle:
+        handle.write("mfa_session_duration = 3600\n")
+    before = time.time()
+    assert ready.run(AWS_MFA_RUN, "--login", ready.fresh_code()).returncode == 0
+    (session,) = ready.fake.sessions.values()
+    assert abs(session.expiration - before - 3600) < 30
+
+
+def test_alias_profile_option_is_not_lost(ready: Bed) -> None:
+    """`aws mfa CODE --profile dev`: the AWS CLI keeps --profile; we must still act on dev."""
+    bob = ready.fake.add_user("bob")
+    with ready.credentials.open("a") as handle:
+        handle.write(f"[dev]\naws_access_key_id = {bob.access_key}\n"
+                     f"aws_secret_access_key = {bob.secret_key}\n")
+    with ready.config.open("a") as handle:
+        handle.write(f"[profile dev]\nmfa_serial = {bob.devices[0].serial}\nregion = us-west-2\n")
+    done = ready.run(AWS, "mfa", ready.fresh_code(bob.devices[0]), "--profile", "dev")
+    assert done.returncode == 0, done.stderr
+    assert "'dev' -> 'dev-mfa'" in done.stderr
+    assert session_keys(ready, "dev-mfa")["aws_mfa_run_source_profile"] == "dev"
+    assert session_keys(ready, "mfa") == {}
+    prefix = ready.run(AWS, "mfa", ready.fresh_code(bob.devices[0]), "--prof", "dev", "--force")
+    assert prefix.returncode == 0 and "'dev' -> 'dev-mfa'" in prefix.stderr
+    # Named the other ways, the stored dev session is found (no code needed, no STS call).
+    short = ready.run(AWS, "mfa", "-p", "dev")
+    assert short.returncode == 0 and "session of 'dev'" in short.stderr, short.stderr
+    by_env = ready.run(AWS, "mfa", env={"AWS_PROFILE": "dev"})
+    assert by_env.returncode == 0 and "session of 'dev'" in by_env.stderr, by_env.stderr
+    assert ready.fake.calls["GetSessionToken"] == 2
+    clash = ready.run(AWS, "mfa", ready.fresh_code(), "--profile", "dev", "-p", "default")
+    assert clash.returncode == 2 and "once" in clash.stderr
+    allowed = ready.run(AWS, "dynamodb", "list-tables", "--profile", "dev-mfa")
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_target_profile_rules(ready: Bed) -> None:
+    same = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "--target-profile", "default")
+    assert same.returncode == 2 and "long-term keys" in same.stderr
+    with ready.credentials.open("a") as handle:
+        handle.write("[mfa]\naws_access_key_id = AKIAMINE\naws_secret_access_key = mine\n")
+    before = ready.snapshot()
+    foreign = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+    assert foreign.returncode == 3 and "did not write" in foreign.stderr
+    assert ready.snapshot() == before
+    other = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "--target-profile", "work")
+    assert other.returncode == 0, other.stderr
+    assert session_keys(ready, "work")["aws_mfa_run_source_profile"] == "default"
+
+
+def test_serial_is_discovered_and_saved(bed: Bed) -> None:
+    bed.write_profiles(serial=False)
+    done = bed.run(AWS_MFA_RUN, "--login", bed.fresh_code())
+    assert done.returncode == 0, done.stderr
+    assert bed.device.serial in done.stderr and "saved" in done.stderr
+    assert bed.ini_section(bed.config, "default")["mfa_serial"] == bed.device.serial
+    assert bed.fake.calls["ListMFADevices"] == 1
+
+
+def test_several_devices_without_terminal_fail_with_the_list(bed: Bed) -> None:
+    second = bed.alice.add_device("alice-backup")
+    bed.write_profiles(serial=False)
+    before = bed.snapshot()
+    done = bed.run(AWS_MFA_RUN, "--login", bed.fresh_code())
+    assert done.returncode == 3
+    assert bed.device.serial in done.stderr and second.serial in done.stderr
+    assert bed.snapshot() == before
+
+
+def test_user_without_mfa_device(bed: Bed) -> None:
+    bed.alice.devices.clear()
+    bed.write_profiles(serial=False)
+    done = bed.run(AWS_MFA_RUN, "--login", "123456")
+    assert done.returncode == 3 and "no MFA device" in done.stderr
+
+
+def test_source_profile_problems_are_one_sentence(ready: Bed) -> None:
+    cases = {
+        "unknown": ("-p", "nope"),
+        "session": ("-p", "sess"),
+        "nokeys": ("-p", "empty"),
+    }
+    with ready.credentials.open("a") as handle:
+        handle.write("[sess]\naws_access_key_id = ASIAX\naws_secret_access_key = s\n"
+                     "aws_session_token = t\n[empty]\nregion = x\n")
+    before = ready.snapshot()
+    for name, args in cases.items():
+        done = ready.run(AWS_MFA_RUN, "--login", "123456", *args)
+        assert done.returncode == 3, (name, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert ready.snapshot() == before
+    assert ready.fake.calls["GetSessionToken"] == 0
+
+
+def test_invalid_long_term_keys(ready: Bed) -> None:
+    text = ready.credentials.read_text()
+    ready.credentials.write_text(text.replace(ready.alice.access_key, "AKIADELETEDKEY000000"))
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+    assert done.returncode == 5 and "access key" in done.stderr
+    ready.credentials.write_text(text.replace(ready.alice.secret_key, "wrong" * 8))
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+    assert done.returncode == 5 and "secret access key" in done.stderr
+
+
+def test_endpoint_faults_fail_in_bounded_time(ready: Bed, closed_port: int) -> None:
+    before = ready.snapshot()
+    started = time.monotonic()
+    down = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(),
+                     env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port}"})
+    assert down.returncode == 6 and "Cannot reach AWS" in down.stderr
+    assert time.monotonic() - started < 15
+    for mode, code, words in (
+        ("throttle", 6, "busy"),
+        ("error", 6, "busy"),
+        ("malformed", 6, "failed"),
+        ("expired", 5, "clock"),
+        ("hang", 6, "in time"),
+    ):
+        ready.fake.mode = mode
+        started = time.monotonic()
+        done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+        elapsed = time.monotonic() - started
+        assert done.returncode == code, (mode, done.stderr)
+        assert words in done.stderr, (mode, done.stderr)
+        assert elapsed < 15, (mode, elapsed)
+        assert "Traceback" not in done.stderr
+        assert ready.snapshot() == before
+
+
+def test_clock_skew(ready: Bed) -> None:
+    ready.fake.skew = 3600
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+    assert done.returncode == 5 and "clock" in done.stderr
+
+
+def test_corrupt_or_misplaced_files(ready: Bed) -> None:
+    ready.config.write_text("[default]\nregion = x\nthis line is junk\n")
+    before = ready.snapshot()
+    done = ready.run(AWS_MFA_RUN, "--login", "123456")
+    assert done.returncode == 3 and "line 3" in done.stderr
+    assert ready.snapshot() == before
+    ready.config.unlink()
+    ready.config.mkdir()
+    done = ready.run(AWS_MFA_RUN, "--login", "123456")
+    assert done.returncode == 3 and "directory" in done.stderr
+
+
+def test_no_terminal_and_no_code_fails_at_once(ready: Bed) -> None:
+    started = time.monotonic()
+    done = ready.run(AWS, "mfa")
+    assert done.returncode == 4
+    assert "--token-code" in done.stderr and "mfa_process" in done.stderr
+    assert time.monotonic() - started < 10
+    assert ready.fake.calls["GetSessionToken"] == 0
+
+
+def test_other_file_locations_and_fresh_home(bed: Bed) -> None:
+    elsewhere = bed.root / "elsewhere"
+    elsewhere.mkdir()
+    env = {
+        "AWS_SHARED_CREDENTIALS_FILE": str(elsewhere / "creds"),
+        "AWS_CONFIG_FILE": str(elsewhere / "conf"),
+    }
+    (elsewhere / "creds").write_text(
+        f"[default]\naws_access_key_id = {bed.alice.access_key}\n"
+        f"aws_secret_access_key = {bed.alice.secret_key}\n"
+    )
+    done = bed.run(AWS_MFA_RUN, "--login", bed.fresh_code(), "--serial", bed.device.serial, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "aws_session_token" in (elsewhere / "creds").read_text()
+    assert not bed.credentials.exists()
+
+    # A HOME without ~/.aws: the directory and files are created private.
+    os.rmdir(bed.aws_dir) if not any(bed.aws_dir.iterdir()) else None
+    done = bed.run(
+        AWS_MFA_RUN, "--login", bed.fresh_code(), "--serial", bed.device.serial,
+        "--target-profile", "t", env={"AWS_SHARED_CREDENTIALS_FILE": str(elsewhere / "creds")},
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_new_files_are_private_whatever_the_umask(bed: Bed) -> None:
+    shared = bed.root / "shared"
+    shared.mkdir()
+    keys = shared / "creds"
+    keys.write_text(
+        f"[default]\naws_access_key_id = {bed.alice.access_key}\n"
+        f"aws_secret_access_key = {bed.alice.secret_key}\n"
+    )
+    keys.chmod(0o644)
+    done = bed.run(
+        "sh", "-c", f'umask 000; exec "{AWS_MFA_RUN}" --login {bed.fresh_code()} '
+        f"--serial {bed.device.serial}",
+        env={"AWS_SHARED_CREDENTIALS_FILE": str(keys)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o600
+    assert "private" in done.stderr
+    state = bed.aws_dir / "aws-mfa-run"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+
+
+def test_symlinked_credentials_file_stays_a_symlink(ready: Bed) -> None:
+    real = ready.root / "dotfiles" / "credentials"
+    real.parent.mkdir()
+    ready.credentials.rename(real)
+    ready.credentials.symlink_to(real)
+    assert ready.run(AWS, "mfa", ready.fresh_code()).returncode == 0
+    assert ready.credentials.is_symlink()
+    assert "aws_session_token" in real.read_text()
+
+
+def test_status_without_aws_call(ready: Bed) -> None:
+    empty = ready.run(AWS_MFA_RUN, "--status")
+    assert empty.returncode == 0 and "none" in empty.stdout
+    assert ready.run(AWS, "mfa", ready.fresh_code()).returncode == 0
+    calls = sum(ready.fake.calls.values())
+    done = ready.run(AWS_MFA_RUN, "--status")
+    assert done.returncode == 0
+    row = done.stdout.splitlines()[1].split()
+    assert row[:3] == ["default", "mfa", ready.device.serial]
+    assert "valid" in done.stdout and "left" in done.stdout
+    assert sum(ready.fake.calls.values()) == calls
+
+
+def test_secrets_stay_out_of_output(ready: Bed) -> None:
+    done = ready.run(AWS, "mfa", ready.fresh_code())
+    (session,) = ready.fake.sessions.values()
+    for secret in (session.secret_key, session.token, ready.alice.secret_key):
+        assert secret not in done.stdout + done.stderr
+
+
+def test_python_dash_m_works(ready: Bed) -> None:
+    import sys
+
+    done = ready.run(sys.executable, "-m", "aws_mfa_run", "--version")
+    assert done.returncode == 0 and done.stdout.startswith("aws-mfa-run ")
