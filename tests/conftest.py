@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fakeaws import FakeAws, User  # noqa: E402
+from fakeaws import FakeAws, User
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
@@ -28,7 +28,9 @@ REPO = Path(__file__).resolve().parent.parent
 def _installed(name: str) -> str:
     found = shutil.which(name, path=str(BIN))
     if not found:
-        raise RuntimeError(f"{name} is not installed in {BIN}: run `make test` (pip install '.[test]').")
+        raise RuntimeError(
+            f"{name} is not installed in {BIN}: run `make test` (pip install '.[test]')."
+        )
     return found
 
 
@@ -50,7 +52,8 @@ class Bed:
         self.alice: User = fake.add_user("alice")
         self.device = self.alice.devices[0]
         self.env = {
-            name: value for name, value in os.environ.items()
+            name: value
+            for name, value in os.environ.items()
             if not name.startswith("AWS_") and name not in ("PYTHONPATH", "VIRTUAL_ENV")
         }
         self.env.update(
@@ -75,7 +78,7 @@ class Bed:
         self.config.write_text("\n".join(lines) + "\n")
         self.credentials.chmod(0o600)  # as `aws configure` leaves it
 
-    def fresh_code(self, device=None) -> str:  # noqa: ANN001
+    def fresh_code(self, device=None) -> str:
         """A code AWS accepts now that has not been used: this step's, else a neighbour's."""
         device = device or self.device
         import time
@@ -88,8 +91,12 @@ class Bed:
         raise AssertionError("no unused code in this window")
 
     def run(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
-        stdin: int | None = subprocess.DEVNULL, input: str | None = None,  # noqa: A002
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+        stdin: int | None = subprocess.DEVNULL,
+        input: str | None = None,
         new_session: bool = True,
     ) -> subprocess.CompletedProcess[str]:
         """Run a command without a controlling terminal (like CI, cron or a pipe)."""

@@ -11,7 +11,6 @@ clock. Run it in a thread of the tests (FakeAws.start) or as `python tests/fakea
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import string
@@ -143,7 +142,12 @@ class AwsError(Exception):
 
 
 def _check_signature(
-    method: str, host: str, path: str, headers: dict[str, str], body: bytes, secret: str,
+    method: str,
+    host: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    secret: str,
     token: str | None,
 ) -> bool:
     from botocore.auth import SigV4Auth
@@ -151,10 +155,8 @@ def _check_signature(
     from botocore.credentials import Credentials
 
     authorization = headers["authorization"]
-    fields = dict(
-        part.strip().split("=", 1) for part in authorization.split(" ", 1)[1].split(",")
-    )
-    access_key, date, region, service, _ = fields["Credential"].split("/")
+    fields = dict(part.strip().split("=", 1) for part in authorization.split(" ", 1)[1].split(","))
+    access_key, _, region, service, _ = fields["Credential"].split("/")
     signed = fields["SignedHeaders"].split(";")
     request = AWSRequest(
         method=method,
@@ -173,10 +175,10 @@ class _Handler(BaseHTTPRequestHandler):
     aws: FakeAws
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass  # quiet: tests read stderr of the programs, not of this server
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         headers = {name.lower(): value for name, value in self.headers.items()}
@@ -212,8 +214,10 @@ class _Handler(BaseHTTPRequestHandler):
             if service == "dynamodb":
                 self._send_json(
                     error.status,
-                    {"__type": f"com.amazonaws.dynamodb.v20120810#{error.code}",
-                     "message": error.message},
+                    {
+                        "__type": f"com.amazonaws.dynamodb.v20120810#{error.code}",
+                        "message": error.message,
+                    },
                 )
             else:
                 self._send_error_xml(error, STS_NS if service == "sts" else IAM_NS)
@@ -223,17 +227,23 @@ class _Handler(BaseHTTPRequestHandler):
         aws = self.aws
         authorization = headers.get("authorization", "")
         if not authorization.startswith("AWS4-HMAC-SHA256 "):
-            raise AwsError(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
+            raise AwsError(
+                403, "MissingAuthenticationToken", "Request is missing Authentication Token"
+            )
         access_key = authorization.split("Credential=", 1)[1].split("/", 1)[0]
         found = aws.secret_for(access_key)
         if found is None:
             raise AwsError(
-                403, "InvalidClientTokenId", "The security token included in the request is invalid."
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
             )
         secret, token = found
         if token is not None and headers.get("x-amz-security-token") != token:
             raise AwsError(
-                403, "InvalidClientTokenId", "The security token included in the request is invalid."
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
             )
         stamp = headers.get("x-amz-date", "")
         try:
@@ -249,8 +259,9 @@ class _Handler(BaseHTTPRequestHandler):
                 f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now - SIGNATURE_WINDOW))} "
                 f"({time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now))} - 15 min.)",
             )
-        if not _check_signature("POST", headers.get("host", ""), self.path, headers, body, secret,
-                                token):
+        if not _check_signature(
+            "POST", headers.get("host", ""), self.path, headers, body, secret, token
+        ):
             raise AwsError(
                 403,
                 "SignatureDoesNotMatch",
@@ -259,16 +270,22 @@ class _Handler(BaseHTTPRequestHandler):
         if token is not None:
             session = aws.sessions[access_key]
             if session.expiration <= now:
-                raise AwsError(403, "ExpiredToken", "The security token included in the request is expired")
+                raise AwsError(
+                    403, "ExpiredToken", "The security token included in the request is expired"
+                )
             return session
         return aws.users[access_key]
 
     # ---- services -----------------------------------------------------------------------
-    def _query(self, service: str, action: str, form: dict[str, str], caller: User | Session) -> str:
+    def _query(
+        self, service: str, action: str, form: dict[str, str], caller: User | Session
+    ) -> str:
         user = caller.user if isinstance(caller, Session) else caller
         if service == "sts" and action == "GetCallerIdentity":
-            return (f"<Arn>{user.arn}</Arn><UserId>AIDA{user.name.upper()}</UserId>"
-                    f"<Account>{ACCOUNT}</Account>")
+            return (
+                f"<Arn>{user.arn}</Arn><UserId>AIDA{user.name.upper()}</UserId>"
+                f"<Account>{ACCOUNT}</Account>"
+            )
         if service == "sts" and action == "GetSessionToken":
             return self._get_session_token(form, caller)
         if service == "iam" and action == "ListMFADevices":
@@ -283,14 +300,21 @@ class _Handler(BaseHTTPRequestHandler):
     def _get_session_token(self, form: dict[str, str], caller: User | Session) -> str:
         aws = self.aws
         if isinstance(caller, Session):
-            raise AwsError(403, "AccessDenied", "Cannot call GetSessionToken with session credentials")
+            raise AwsError(
+                403, "AccessDenied", "Cannot call GetSessionToken with session credentials"
+            )
         duration = int(form.get("DurationSeconds", DEFAULT_DURATION))
         if not 900 <= duration <= 129600:
             raise AwsError(
-                400, "ValidationError",
+                400,
+                "ValidationError",
                 f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to "
                 "satisfy constraint: Member must have value "
-                + ("greater than or equal to 900" if duration < 900 else "less than or equal to 129600"),
+                + (
+                    "greater than or equal to 900"
+                    if duration < 900
+                    else "less than or equal to 129600"
+                ),
             )
         serial, code = form.get("SerialNumber"), form.get("TokenCode")
         mfa = False
@@ -298,7 +322,8 @@ class _Handler(BaseHTTPRequestHandler):
             device = next((d for d in caller.devices if d.serial == serial), None)
             if device is None or not code:
                 raise AwsError(
-                    403, "AccessDenied",
+                    403,
+                    "AccessDenied",
                     "MultiFactorAuthentication failed, unable to validate MFA code. Please verify "
                     "your MFA serial number is valid and associated with this user.",
                 )
@@ -307,7 +332,8 @@ class _Handler(BaseHTTPRequestHandler):
                 valid = {device.code(now + offset * STEP) for offset in (-1, 0, 1)}
                 if code not in valid or code in device.used:
                     raise AwsError(
-                        403, "AccessDenied",
+                        403,
+                        "AccessDenied",
                         "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
                     )
                 device.used.add(code)
@@ -331,7 +357,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise AwsError(400, "UnknownOperationException", f"Unknown operation {action}")
         if not (isinstance(caller, Session) and caller.mfa):
             raise AwsError(
-                400, "AccessDeniedException",
+                400,
+                "AccessDeniedException",
                 f"User: {user.arn} is not authorized to perform: dynamodb:ListTables on resource: "
                 f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/* with an explicit deny in an "
                 "identity-based policy",
@@ -361,12 +388,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_error_xml(self, error: AwsError, namespace: str) -> None:
         kind = "Receiver" if error.status >= 500 else "Sender"
         body = (
-            f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type><Code>{error.code}</Code>'
+            f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type>'
+            f"<Code>{error.code}</Code>"
             f"<Message>{error.message}</Message></Error><RequestId>{uuid.uuid4()}</RequestId>"
             "</ErrorResponse>"
         )
         self._send(error.status, body.encode(), "text/xml")
-
 
 
 if __name__ == "__main__":

@@ -138,8 +138,10 @@ def test_alias_profile_option_is_not_lost(ready: Bed) -> None:
     """`aws mfa CODE --profile dev`: the AWS CLI keeps --profile; we must still act on dev."""
     bob = ready.fake.add_user("bob")
     with ready.credentials.open("a") as handle:
-        handle.write(f"[dev]\naws_access_key_id = {bob.access_key}\n"
-                     f"aws_secret_access_key = {bob.secret_key}\n")
+        handle.write(
+            f"[dev]\naws_access_key_id = {bob.access_key}\n"
+            f"aws_secret_access_key = {bob.secret_key}\n"
+        )
     with ready.config.open("a") as handle:
         handle.write(f"[profile dev]\nmfa_serial = {bob.devices[0].serial}\nregion = us-west-2\n")
     done = ready.run(AWS, "mfa", ready.fresh_code(bob.devices[0]), "--profile", "dev")
@@ -208,8 +210,10 @@ def test_source_profile_problems_are_one_sentence(ready: Bed) -> None:
         "nokeys": ("-p", "empty"),
     }
     with ready.credentials.open("a") as handle:
-        handle.write("[sess]\naws_access_key_id = ASIAX\naws_secret_access_key = s\n"
-                     "aws_session_token = t\n[empty]\nregion = x\n")
+        handle.write(
+            "[sess]\naws_access_key_id = ASIAX\naws_secret_access_key = s\n"
+            "aws_session_token = t\n[empty]\nregion = x\n"
+        )
     before = ready.snapshot()
     for name, args in cases.items():
         done = ready.run(AWS_MFA_RUN, "--login", "123456", *args)
@@ -232,8 +236,12 @@ def test_invalid_long_term_keys(ready: Bed) -> None:
 def test_endpoint_faults_fail_in_bounded_time(ready: Bed, closed_port: int) -> None:
     before = ready.snapshot()
     started = time.monotonic()
-    down = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(),
-                     env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port}"})
+    down = ready.run(
+        AWS_MFA_RUN,
+        "--login",
+        ready.fresh_code(),
+        env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port}"},
+    )
     assert down.returncode == 6 and "Cannot reach AWS" in down.stderr
     assert time.monotonic() - started < 15
     for mode, code, words in (
@@ -300,8 +308,14 @@ def test_other_file_locations_and_fresh_home(bed: Bed) -> None:
     # A HOME without ~/.aws: the directory and files are created private.
     os.rmdir(bed.aws_dir) if not any(bed.aws_dir.iterdir()) else None
     done = bed.run(
-        AWS_MFA_RUN, "--login", bed.fresh_code(), "--serial", bed.device.serial,
-        "--target-profile", "t", env={"AWS_SHARED_CREDENTIALS_FILE": str(elsewhere / "creds")},
+        AWS_MFA_RUN,
+        "--login",
+        bed.fresh_code(),
+        "--serial",
+        bed.device.serial,
+        "--target-profile",
+        "t",
+        env={"AWS_SHARED_CREDENTIALS_FILE": str(elsewhere / "creds")},
     )
     assert done.returncode == 0, done.stderr
 
@@ -316,8 +330,9 @@ def test_new_files_are_private_whatever_the_umask(bed: Bed) -> None:
     )
     keys.chmod(0o644)
     done = bed.run(
-        "sh", "-c", f'umask 000; exec "{AWS_MFA_RUN}" --login {bed.fresh_code()} '
-        f"--serial {bed.device.serial}",
+        "sh",
+        "-c",
+        f'umask 000; exec "{AWS_MFA_RUN}" --login {bed.fresh_code()} --serial {bed.device.serial}',
         env={"AWS_SHARED_CREDENTIALS_FILE": str(keys)},
     )
     assert done.returncode == 0, done.stderr

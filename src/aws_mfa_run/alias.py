@@ -17,10 +17,9 @@ def alias_file_path() -> str:
     return os.path.join(os.path.expanduser("~"), ".aws", "cli", "alias")
 
 
-def shipped_aliases() -> dict[str, str]:
+def shipped_alias_text() -> str:
     with open(SHIPPED_ALIAS_FILE, encoding="utf-8") as handle:
-        shipped = inifile.parse(handle.read(), SHIPPED_ALIAS_FILE)
-    return dict(shipped.get(ALIAS_SECTION) or {})
+        return handle.read()
 
 
 def is_external_alias(command: str) -> bool:
@@ -38,10 +37,15 @@ def is_external_alias(command: str) -> bool:
 def install(force: bool) -> str:
     """Merge our aliases into the alias file; returns what was done, for the user."""
     path = alias_file_path()
-    wanted = shipped_aliases()
+    shipped = shipped_alias_text()
+    wanted = dict(inifile.parse(shipped, SHIPPED_ALIAS_FILE).get(ALIAS_SECTION) or {})
     files.ensure_directory(os.path.dirname(path))
     with files.locked(files.lock_path_for(path)):
-        current = inifile.parse(files.read_text(path) or "", path)
+        text = files.read_text(path)
+        if not text:
+            files.write_atomic(path, shipped, private=False)
+            return f"Installed the aws mfa alias in {path}."
+        current = inifile.parse(text, path)
         existing = current.get(ALIAS_SECTION) or {}
         conflicts = [name for name, value in wanted.items() if existing.get(name, value) != value]
         if conflicts and not force:
@@ -53,6 +57,8 @@ def install(force: bool) -> str:
         changes = {name: value for name, value in wanted.items() if existing.get(name) != value}
         if not changes:
             return f"The alias is already installed in {path}; nothing changed."
-        files.write_atomic(path, inifile.edit_section(current, ALIAS_SECTION, changes), private=False)
+        files.write_atomic(
+            path, inifile.edit_section(current, ALIAS_SECTION, changes), private=False
+        )
     names = ", ".join(f"aws {name}" for name in changes)
     return f"Installed {names} in {path}."

@@ -11,8 +11,20 @@ import sys
 import time
 from collections.abc import Mapping
 
-from aws_mfa_run.errors import EXIT_INTERRUPTED, EXIT_OK, MfaRunError, UsageError
+from aws_mfa_run.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    MfaRunError,
+    UsageError,
+)
 from aws_mfa_run.settings import Options
+
+# typing costs milliseconds to import; type checkers honour a local TYPE_CHECKING flag too.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from aws_mfa_run.settings import Settings
+    from aws_mfa_run.store import SessionCredentials
 
 USAGE = """\
 usage: aws-mfa-run [OPTIONS] COMMAND [ARGS...]   run COMMAND with MFA session credentials
@@ -128,7 +140,9 @@ def _say(message: str) -> None:
     print(f"aws-mfa-run: {message}", file=sys.stderr, flush=True)
 
 
-def _nested_session(options: Options, env: Mapping[str, str], now: float) -> object | None:
+def _nested_session(
+    options: Options, env: Mapping[str, str], now: float
+) -> SessionCredentials | None:
     """Inside `aws-mfa-run`, the same profile's session comes from the environment it gave us."""
     from aws_mfa_run.clock import parse_utc
     from aws_mfa_run.settings import (
@@ -200,7 +214,11 @@ def run(argv: list[str], env: Mapping[str, str]) -> int:
 
 
 def _with_files(
-    options: Options, env: Mapping[str, str], token_code: str | None, now: float, nested: object
+    options: Options,
+    env: Mapping[str, str],
+    token_code: str | None,
+    now: float,
+    nested: SessionCredentials | None,
 ) -> int:
     from aws_mfa_run import store
     from aws_mfa_run.settings import file_paths, resolve
@@ -240,29 +258,35 @@ def _with_files(
     from aws_mfa_run import environ
 
     if options.mode == "credential-process":
-        sys.stdout.write(environ.credential_process_json(session) + "\n")  # type: ignore[arg-type]
+        sys.stdout.write(environ.credential_process_json(session) + "\n")
         return EXIT_OK
     if options.mode == "env":
         variables = environ.session_variables(
-            session, settings.source_profile, settings.region, env  # type: ignore[arg-type]
+            session,
+            settings.source_profile,
+            settings.region,
+            env,
         )
         sys.stdout.write(environ.shell_script(variables, options.shell))
         return EXIT_OK
     from aws_mfa_run.run import exec_command
 
     child = environ.child_environment(
-        env, session, settings.source_profile, settings.region  # type: ignore[arg-type]
+        env,
+        session,
+        settings.source_profile,
+        settings.region,
     )
     exec_command(options.command, child)
     return EXIT_OK  # not reached: exec replaced us
 
 
-def _report_login(settings: object, session: object, fetched: bool) -> None:
+def _report_login(settings: Settings, session: SessionCredentials, fetched: bool) -> None:
     from aws_mfa_run.clock import describe_until
 
-    until = describe_until(session.expiration, time.time())  # type: ignore[attr-defined]
-    source = settings.source_profile  # type: ignore[attr-defined]
-    target = settings.target_profile  # type: ignore[attr-defined]
+    until = describe_until(session.expiration, time.time())
+    source = settings.source_profile
+    target = settings.target_profile
     if fetched:
         _say(f"Profile '{source}' -> '{target}': MFA session valid {until}.")
     else:
@@ -290,3 +314,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as error:  # a bug of ours: one line, never a traceback that could hold data
+        _say(f"internal error ({type(error).__name__}); please report it with the command you ran.")
+        return EXIT_INTERNAL

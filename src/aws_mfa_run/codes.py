@@ -122,7 +122,9 @@ def obtain_code(
         code = run_process(mfa_process, profile)
         if spent.was_spent(serial, code, clock()):
             wait = seconds_to_next_code(clock()) + 1
-            say(f"The code from mfa_process was just used; waiting {wait} seconds for the next one.")
+            say(
+                f"The code from mfa_process was just used; waiting {wait} seconds for the next one."
+            )
             sleep(wait)
             code = run_process(mfa_process, profile)
             if spent.was_spent(serial, code, clock()):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 from aws_mfa_run.errors import ConfigError
 
@@ -42,7 +42,9 @@ def read_text(path: str) -> str | None:
     except OSError as error:
         raise _oserror(path, error, "read") from None
     if b"\x00" in data:
-        raise ConfigError(f"{path} is not a text file (it holds NUL bytes); move it out of the way.")
+        raise ConfigError(
+            f"{path} is not a text file (it holds NUL bytes); move it out of the way."
+        )
     return data.decode("utf-8", "surrogateescape")
 
 
@@ -68,11 +70,10 @@ def ensure_directory(path: str) -> None:
 
 
 @contextmanager
-def locked(path: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+def locked(path: str) -> Iterator[None]:
     """Hold an exclusive lock on `path` (a directory or a lock file of ours).
 
     flock locks vanish with the process, so a Ctrl-C or a kill never leaves a stale lock behind.
-    `on_wait` is called once if another process holds the lock and we have to wait.
     """
     try:
         if os.path.isdir(path):
@@ -82,12 +83,7 @@ def locked(path: str, on_wait: Callable[[], None] | None = None) -> Iterator[Non
     except OSError as error:
         raise _oserror(path, error, "lock") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if on_wait is not None:
-                on_wait()
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -136,17 +132,14 @@ def write_atomic(path: str, text: str, *, private: bool) -> str | None:
             handle.flush()
             os.fchmod(handle.fileno(), mode)
             if current is not None and hasattr(os, "fchown"):
-                try:
+                # Not ours to give away when we are not root: the new file then stays ours.
+                with suppress(PermissionError):
                     os.fchown(handle.fileno(), current.st_uid, current.st_gid)
-                except PermissionError:
-                    pass  # not ours to give away; the new file stays ours
             os.fsync(handle.fileno())
         os.replace(temporary, real)
     except BaseException as error:
-        try:
+        with suppress(OSError):
             os.unlink(temporary)
-        except OSError:
-            pass
         if isinstance(error, OSError):
             raise _oserror(path, error, "write") from None
         raise

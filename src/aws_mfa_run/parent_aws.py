@@ -62,7 +62,8 @@ def _parent_pid(pid: int) -> int | None:
 def _is_aws(argv: list[str]) -> bool:
     names = [os.path.basename(part) for part in argv[:2]]
     return bool(names) and (
-        names[0] == "aws" or (names[0].startswith("python") and len(names) > 1 and names[1] == "aws")
+        names[0] == "aws"
+        or (names[0].startswith("python") and len(names) > 1 and names[1] == "aws")
     )
 
 

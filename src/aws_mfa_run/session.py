@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from aws_mfa_run import codes, files, store
 from aws_mfa_run.errors import ConfigError
+from aws_mfa_run.inifile import IniText
 from aws_mfa_run.settings import Settings, long_term_keys
 from aws_mfa_run.store import SessionCredentials
 from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
@@ -35,7 +36,9 @@ def discover_serial(
     """Find the user's MFA device with IAM ListMFADevices and remember it in the config."""
     from aws_mfa_run import sts
 
-    serials = sts.list_mfa_devices(keys=keys, profile=settings.source_profile, region=settings.region)
+    serials = sts.list_mfa_devices(
+        keys=keys, profile=settings.source_profile, region=settings.region
+    )
     profile = settings.source_profile
     if not serials:
         raise ConfigError(
@@ -71,7 +74,7 @@ def discover_serial(
 
 def get_session(
     settings: Settings,
-    credentials: object,
+    credentials: IniText,
     *,
     token_code: str | None,
     force: bool,
@@ -84,15 +87,13 @@ def get_session(
     `credentials` is the already parsed credentials file, so the warm path reads it only once.
     """
     if not force:
-        session = store.stored_session(settings, credentials)  # type: ignore[arg-type]
+        session = store.stored_session(settings, credentials)
         if session is not None and store.usable(session, clock(), settings.min_remaining):
             return session, False
     files.ensure_directory(os.path.join(settings.state_dir, "locks"))
 
-    def waiting() -> None:
-        say("Waiting for another aws-mfa-run to finish getting the session...")
-
-    with files.locked(_fetch_lock_path(settings), on_wait=waiting):
+    # Waiters stay silent: under make -j their lines would garble the one prompt on the terminal.
+    with files.locked(_fetch_lock_path(settings)):
         # Read again: whoever held the lock may just have stored a session, or changed the files.
         credentials_now = store.read_ini(settings.credentials_path)
         config_now = store.read_ini(settings.config_path)

@@ -173,8 +173,11 @@ def resolve(
         )
     elif KEY_DURATION in values:
         duration = _seconds(
-            values[KEY_DURATION], f"{KEY_DURATION} of profile '{source}'",
-            MIN_DURATION, MAX_DURATION, "config",
+            values[KEY_DURATION],
+            f"{KEY_DURATION} of profile '{source}'",
+            MIN_DURATION,
+            MAX_DURATION,
+            "config",
         )
     else:
         duration = None

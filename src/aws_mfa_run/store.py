@@ -133,8 +133,7 @@ def save_mfa_serial(settings: Settings, serial: str) -> None:
     with _Locks(settings.config_path):
         config = read_ini(settings.config_path)
         section = config_section_name(settings.source_profile)
-        if settings.source_profile == "default" and config.get("default") is None:
-            if config.get("profile default") is not None:
-                section = "profile default"
+        if section == "default" and config.get("default") is None and config.get("profile default"):
+            section = "profile default"
         new = inifile.edit_section(config, section, {"mfa_serial": serial})
         files.write_atomic(settings.config_path, new, private=False)

@@ -1,0 +1,35 @@
+# `make demo`: set everything up and show the whole flow against a local AWS stand-in.
+# `make test`: run the test suite. Both need only Python 3.9+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SOURCES := pyproject.toml $(wildcard src/aws_mfa_run/*.py) cli-alias/alias
+
+.PHONY: demo test lint install clean
+
+demo: $(VENV)/.installed
+	$(BIN)/python tests/demo.py
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+install: $(VENV)/.installed
+
+# The test extras (awscli, pexpect, pyotp, pytest, ruff), once per change of pyproject.toml.
+$(VENV)/.dependencies: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet '.[test]'
+	touch $@
+
+# The package itself, installed (not editable) so that tests run the real console script.
+$(VENV)/.installed: $(VENV)/.dependencies $(SOURCES)
+	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall .
+	touch $@
+
+clean:
+	rm -rf $(VENV) build dist

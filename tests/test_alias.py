@@ -1,0 +1,46 @@
+"""`aws-mfa-run --install-alias`: merges into ~/.aws/cli/alias, idempotent, never clobbers."""
+
+from __future__ import annotations
+
+from conftest import AWS_MFA_RUN, REPO, Bed
+
+
+def alias_file(bed: Bed):
+    return bed.aws_dir / "cli" / "alias"
+
+
+def test_install_into_a_fresh_home_writes_the_shipped_alias(bed: Bed) -> None:
+    done = bed.run(AWS_MFA_RUN, "--install-alias")
+    assert done.returncode == 0, done.stderr
+    assert alias_file(bed).read_text() == (REPO / "cli-alias" / "alias").read_text()
+
+
+def test_install_merges_keeps_comments_and_is_idempotent(bed: Bed) -> None:
+    path = alias_file(bed)
+    path.parent.mkdir(parents=True)
+    original = (
+        "# my aliases\n[toplevel]\nwhoami = sts get-caller-identity\n\n[command s3]\nls2 = ls\n"
+    )
+    path.write_text(original)
+    assert bed.run(AWS_MFA_RUN, "--install-alias").returncode == 0
+    merged = path.read_text()
+    assert merged == original.replace(
+        "whoami = sts get-caller-identity\n",
+        "whoami = sts get-caller-identity\nmfa = !aws-mfa-run --login\n",
+    )
+    again = bed.run(AWS_MFA_RUN, "--install-alias")
+    assert again.returncode == 0 and "nothing changed" in again.stderr
+    assert path.read_text() == merged
+
+
+def test_a_different_mfa_alias_is_kept_without_force(bed: Bed) -> None:
+    path = alias_file(bed)
+    path.parent.mkdir(parents=True)
+    original = "[toplevel]\nmfa = !my-own-script\n"
+    path.write_text(original)
+    refused = bed.run(AWS_MFA_RUN, "--install-alias")
+    assert refused.returncode == 3 and "--force" in refused.stderr
+    assert path.read_text() == original
+    forced = bed.run(AWS_MFA_RUN, "--install-alias", "--force")
+    assert forced.returncode == 0
+    assert path.read_text() == "[toplevel]\nmfa = !aws-mfa-run --login\n"
