@@ -35,7 +35,8 @@ def _installed(name: str) -> str:
 
 
 AWS_MFA_RUN = _installed("aws-mfa-run")
-AWS = _installed("aws")
+# AWS_MFA_RUN_TEST_AWS runs the suite against another aws, such as an AWS CLI v2 build.
+AWS = os.environ.get("AWS_MFA_RUN_TEST_AWS") or _installed("aws")
 
 
 class Bed:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import stat
+import subprocess
 import time
 
 from conftest import AWS, AWS_MFA_RUN, Bed
@@ -289,7 +289,7 @@ def test_no_terminal_and_no_code_fails_at_once(ready: Bed) -> None:
     assert ready.fake.calls["GetSessionToken"] == 0
 
 
-def test_other_file_locations_and_fresh_home(bed: Bed) -> None:
+def test_other_file_locations_are_honoured(bed: Bed) -> None:
     elsewhere = bed.root / "elsewhere"
     elsewhere.mkdir()
     env = {
@@ -300,24 +300,63 @@ def test_other_file_locations_and_fresh_home(bed: Bed) -> None:
         f"[default]\naws_access_key_id = {bed.alice.access_key}\n"
         f"aws_secret_access_key = {bed.alice.secret_key}\n"
     )
-    done = bed.run(AWS_MFA_RUN, "--login", bed.fresh_code(), "--serial", bed.device.serial, env=env)
+    (elsewhere / "conf").write_text(
+        f"[default]\nregion = us-east-2\nmfa_serial = {bed.device.serial}\n"
+    )
+    done = bed.run(AWS_MFA_RUN, "--login", bed.fresh_code(), env=env)
     assert done.returncode == 0, done.stderr
     assert "aws_session_token" in (elsewhere / "creds").read_text()
-    assert not bed.credentials.exists()
+    assert "[profile mfa]\nregion = us-east-2\n" in (elsewhere / "conf").read_text()
+    assert not bed.credentials.exists() and not bed.config.exists()
 
-    # A HOME without ~/.aws: the directory and files are created private.
-    os.rmdir(bed.aws_dir) if not any(bed.aws_dir.iterdir()) else None
-    done = bed.run(
-        AWS_MFA_RUN,
-        "--login",
-        bed.fresh_code(),
-        "--serial",
-        bed.device.serial,
-        "--target-profile",
-        "t",
-        env={"AWS_SHARED_CREDENTIALS_FILE": str(elsewhere / "creds")},
+
+def test_a_home_without_dot_aws_gets_private_directory_and_files(bed: Bed) -> None:
+    bed.aws_dir.rmdir()
+    config = bed.root / "config-with-keys"
+    config.write_text(
+        f"[default]\naws_access_key_id = {bed.alice.access_key}\n"
+        f"aws_secret_access_key = {bed.alice.secret_key}\nmfa_serial = {bed.device.serial}\n"
     )
+    done = bed.run(AWS_MFA_RUN, "--login", bed.fresh_code(), env={"AWS_CONFIG_FILE": str(config)})
     assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(bed.aws_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(bed.credentials.stat().st_mode) == 0o600
+    assert bed.ini_section(bed.credentials, "mfa")["aws_mfa_run_source_profile"] == "default"
+
+
+def test_concurrent_logins_never_lose_each_others_profiles(bed: Bed) -> None:
+    users = [bed.fake.add_user(f"user{number}") for number in range(8)]
+    credentials = "# team\n" + "".join(
+        f"[p{number}]\naws_access_key_id = {user.access_key}\n"
+        f"aws_secret_access_key = {user.secret_key}\n"
+        for number, user in enumerate(users)
+    )
+    bed.credentials.write_text(credentials)
+    bed.credentials.chmod(0o600)
+    bed.config.write_text(
+        "".join(
+            f"[profile p{number}]\nmfa_serial = {user.devices[0].serial}\n"
+            for number, user in enumerate(users)
+        )
+    )
+    processes = [
+        subprocess.Popen(
+            [AWS_MFA_RUN, "--login", bed.fresh_code(user.devices[0]), "-p", f"p{number}"],
+            env=bed.env,
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        for number, user in enumerate(users)
+    ]
+    assert [process.wait(60) for process in processes] == [0] * len(users)
+    written = bed.credentials.read_text()
+    assert written.startswith(credentials)
+    for number in range(len(users)):
+        assert bed.ini_section(bed.credentials, f"p{number}-mfa")["aws_mfa_run_source_profile"] == (
+            f"p{number}"
+        )
+    assert bed.fake.calls["GetSessionToken"] == len(users)
 
 
 def test_new_files_are_private_whatever_the_umask(bed: Bed) -> None:
@@ -362,6 +401,8 @@ def test_status_without_aws_call(ready: Bed) -> None:
     row = done.stdout.splitlines()[1].split()
     assert row[:3] == ["default", "mfa", ready.device.serial]
     assert "valid" in done.stdout and "left" in done.stdout
+    one = ready.run(AWS_MFA_RUN, "--status", "-p", "default")
+    assert one.stdout == done.stdout
     assert sum(ready.fake.calls.values()) == calls
 
 

@@ -76,6 +76,7 @@ def test_child_environment_variable_by_variable(ready: Bed) -> None:
 def test_exit_status_and_signals_are_the_commands_own(ready: Bed) -> None:
     login(ready)
     assert ready.run(AWS_MFA_RUN, "sh", "-c", "exit 7").returncode == 7
+    assert ready.run(AWS_MFA_RUN, "sh", "-c", "exit 130").returncode == 130
     assert ready.run(AWS_MFA_RUN, "true").returncode == 0
     killed = ready.run(AWS_MFA_RUN, "sh", "-c", "kill -TERM $$")
     assert killed.returncode == -15
