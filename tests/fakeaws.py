@@ -68,10 +68,29 @@ class User:
         return device
 
 
+class Role:
+    def __init__(self, name: str, trusted: User, require_mfa: bool, external_id: str | None):
+        self.arn = f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        self.name = name
+        self.trusted = trusted
+        self.require_mfa = require_mfa
+        self.external_id = external_id
+
+
 class Session:
-    def __init__(self, user: User, mfa: bool, duration: int, now: float) -> None:
+    def __init__(
+        self,
+        user: User,
+        mfa: bool,
+        duration: int,
+        now: float,
+        role: Role | None = None,
+        session_name: str = "",
+    ) -> None:
         self.user = user
         self.mfa = mfa
+        self.role = role
+        self.session_name = session_name
         self.access_key = new_access_key("ASIA")
         self.secret_key = new_secret_key()
         self.token = "FwoGZXIvYXdzE" + _random(string.ascii_letters + string.digits + "/+=", 180)
@@ -83,6 +102,8 @@ class FakeAws:
 
     def __init__(self) -> None:
         self.users: dict[str, User] = {}
+        self.roles: dict[str, Role] = {}
+        self.assumed: Counter[str] = Counter()  # AssumeRole calls that succeeded, per role name
         self.sessions: dict[str, Session] = {}
         self.calls: Counter[str] = Counter()
         self.mode = "normal"
@@ -99,6 +120,13 @@ class FakeAws:
             user.add_device(name if number == 0 else f"{name}-{number + 1}")
         self.users[user.access_key] = user
         return user
+
+    def add_role(
+        self, name: str, trusted: User, require_mfa: bool = True, external_id: str | None = None
+    ) -> Role:
+        role = Role(name, trusted, require_mfa, external_id)
+        self.roles[role.arn] = role
+        return role
 
     def start(self, port: int = 0) -> str:
         fake = self
@@ -282,12 +310,20 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> str:
         user = caller.user if isinstance(caller, Session) else caller
         if service == "sts" and action == "GetCallerIdentity":
+            if isinstance(caller, Session) and caller.role is not None:
+                return (
+                    f"<Arn>arn:aws:sts::{ACCOUNT}:assumed-role/{caller.role.name}/"
+                    f"{caller.session_name}</Arn><UserId>AROA:{caller.session_name}</UserId>"
+                    f"<Account>{ACCOUNT}</Account>"
+                )
             return (
                 f"<Arn>{user.arn}</Arn><UserId>AIDA{user.name.upper()}</UserId>"
                 f"<Account>{ACCOUNT}</Account>"
             )
         if service == "sts" and action == "GetSessionToken":
             return self._get_session_token(form, caller)
+        if service == "sts" and action == "AssumeRole":
+            return self._assume_role(form, caller)
         if service == "iam" and action == "ListMFADevices":
             members = "".join(
                 f"<member><UserName>{user.name}</UserName><SerialNumber>{device.serial}"
@@ -349,6 +385,48 @@ class _Handler(BaseHTTPRequestHandler):
             f"<SecretAccessKey>{session.secret_key}</SecretAccessKey>"
             f"<SessionToken>{session.token}</SessionToken>"
             f"<Expiration>{expiration}</Expiration></Credentials>"
+        )
+
+    def _assume_role(self, form: dict[str, str], caller: User | Session) -> str:
+        aws = self.aws
+        role = aws.roles.get(form.get("RoleArn", ""))
+        user = caller.user if isinstance(caller, Session) else caller
+        mfa = isinstance(caller, Session) and caller.mfa
+        chained = isinstance(caller, Session)
+        denied = AwsError(
+            403,
+            "AccessDenied",
+            f"User: {user.arn} is not authorized to perform: sts:AssumeRole on resource: "
+            f"{form.get('RoleArn', '')}",
+        )
+        if role is None:
+            raise denied
+        trusted = role.trusted is user if not (chained and caller.role) else True
+        if not trusted or (role.require_mfa and not mfa):
+            raise denied
+        if role.external_id is not None and form.get("ExternalId") != role.external_id:
+            raise denied
+        duration = int(form.get("DurationSeconds", 3600))
+        if chained and duration > 3600:
+            raise AwsError(
+                400,
+                "ValidationError",
+                "The requested DurationSeconds exceeds the 1 hour session limit for roles "
+                "assumed by role chaining.",
+            )
+        session = Session(user, mfa, duration, aws.now(), role, form.get("RoleSessionName", ""))
+        with aws.lock:
+            aws.sessions[session.access_key] = session
+            aws.assumed[role.name] += 1
+        expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.expiration))
+        return (
+            f"<Credentials><AccessKeyId>{session.access_key}</AccessKeyId>"
+            f"<SecretAccessKey>{session.secret_key}</SecretAccessKey>"
+            f"<SessionToken>{session.token}</SessionToken>"
+            f"<Expiration>{expiration}</Expiration></Credentials>"
+            f"<AssumedRoleUser><Arn>arn:aws:sts::{ACCOUNT}:assumed-role/{role.name}/"
+            f"{session.session_name}</Arn><AssumedRoleId>AROA:{session.session_name}"
+            "</AssumedRoleId></AssumedRoleUser>"
         )
 
     def _dynamodb(self, action: str, caller: User | Session) -> dict:

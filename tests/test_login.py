@@ -399,7 +399,7 @@ def test_status_without_aws_call(ready: Bed) -> None:
     done = ready.run(AWS_MFA_RUN, "--status")
     assert done.returncode == 0
     row = done.stdout.splitlines()[1].split()
-    assert row[:3] == ["default", "mfa", ready.device.serial]
+    assert row[:4] == ["default", "-", "mfa", ready.device.serial]
     assert "valid" in done.stdout and "left" in done.stdout
     one = ready.run(AWS_MFA_RUN, "--status", "-p", "default")
     assert one.stdout == done.stdout

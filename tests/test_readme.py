@@ -16,7 +16,14 @@ def login(bed: Bed) -> None:
 
 
 def test_readme_has_every_example() -> None:
-    assert set(EXAMPLES) == {"wrapper", "makefile", "env", "credential-process", "mfa-process"}
+    assert set(EXAMPLES) == {
+        "wrapper",
+        "makefile",
+        "env",
+        "credential-process",
+        "mfa-process",
+        "roles",
+    }  # roles: test_roles.py
 
 
 def test_wrapper_example(ready: Bed) -> None:

@@ -238,20 +238,36 @@ def _with_files(
         sys.stdout.write("\n".join(lines) + "\n")
         return EXIT_OK
 
-    settings = resolve(options, env, config, credentials, state_dir)
+    from aws_mfa_run import roles
+
+    role_plan = roles.plan(options, env, config, credentials, state_dir)
+    settings = (
+        role_plan.settings if role_plan else resolve(options, env, config, credentials, state_dir)
+    )
+    login = options.mode == "login"
     if nested is not None:
         session = nested
+    elif role_plan is not None:
+        stored = store.stored_session(settings, credentials)
+        reusable = stored is not None and store.usable(stored, now, settings.min_remaining)
+        if login and not options.force and stored is not None and reusable:
+            _report_login(settings, stored, False)
+            return EXIT_OK
+        session, _ = roles.get_role_session(
+            role_plan, credentials, token_code=token_code, force=options.force and login, say=_say
+        )
+        if login:
+            for note in store.write_session(settings, session):
+                _say(note)
+            _report_login(settings, session, True, roles.describe(role_plan))
+            return EXIT_OK
     else:
         from aws_mfa_run.session import get_session
 
         session, fetched = get_session(
-            settings,
-            credentials,
-            token_code=token_code,
-            force=options.force and options.mode == "login",
-            say=_say,
+            settings, credentials, token_code=token_code, force=options.force and login, say=_say
         )
-        if options.mode == "login":
+        if login:
             _report_login(settings, session, fetched)
             return EXIT_OK
 
@@ -281,14 +297,17 @@ def _with_files(
     return EXIT_OK  # not reached: exec replaced us
 
 
-def _report_login(settings: Settings, session: SessionCredentials, fetched: bool) -> None:
+def _report_login(
+    settings: Settings, session: SessionCredentials, fetched: bool, via: str = ""
+) -> None:
     from aws_mfa_run.clock import describe_until
 
     until = describe_until(session.expiration, time.time())
     source = settings.source_profile
     target = settings.target_profile
     if fetched:
-        _say(f"Profile '{source}' -> '{target}': MFA session valid {until}.")
+        what = f" ({via})" if via else ""
+        _say(f"Profile '{source}'{what} -> '{target}': MFA session valid {until}.")
     else:
         _say(
             f"Profile '{target}' already holds an MFA session of '{source}', valid {until}; "

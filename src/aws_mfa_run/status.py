@@ -4,25 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_mfa_run import store
+from aws_mfa_run import roles, store
 from aws_mfa_run.clock import describe_until, format_utc
 from aws_mfa_run.errors import MfaRunError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.settings import KEY_SOURCE, Options, resolve
+from aws_mfa_run.store import SessionCredentials
 
 
 def profiles_with_mfa(config: IniText, credentials: IniText) -> list[str]:
-    """Profiles with an mfa_serial, and the sources of sessions we stored, in file order."""
+    """Profiles with an mfa_serial or a role_arn, and the sources of the sessions we stored."""
     names: list[str] = []
-    for section, values in ((s.name, s.values) for s in config.sections.values()):
-        if "mfa_serial" in values:
-            names.append("default" if section == "default" else section.split(None, 1)[-1])
+    for section in config.sections.values():
+        if "mfa_serial" in section.values or "role_arn" in section.values:
+            name = section.name
+            names.append("default" if name == "default" else name.split(None, 1)[-1])
     for section in credentials.sections.values():
         if "mfa_serial" in section.values:
             names.append(section.name)
         if KEY_SOURCE in section.values:
             names.append(section.values[KEY_SOURCE])
     return list(dict.fromkeys(names))
+
+
+def _describe(session: SessionCredentials | None, now: float) -> str:
+    if session is None:
+        return "none"
+    if session.expiration > now:
+        return f"valid {describe_until(session.expiration, now)}"
+    return f"expired at {format_utc(session.expiration)}"
 
 
 def status_lines(
@@ -35,26 +45,40 @@ def status_lines(
     explicit_profile: str | None,
 ) -> list[str]:
     names = [explicit_profile] if explicit_profile else profiles_with_mfa(config, credentials)
-    rows = [("PROFILE", "TARGET", "MFA DEVICE", "SESSION")]
+    rows = [("PROFILE", "SOURCE", "TARGET", "MFA DEVICE", "SESSION")]
     for name in names:
         options.profile = name
         try:
-            settings = resolve(options, env, config, credentials, state_dir)
+            role_plan = roles.plan(options, env, config, credentials, state_dir)
+            if role_plan is None:
+                settings = resolve(options, env, config, credentials, state_dir)
+                session = store.stored_session(settings, credentials)
+                rows.append(
+                    (
+                        name,
+                        "-",
+                        settings.target_profile,
+                        settings.serial or "(not known yet)",
+                        _describe(session, now),
+                    )
+                )
+                continue
+            cache = roles.RoleCache(state_dir, role_plan.chain[0])
+            rows.append(
+                (
+                    name,
+                    role_plan.source.source_profile,
+                    "(role cache)",
+                    role_plan.source.serial or "(not known yet)",
+                    _describe(cache.read(), now),
+                )
+            )
         except MfaRunError as error:
-            rows.append((name, "-", "-", str(error)))
-            continue
-        session = store.stored_session(settings, credentials)
-        if session is None:
-            state = "none"
-        elif session.expiration > now:
-            state = f"valid {describe_until(session.expiration, now)}"
-        else:
-            state = f"expired at {format_utc(session.expiration)}"
-        rows.append((name, settings.target_profile, settings.serial or "(not known yet)", state))
+            rows.append((name, "-", "-", "-", str(error)))
     if len(rows) == 1:
-        return ["No profile has an mfa_serial or a stored session yet."]
-    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+        return ["No profile has an mfa_serial, a role_arn or a stored session yet."]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
     return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3]
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4]
         for row in rows
     ]

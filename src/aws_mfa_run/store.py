@@ -32,6 +32,19 @@ class SessionCredentials:
         return f"SessionCredentials({self.access_key_id}, expires {format_utc(self.expiration)})"
 
 
+SESSION_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
+
+def session_values(session: SessionCredentials) -> dict[str, str]:
+    """The session as the keys we write: the standard three and our expiration."""
+    return {
+        "aws_access_key_id": session.access_key_id,
+        "aws_secret_access_key": session.secret_access_key,
+        "aws_session_token": session.session_token,
+        KEY_EXPIRATION: format_utc(session.expiration),
+    }
+
+
 def read_ini(path: str) -> inifile.IniText:
     return inifile.parse(files.read_text(path) or "", path)
 
@@ -42,9 +55,7 @@ def stored_session(settings: Settings, credentials: inifile.IniText) -> SessionC
     if not values or values.get(KEY_SOURCE) != settings.source_profile:
         return None
     expiration = parse_utc(values.get(KEY_EXPIRATION, ""))
-    key_id = values.get("aws_access_key_id")
-    secret = values.get("aws_secret_access_key")
-    token = values.get("aws_session_token")
+    key_id, secret, token = (values.get(key) for key in SESSION_KEYS)
     if expiration is None or not key_id or not secret or not token:
         return None
     return SessionCredentials(key_id, secret, token, expiration)
@@ -103,13 +114,7 @@ def write_session(settings: Settings, session: SessionCredentials) -> list[str]:
         new_credentials = inifile.edit_section(
             credentials,
             settings.target_profile,
-            {
-                "aws_access_key_id": session.access_key_id,
-                "aws_secret_access_key": session.secret_access_key,
-                "aws_session_token": session.session_token,
-                KEY_EXPIRATION: format_utc(session.expiration),
-                KEY_SOURCE: settings.source_profile,
-            },
+            {**session_values(session), KEY_SOURCE: settings.source_profile},
         )
         section = config_section_name(settings.target_profile)
         current = config.get(section) or {}

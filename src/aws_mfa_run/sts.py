@@ -19,7 +19,13 @@ TOTAL_ATTEMPTS = 2  # worst case about 2 x (4 + 5) seconds plus a short back-off
 DEFAULT_REGION = "us-east-1"  # STS and IAM answer everywhere; botocore needs one to sign
 
 
-def _client(service: str, keys: tuple[str, str], profile: str, region: str | None) -> Any:
+def _client(
+    service: str,
+    keys: tuple[str, str],
+    profile: str,
+    region: str | None,
+    token: str | None = None,
+) -> Any:
     import botocore.config
     import botocore.session
 
@@ -37,6 +43,7 @@ def _client(service: str, keys: tuple[str, str], profile: str, region: str | Non
             region_name=region or DEFAULT_REGION,
             aws_access_key_id=keys[0],
             aws_secret_access_key=keys[1],
+            aws_session_token=token,
             config=config,
         )
     except Exception as error:  # botocore raises many kinds for a bad local setting
@@ -45,7 +52,9 @@ def _client(service: str, keys: tuple[str, str], profile: str, region: str | Non
         ) from None
 
 
-def _translate(error: Exception, profile: str, serial: str | None) -> Exception:
+def _translate(
+    error: Exception, profile: str, serial: str | None, role_arn: str | None = None
+) -> Exception:
     from botocore.exceptions import (
         ClientError,
         ConnectTimeoutError,
@@ -90,6 +99,11 @@ def _translate(error: Exception, profile: str, serial: str | None) -> Exception:
             )
         if code == "ValidationError":
             return AwsRefusedError(f"AWS rejected the request: {message}")
+        if role_arn is not None and code == "AccessDenied":
+            return AwsRefusedError(
+                f"AWS denied assuming role {role_arn} for profile '{profile}': check the role's "
+                "trust policy, its MFA condition and external_id."
+            )
         if code == "AccessDenied" or status == 403:
             return AwsRefusedError(
                 f"AWS denied the call for profile '{profile}' ({code}): {message}"
@@ -108,12 +122,32 @@ def _translate(error: Exception, profile: str, serial: str | None) -> Exception:
     )
 
 
-def _call(operation: Any, profile: str, serial: str | None, **arguments: Any) -> Any:
+def _call(
+    operation: Any, profile: str, serial: str | None, role_arn: str | None = None, **arguments: Any
+) -> Any:
     try:
         return operation(**arguments)
     except Exception as error:
         # Our message replaces botocore's: its text may quote the request.
-        raise _translate(error, profile, serial) from None
+        raise _translate(error, profile, serial, role_arn) from None
+
+
+def _credentials(answer: Any, operation: str, clock: Any) -> SessionCredentials:
+    try:
+        credentials = answer["Credentials"]
+        session = SessionCredentials(
+            credentials["AccessKeyId"],
+            credentials["SecretAccessKey"],
+            credentials["SessionToken"],
+            credentials["Expiration"].timestamp(),
+        )
+    except (KeyError, TypeError, AttributeError):
+        raise AwsUnreachableError(f"AWS answered {operation} without credentials.") from None
+    if session.expiration <= clock() + 60:
+        raise AwsRefusedError(
+            "AWS returned credentials that have already expired; check this computer's clock."
+        )
+    return session
 
 
 def get_session_token(
@@ -131,21 +165,31 @@ def get_session_token(
     if duration is not None:
         arguments["DurationSeconds"] = duration
     answer = _call(client.get_session_token, profile, serial, **arguments)
-    try:
-        credentials = answer["Credentials"]
-        session = SessionCredentials(
-            credentials["AccessKeyId"],
-            credentials["SecretAccessKey"],
-            credentials["SessionToken"],
-            credentials["Expiration"].timestamp(),
-        )
-    except (KeyError, TypeError, AttributeError):
-        raise AwsUnreachableError("AWS answered GetSessionToken without credentials.") from None
-    if session.expiration <= clock() + 60:
-        raise AwsRefusedError(
-            "AWS returned a session that has already expired; check this computer's clock."
-        )
-    return session
+    return _credentials(answer, "GetSessionToken", clock)
+
+
+def assume_role(
+    *,
+    caller: SessionCredentials,
+    profile: str,
+    role_arn: str,
+    session_name: str,
+    external_id: str | None,
+    duration: int,
+    region: str | None,
+    clock: Any = time.time,
+) -> SessionCredentials:
+    keys = (caller.access_key_id, caller.secret_access_key)
+    client = _client("sts", keys, profile, region, caller.session_token)
+    arguments: dict[str, Any] = {
+        "RoleArn": role_arn,
+        "RoleSessionName": session_name,
+        "DurationSeconds": duration,
+    }
+    if external_id:
+        arguments["ExternalId"] = external_id
+    answer = _call(client.assume_role, profile, None, role_arn, **arguments)
+    return _credentials(answer, "AssumeRole", clock)
 
 
 def list_mfa_devices(*, keys: tuple[str, str], profile: str, region: str | None) -> list[str]:
