@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping
 
 from aws_mfa_run.errors import (
     EXIT_INTERNAL,
@@ -20,9 +19,11 @@ from aws_mfa_run.errors import (
 )
 from aws_mfa_run.settings import Options
 
-# typing costs milliseconds to import; type checkers honour a local TYPE_CHECKING flag too.
+# Imported for type checkers only: collections.abc and typing cost import time on the warm path.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from aws_mfa_run.settings import Settings
     from aws_mfa_run.store import SessionCredentials
 

@@ -6,14 +6,17 @@ one-time code the second time, and saying "wait N seconds" beats a confusing Acc
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Callable
 
 from aws_mfa_run import files
 from aws_mfa_run.errors import AwsRefusedError, NoCodeError, UsageError
 from aws_mfa_run.terminal import NoTerminal, Terminal
+
+# Imported for type checkers only: collections.abc and typing cost import time on the warm path.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TOTP_STEP = 30  # seconds per code of RFC 6238 devices, virtual and hardware
 # AWS accepts a code from the neighbouring time steps too, so a spent code stays "the same code"
@@ -42,6 +45,8 @@ class SpentCodes:
         self.path = os.path.join(state_dir, USED_CODES_FILE)
 
     def _load(self) -> dict[str, list]:
+        import json
+
         try:
             data = json.loads(files.read_text(self.path) or "{}")
         except ValueError:
@@ -60,6 +65,8 @@ class SpentCodes:
 
     def remember(self, serial: str, code: str, now: float) -> None:
         data = self._load()
+        import json
+
         data[serial] = [code, int(now)]
         files.ensure_directory(os.path.dirname(self.path))
         files.write_atomic(self.path, json.dumps(data, indent=1) + "\n", private=True)

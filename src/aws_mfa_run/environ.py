@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-
 from aws_mfa_run.clock import format_utc
 from aws_mfa_run.settings import MARKER_VARIABLE
 from aws_mfa_run.store import SessionCredentials
+
+# Imported for type checkers only: collections.abc and typing cost import time on the warm path.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # Everything that could make an SDK pick other credentials than the session we hand it.
 REMOVED = (
@@ -73,13 +75,25 @@ def shell_script(variables: Mapping[str, str], shell: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _json_string(value: str) -> str:
+    """A JSON string literal (the json module costs milliseconds to import on the warm path)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(ch if ord(ch) >= 0x20 else f"\\u{ord(ch):04x}" for ch in escaped) + '"'
+
+
 def credential_process_json(session: SessionCredentials) -> str:
-    return json.dumps(
-        {
-            "Version": 1,
-            "AccessKeyId": session.access_key_id,
-            "SecretAccessKey": session.secret_access_key,
-            "SessionToken": session.session_token,
-            "Expiration": format_utc(session.expiration),
-        }
+    """botocore's credential_process answer, Version 1."""
+    fields = {
+        "AccessKeyId": session.access_key_id,
+        "SecretAccessKey": session.secret_access_key,
+        "SessionToken": session.session_token,
+        "Expiration": format_utc(session.expiration),
+    }
+    return (
+        "{"
+        + ", ".join(
+            ['"Version": 1']
+            + [f"{_json_string(key)}: {_json_string(value)}" for key, value in fields.items()]
+        )
+        + "}"
     )

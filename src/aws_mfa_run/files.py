@@ -11,8 +11,6 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 
 from aws_mfa_run.errors import ConfigError
 
@@ -69,24 +67,34 @@ def ensure_directory(path: str) -> None:
             raise _oserror(directory, error, "create the directory") from None
 
 
-@contextmanager
-def locked(path: str) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (a directory or a lock file of ours).
+class locked:
+    """Hold an exclusive lock on `path` (a directory or a lock file of ours) in a `with` block.
 
     flock locks vanish with the process, so a Ctrl-C or a kill never leaves a stale lock behind.
+    (A class, not @contextmanager: contextlib is not worth its import time on the warm path.)
     """
-    try:
-        if os.path.isdir(path):
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        else:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-    except OSError as error:
-        raise _oserror(path, error, "lock") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        try:
+            if os.path.isdir(self.path):
+                self.fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            else:
+                flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+                self.fd = os.open(self.path, flags, 0o600)
+        except OSError as error:
+            raise _oserror(self.path, error, "lock") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)  # closing releases the lock
 
 
 def lock_path_for(path: str) -> str:
@@ -132,14 +140,17 @@ def write_atomic(path: str, text: str, *, private: bool) -> str | None:
             handle.flush()
             os.fchmod(handle.fileno(), mode)
             if current is not None and hasattr(os, "fchown"):
-                # Not ours to give away when we are not root: the new file then stays ours.
-                with suppress(PermissionError):
+                try:
                     os.fchown(handle.fileno(), current.st_uid, current.st_gid)
+                except PermissionError:
+                    pass  # not ours to give away unless we are root: the new file stays ours
             os.fsync(handle.fileno())
         os.replace(temporary, real)
     except BaseException as error:
-        with suppress(OSError):
+        try:
             os.unlink(temporary)
+        except OSError:
+            pass
         if isinstance(error, OSError):
             raise _oserror(path, error, "write") from None
         raise

@@ -11,7 +11,11 @@ This needs /proc (Linux); where it is missing nothing is found and the alias war
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+
+# Imported for type checkers only: collections.abc and typing cost import time on the warm path.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # The AWS CLI's global options that take a value (v1 and v2), for prefix matching.
 _GLOBALS_WITH_VALUE = (

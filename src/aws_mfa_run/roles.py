@@ -8,12 +8,10 @@ Role credentials are cached per role profile in a private file of ours and reuse
 
 from __future__ import annotations
 
-import copy
 import os
 import time
-from collections.abc import Callable, Mapping
 
-from aws_mfa_run import files, inifile, session, store
+from aws_mfa_run import files, inifile, store
 from aws_mfa_run.clock import parse_utc
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.inifile import IniText
@@ -27,6 +25,11 @@ from aws_mfa_run.settings import (
 )
 from aws_mfa_run.store import SessionCredentials
 from aws_mfa_run.terminal import Terminal, open_terminal
+
+# Imported for type checkers only: collections.abc and typing cost import time on the warm path.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 # AWS treats AssumeRole called with session credentials as role chaining, which it caps at one
 # hour whatever the role's MaxSessionDuration ("The requested DurationSeconds exceeds the 1 hour
@@ -154,6 +157,8 @@ def plan(
     settings = resolve(options, env, config, credentials, state_dir)
     if settings.region is None:
         settings.region = profile_values(base, config, credentials).get("region") or None
+    import copy
+
     base_options = copy.copy(options)
     base_options.profile = base
     base_options.aws_globals = {}
@@ -195,6 +200,8 @@ def get_role_session(
         if index + 1 < len(role_plan.chain):
             caller, _ = for_role(index + 1, False)
         else:
+            from aws_mfa_run import session
+
             caller, _ = session.get_session(
                 role_plan.source,
                 credentials,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
 
 from aws_mfa_run.errors import CommandNotExecutableError, CommandNotFoundError
+
+# Imported for type checkers only: collections.abc and typing cost import time on the warm path.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 def exec_command(command: list[str], env: Mapping[str, str]) -> None:

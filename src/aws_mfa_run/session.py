@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 
 from aws_mfa_run import codes, files, store
 from aws_mfa_run.errors import ConfigError
@@ -16,6 +15,11 @@ from aws_mfa_run.inifile import IniText
 from aws_mfa_run.settings import Settings, long_term_keys
 from aws_mfa_run.store import SessionCredentials
 from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
+
+# Imported for type checkers only: collections.abc and typing cost import time on the warm path.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def _fetch_lock_path(settings: Settings) -> str:

@@ -6,10 +6,14 @@ Nothing here reads a file or calls AWS; the caller hands in the parsed config an
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from aws_mfa_run.errors import ConfigError, UsageError
 from aws_mfa_run.inifile import IniText
+
+# Imported for type checkers only: collections.abc and typing cost import time on the warm path.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 MIN_DURATION = 900  # STS GetSessionToken limits for IAM users
 MAX_DURATION = 129600

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from aws_mfa_run import roles, store
 from aws_mfa_run.clock import describe_until, format_utc
 from aws_mfa_run.errors import MfaRunError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.settings import KEY_SOURCE, Options, resolve
 from aws_mfa_run.store import SessionCredentials
+
+# Imported for type checkers only: collections.abc and typing cost import time on the warm path.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 def profiles_with_mfa(config: IniText, credentials: IniText) -> list[str]:
