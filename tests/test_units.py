@@ -49,7 +49,25 @@ def test_edit_of_empty_text_and_text_without_final_newline() -> None:
 )
 def test_parse_errors_name_the_line(text: str, line: int) -> None:
     with pytest.raises(ConfigError, match=f"f line {line}:"):
-        inifile.parse(text, "f")
+        inifile.parse(text, "f").sections  # noqa: B018
+
+
+def test_one_section_is_read_without_parsing_the_rest() -> None:
+    text = "# c\n[a]\nx = 1\n[b]\ny = 2\n  z\n[c]\njunk\n"
+    ini = inifile.parse(text, "f")
+    assert ini.get("a") == {"x": "1"}
+    assert ini.get("b") == {"y": "2\nz"}
+    assert ini.get("nope") is None
+    with pytest.raises(ConfigError, match="f line 8:"):
+        ini.get("c")
+    with pytest.raises(ConfigError, match="f line 8:"):
+        ini.sections  # noqa: B018
+    # A '[' elsewhere than at a line start means a full parse; the answers are the same.
+    odd = "[a]\nv = [x]\n  [b]\n[c] ; note\nk = 1\n"
+    full = inifile.parse(odd, "f")
+    assert full.get("a") == {"v": "[x]\n[b]"} and full.get("c") == {"k": "1"}
+    with pytest.raises(ConfigError, match="appears a second time"):
+        inifile.parse("[a]\nk=1\n[a]\n", "f").get("a")
 
 
 def test_codes_are_normalised() -> None:
