@@ -108,27 +108,30 @@ def get_session(
         keys = long_term_keys(settings.source_profile, config_now, credentials_now)
         serial = settings.serial or discover_serial(settings, keys, say, terminal_opener)
         spent = codes.SpentCodes(settings.state_dir)
-        code = codes.obtain_code(
-            serial=serial,
-            profile=settings.source_profile,
-            given=token_code,
-            mfa_process=settings.mfa_process,
-            spent=spent,
-            open_terminal=terminal_opener,
-            clock=clock,
-            say=say,
-        )
         from aws_mfa_run import sts
 
-        session = sts.get_session_token(
-            keys=keys,
-            profile=settings.source_profile,
-            serial=serial,
-            code=code,
-            duration=settings.duration,
-            region=settings.region,
-            clock=clock,
-        )
+        client = sts.PreparedClient("sts", keys, settings.source_profile, settings.region)
+        try:
+            code = codes.obtain_code(
+                serial=serial,
+                profile=settings.source_profile,
+                given=token_code,
+                mfa_process=settings.mfa_process,
+                spent=spent,
+                open_terminal=terminal_opener,
+                clock=clock,
+                say=say,
+            )
+            session = sts.get_session_token(
+                client=client,
+                profile=settings.source_profile,
+                serial=serial,
+                code=code,
+                duration=settings.duration,
+                clock=clock,
+            )
+        finally:
+            client.close()
         spent.remember(serial, code, clock())
         for note in store.write_session(settings, session):
             say(note)

@@ -150,21 +150,53 @@ def _credentials(answer: Any, operation: str, clock: Any) -> SessionCredentials:
     return session
 
 
+class PreparedClient:
+    """A client built in a background thread while the code is being obtained.
+
+    Importing botocore and building a client takes most of a cold login's time (~170 ms); a
+    person typing a code or an mfa_process such as ykman takes longer, so both overlap.
+    """
+
+    def __init__(self, service: str, keys: tuple[str, str], profile: str, region: str | None):
+        import threading
+
+        self._client: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._build, args=(service, keys, profile, region), daemon=True
+        )
+        self._thread.start()
+
+    def _build(self, service: str, keys: tuple[str, str], profile: str, region: str | None) -> None:
+        try:
+            self._client = _client(service, keys, profile, region)
+        except BaseException as error:  # handed to the caller's thread by get()
+            self._error = error
+
+    def get(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._client
+
+    def close(self) -> None:
+        """Wait for the thread: a daemon thread cut off inside an import at exit can crash."""
+        self._thread.join()
+
+
 def get_session_token(
     *,
-    keys: tuple[str, str],
+    client: PreparedClient,
     profile: str,
     serial: str,
     code: str,
     duration: int | None,
-    region: str | None,
     clock: Any = time.time,
 ) -> SessionCredentials:
-    client = _client("sts", keys, profile, region)
     arguments: dict[str, Any] = {"SerialNumber": serial, "TokenCode": code}
     if duration is not None:
         arguments["DurationSeconds"] = duration
-    answer = _call(client.get_session_token, profile, serial, **arguments)
+    answer = _call(client.get().get_session_token, profile, serial, **arguments)
     return _credentials(answer, "GetSessionToken", clock)
 
 
