@@ -5,13 +5,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 SOURCES := pyproject.toml $(wildcard src/aws_mfa_run/*.py) cli-alias/alias
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint bench install clean
 
 demo: $(VENV)/.installed
 	$(BIN)/python tests/demo.py
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+# Not part of the suite: prints medians and ratios measured in one run (BENCH_ARGS=--json FILE).
+bench: $(VENV)/.installed
+	$(BIN)/python tests/bench.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests
