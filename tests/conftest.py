@@ -50,6 +50,7 @@ class Bed:
         self.credentials = self.aws_dir / "credentials"
         self.config = self.aws_dir / "config"
         self.fake = fake
+        self.outputs: list[subprocess.CompletedProcess[str]] = []
         self.alice: User = fake.add_user("alice")
         self.device = self.alice.devices[0]
         self.env = {
@@ -101,7 +102,7 @@ class Bed:
         new_session: bool = True,
     ) -> subprocess.CompletedProcess[str]:
         """Run a command without a controlling terminal (like CI, cron or a pipe)."""
-        return subprocess.run(
+        done = subprocess.run(
             list(args),
             env={**self.env, **(env or {})},
             capture_output=True,
@@ -112,6 +113,15 @@ class Bed:
             cwd=self.root,
             start_new_session=new_session,
         )
+        self.outputs.append(done)
+        return done
+
+    def secrets(self) -> list[str]:
+        """Every secret key and session token the stand-in has handed out or knows."""
+        found = [user.secret_key for user in self.fake.users.values()]
+        for session in self.fake.sessions.values():
+            found += [session.secret_key, session.token]
+        return found
 
     def install_alias(self) -> None:
         done = self.run(AWS_MFA_RUN, "--install-alias")
@@ -141,9 +151,23 @@ def fake() -> Iterator[FakeAws]:
     server.stop()
 
 
+# Commands whose stdout may carry secrets because the user asked for them (or prints them itself).
+_MAY_PRINT_SECRETS = ("--env", "--credential-process", "get-session-token", "python", "sh")
+
+
 @pytest.fixture
-def bed(tmp_path: Path, fake: FakeAws) -> Bed:
-    return Bed(tmp_path, fake)
+def bed(tmp_path: Path, fake: FakeAws) -> Iterator[Bed]:
+    world = Bed(tmp_path, fake)
+    yield world
+    # After every test: no secret in any stderr, nor on stdout where nobody asked for one.
+    secrets = world.secrets()
+    for done in world.outputs:
+        asked = any(word in str(arg) for arg in done.args for word in _MAY_PRINT_SECRETS)
+        wrapped = len(done.args) > 1 and not str(done.args[1]).startswith("-")
+        for secret in secrets:
+            assert secret not in done.stderr, f"a secret on stderr of {done.args}"
+            if not asked and not wrapped:
+                assert secret not in done.stdout, f"a secret on stdout of {done.args}"
 
 
 @pytest.fixture
@@ -159,3 +183,14 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# Figures from the adversarial tests, printed at the end of the run for README's Reliability.
+FIGURES: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for name, figure in FIGURES.items():
+            terminalreporter.write_line(f"{name}: {figure}")

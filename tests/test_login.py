@@ -6,7 +6,7 @@ import stat
 import subprocess
 import time
 
-from conftest import AWS, AWS_MFA_RUN, Bed
+from conftest import AWS, AWS_MFA_RUN, FIGURES, Bed
 
 
 def session_keys(bed: Bed, profile: str = "mfa") -> dict[str, str]:
@@ -243,7 +243,7 @@ def test_endpoint_faults_fail_in_bounded_time(ready: Bed, closed_port: int) -> N
         env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port}"},
     )
     assert down.returncode == 6 and "Cannot reach AWS" in down.stderr
-    assert time.monotonic() - started < 15
+    times = {"refused connection": time.monotonic() - started}
     for mode, code, words in (
         ("throttle", 6, "busy"),
         ("error", 6, "busy"),
@@ -257,9 +257,13 @@ def test_endpoint_faults_fail_in_bounded_time(ready: Bed, closed_port: int) -> N
         elapsed = time.monotonic() - started
         assert done.returncode == code, (mode, done.stderr)
         assert words in done.stderr, (mode, done.stderr)
-        assert elapsed < 15, (mode, elapsed)
+        times[mode] = elapsed
         assert "Traceback" not in done.stderr
         assert ready.snapshot() == before
+    assert max(times.values()) < 15, times
+    FIGURES["endpoint faults"] = ", ".join(
+        f"{mode} {took:.1f} s" for mode, took in times.items()
+    ) + (" (bound 15 s; nothing written)")
 
 
 def test_clock_skew(ready: Bed) -> None:

@@ -40,10 +40,10 @@ def install(force: bool) -> str:
     shipped = shipped_alias_text()
     wanted = dict(inifile.parse(shipped, SHIPPED_ALIAS_FILE).get(ALIAS_SECTION) or {})
     files.ensure_directory(os.path.dirname(path))
-    with files.locked(files.lock_path_for(path)):
+    with files.locked_directory_of(path):
         text = files.read_text(path)
         if not text:
-            files.write_atomic(path, shipped, private=False)
+            files.write_atomic(path, shipped, private=False, locked_directory=True)
             return f"Installed the aws mfa alias in {path}."
         current = inifile.parse(text, path)
         existing = current.get(ALIAS_SECTION) or {}
@@ -57,8 +57,7 @@ def install(force: bool) -> str:
         changes = {name: value for name, value in wanted.items() if existing.get(name) != value}
         if not changes:
             return f"The alias is already installed in {path}; nothing changed."
-        files.write_atomic(
-            path, inifile.edit_section(current, ALIAS_SECTION, changes), private=False
-        )
+        new = inifile.edit_section(current, ALIAS_SECTION, changes)
+        files.write_atomic(path, new, private=False, locked_directory=True)
     names = ", ".join(f"aws {name}" for name in changes)
     return f"Installed {names} in {path}."

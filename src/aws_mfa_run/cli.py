@@ -138,7 +138,9 @@ def _digits(word: str) -> bool:
 
 
 def _say(message: str) -> None:
-    print(f"aws-mfa-run: {message}", file=sys.stderr, flush=True)
+    # One line whatever a message quotes (a profile name, a path): no control characters.
+    shown = "".join(ch if ch.isprintable() else "?" for ch in message)
+    print(f"aws-mfa-run: {shown}", file=sys.stderr, flush=True)
 
 
 def _nested_session(

@@ -16,6 +16,7 @@ from aws_mfa_run.errors import ConfigError
 
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
+TEMPORARY_SUFFIX = ".tmp"
 
 
 def _oserror(path: str, error: OSError, doing: str) -> ConfigError:
@@ -33,12 +34,26 @@ def read_text(path: str) -> str | None:
     Bytes that are not UTF-8 survive a read and a write unchanged (surrogateescape).
     """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        # O_NONBLOCK: a FIFO planted in the file's place must not hang us at open.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError as error:
         raise _oserror(path, error, "read") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(f"{path} is a directory, not a file; move it out of the way.")
+        if not stat.S_ISREG(mode):
+            raise ConfigError(f"{path} is not a regular file; move it out of the way.")
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            data = handle.read()
+    except OSError as error:
+        raise _oserror(path, error, "read") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
     if b"\x00" in data:
         raise ConfigError(
             f"{path} is not a text file (it holds NUL bytes); move it out of the way."
@@ -68,23 +83,29 @@ def ensure_directory(path: str) -> None:
 
 
 class locked:
-    """Hold an exclusive lock on `path` (a directory or a lock file of ours) in a `with` block.
+    """Hold an exclusive lock on `path` in a `with` block: a lock file of ours (created when
+    missing) or, with `directory=True`, an existing directory (never created here).
 
     flock locks vanish with the process, so a Ctrl-C or a kill never leaves a stale lock behind.
     (A class, not @contextmanager: contextlib is not worth its import time on the warm path.)
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, directory: bool = False) -> None:
         self.path = path
+        self.directory = directory
         self.fd = -1
 
     def __enter__(self) -> None:
         try:
-            if os.path.isdir(self.path):
-                self.fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            if self.directory:
+                self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             else:
                 flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
                 self.fd = os.open(self.path, flags, 0o600)
+        except FileNotFoundError:
+            if self.directory:
+                raise ConfigError(f"Cannot write into {self.path}: it does not exist.") from None
+            raise
         except OSError as error:
             raise _oserror(self.path, error, "lock") from None
         try:
@@ -97,21 +118,50 @@ class locked:
         os.close(self.fd)  # closing releases the lock
 
 
-def lock_path_for(path: str) -> str:
-    """What to lock while editing `path`: the directory its real file lives in.
+def locked_directory_of(path: str) -> locked:
+    """The lock to hold while editing `path`: on the directory its real file lives in.
 
     Renaming replaces the file itself, so the file cannot carry the lock; its directory can, and
     locking it leaves no lock file behind in the user's ~/.aws.
     """
+    return locked(directory_of(path), directory=True)
+
+
+def check_writable(path: str) -> None:
+    """Fail before anything is spent (an MFA code) when `path` could not be written."""
+    directory = directory_of(path)
+    if os.path.isdir(directory) and not os.access(directory, os.W_OK | os.X_OK):
+        raise ConfigError(f"Cannot write into {directory}: permission denied.")
+
+
+def directory_of(path: str) -> str:
     return os.path.dirname(os.path.realpath(path)) or "."
 
 
-def write_atomic(path: str, text: str, *, private: bool) -> str | None:
+def _remove_stale_temporaries(directory: str, prefix: str) -> None:
+    """Temporary files a killed writer left behind. Only called under the directory lock, when
+    no other writer can be half-way through its own."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefix) and name.endswith(TEMPORARY_SUFFIX):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
+def write_atomic(
+    path: str, text: str, *, private: bool, locked_directory: bool = False
+) -> str | None:
     """Replace `path` (its real file, when it is a symlink) with `text`, atomically.
 
     An existing file keeps its mode and owner; a new one is 0600. A `private` file (one holding
     secrets) loses any group and other permission bits. Returns a note for the user when that
-    happened, else None.
+    happened, else None. `locked_directory`: the caller holds `locked_directory_of(path)`, so
+    temporaries left by a killed writer can be removed.
     """
     real = os.path.realpath(path)
     directory = os.path.dirname(real) or "."
@@ -130,8 +180,11 @@ def write_atomic(path: str, text: str, *, private: bool) -> str | None:
         mode &= 0o700
     import tempfile  # only writers pay for it
 
+    prefix = f".{os.path.basename(real)}.aws-mfa-run-"
+    if locked_directory:
+        _remove_stale_temporaries(directory, prefix)
     try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(real)}.")
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=TEMPORARY_SUFFIX)
     except OSError as error:
         raise _oserror(path, error, "write") from None
     try:

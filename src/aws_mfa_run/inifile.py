@@ -64,6 +64,10 @@ class IniText:
             self._sections = _parse_lines(self.lines, self.path, 0)
         return self._sections
 
+    def validate(self) -> None:
+        """Check the whole text; raises ConfigError naming the first bad line."""
+        self.sections  # noqa: B018 - parsing is the check
+
     def get(self, section: str) -> dict[str, str] | None:
         if self._sections is None and self._quick:
             if section not in self._found:

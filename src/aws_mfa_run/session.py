@@ -105,6 +105,10 @@ def get_session(
             session = store.stored_session(settings, credentials_now)
             if session is not None and store.usable(session, clock(), settings.min_remaining):
                 return session, False
+        # Check both files whole before a code is spent: a write refused afterwards would waste it.
+        config_now.validate()
+        credentials_now.validate()
+        files.check_writable(settings.credentials_path)
         keys = long_term_keys(settings.source_profile, config_now, credentials_now)
         serial = settings.serial or discover_serial(settings, keys, say, terminal_opener)
         spent = codes.SpentCodes(settings.state_dir)

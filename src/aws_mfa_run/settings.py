@@ -96,7 +96,7 @@ def config_section_name(profile: str) -> str:
 
 
 def check_profile_name(name: str, what: str = "profile") -> str:
-    bad = [ch for ch in name if ch in "[]" or ord(ch) < 32 or ord(ch) == 127]
+    bad = [ch for ch in name if ch in "[]" or not ch.isprintable()]
     if not name or bad or name != name.strip() or len(name) > 512:
         raise UsageError(
             f"{name[:60]!r} is not a usable {what} name: use letters, digits and -_.@+ "
@@ -113,9 +113,10 @@ def source_profile_name(options: Options, env: Mapping[str, str]) -> str:
             f"Both --profile {alias_profile} (to aws) and -p {options.profile} were given; "
             "name the profile once."
         )
+    if options.profile is not None:
+        return check_profile_name(options.profile)
     name = (
-        options.profile
-        or alias_profile
+        alias_profile
         or env.get("AWS_PROFILE")
         or env.get("AWS_DEFAULT_PROFILE")
         or env.get(MARKER_VARIABLE)
@@ -143,6 +144,21 @@ def profile_values(profile: str, config: IniText, credentials: IniText) -> dict[
     return values
 
 
+SERIAL_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=/:,.@-"
+)
+
+
+def check_serial(value: str, what: str, error: type[UsageError] | type[ConfigError]) -> str:
+    """STS's own rule for SerialNumber: 9 to 256 of [\\w+=/:,.@-]."""
+    if 9 <= len(value) <= 256 and SERIAL_CHARACTERS.issuperset(value):
+        return value
+    raise error(
+        f"{what} must be an MFA device ARN or serial number "
+        "(9 to 256 letters, digits and +=/:,.@_-)."
+    )
+
+
 def _seconds(value: str, what: str, low: int, high: int, source: str) -> int:
     error = UsageError if source == "option" else ConfigError
     try:
@@ -163,7 +179,9 @@ def resolve(
 ) -> Settings:
     source = source_profile_name(options, env)
     values = profile_values(source, config, credentials)
-    target = options.target_profile or ("mfa" if source == "default" else f"{source}-mfa")
+    target = options.target_profile
+    if target is None:
+        target = "mfa" if source == "default" else f"{source}-mfa"
     check_profile_name(target, "target profile")
     if target == source:
         raise UsageError(
@@ -200,9 +218,14 @@ def resolve(
     if options.mode == "credential-process":
         min_remaining = max(min_remaining, CREDENTIAL_PROCESS_MIN_REMAINING)
 
-    serial = options.serial or values.get("mfa_serial") or None
-    if options.serial is not None and not options.serial.strip():
-        raise UsageError("--serial needs the ARN of an MFA device (or a hardware serial number).")
+    if options.serial is not None:
+        serial: str | None = check_serial(options.serial, "--serial", UsageError)
+    elif values.get("mfa_serial"):
+        serial = check_serial(
+            values["mfa_serial"], f"mfa_serial of profile '{source}'", ConfigError
+        )
+    else:
+        serial = None
     config_path, credentials_path = config.path, credentials.path
     return Settings(
         source_profile=source,

@@ -74,10 +74,6 @@ def _check_target_is_ours(settings: Settings, credentials: inifile.IniText) -> N
         )
 
 
-def _distinct_lock_paths(*paths: str) -> list[str]:
-    return sorted({files.lock_path_for(path) for path in paths})
-
-
 class _Locks:
     """Lock each distinct directory once (flock on the same directory twice would deadlock)."""
 
@@ -85,11 +81,11 @@ class _Locks:
         from contextlib import ExitStack
 
         self._stack = ExitStack()
-        self._paths = _distinct_lock_paths(*paths)
+        self._directories = sorted({files.directory_of(path) for path in paths})
 
     def __enter__(self) -> None:
-        for path in self._paths:
-            self._stack.enter_context(files.locked(path))
+        for directory in self._directories:
+            self._stack.enter_context(files.locked(directory, directory=True))
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
@@ -124,11 +120,15 @@ def write_session(settings: Settings, session: SessionCredentials) -> list[str]:
             if value and not current.get(key)
         }
         new_config = inifile.edit_section(config, section, dict(wanted)) if wanted else None
-        note = files.write_atomic(settings.credentials_path, new_credentials, private=True)
+        note = files.write_atomic(
+            settings.credentials_path, new_credentials, private=True, locked_directory=True
+        )
         if note:
             notes.append(note)
         if new_config is not None and new_config != config.text():
-            files.write_atomic(settings.config_path, new_config, private=False)
+            files.write_atomic(
+                settings.config_path, new_config, private=False, locked_directory=True
+            )
     return notes
 
 
@@ -141,4 +141,4 @@ def save_mfa_serial(settings: Settings, serial: str) -> None:
         if section == "default" and config.get("default") is None and config.get("profile default"):
             section = "profile default"
         new = inifile.edit_section(config, section, {"mfa_serial": serial})
-        files.write_atomic(settings.config_path, new, private=False)
+        files.write_atomic(settings.config_path, new, private=False, locked_directory=True)

@@ -7,6 +7,7 @@ a sentence that says what to do and no request data.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -28,10 +29,32 @@ def _client(
 ) -> Any:
     import botocore.config
     import botocore.session
+    from botocore.exceptions import ConfigParseError, ProfileNotFound
 
-    session = botocore.session.Session()
-    # Read the source profile's settings (endpoint_url, ca_bundle, ...), not AWS_PROFILE's.
-    session.set_config_variable("profile", profile)
+    def new_session(named: str | None) -> Any:
+        # A profile that lives only in the credentials file has no settings for botocore: then
+        # use none, and keep AWS_PROFILE (which may name anything) out of it too.
+        overrides = None if named else {"profile": (None, None, None, None)}
+        session = botocore.session.Session(session_vars=overrides)
+        # We hand botocore the keys, so it need not read the credentials file (nor fail on a
+        # quirk of it that our own reader accepts, such as a byte-order mark).
+        session.set_config_variable("credentials_file", os.devnull)
+        if named:
+            # The profile's settings in the config file (endpoint_url, ca_bundle, ...).
+            session.set_config_variable("profile", named)
+        session.get_scoped_config()
+        return session
+
+    try:
+        try:
+            session = new_session(profile)
+        except ProfileNotFound:
+            session = new_session(None)
+    except ConfigParseError as error:
+        where = error.kwargs.get("path", "the AWS config file")
+        raise ConfigError(
+            f"botocore cannot parse {where}, so neither can the AWS CLI; fix that file."
+        ) from None
     config = botocore.config.Config(
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,

@@ -1,0 +1,331 @@
+"""Trying hard to break it: kills mid-write, many writers and readers, hostile input and files.
+
+Figures (trials, processes, inputs, times) are collected in conftest.FIGURES and printed at the
+end of the run; README's "Reliability" section quotes them.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from aws_mfa_run import inifile, store
+from aws_mfa_run.settings import KEY_SOURCE
+from conftest import AWS, AWS_MFA_RUN, FIGURES, REPO, Bed
+from hammer import session_for
+
+HAMMER = [sys.executable, str(REPO / "tests" / "hammer.py")]
+CRASH_TRIALS = 200
+
+
+def edited(text: str, section: str, values: dict[str, str | None]) -> str:
+    return inifile.edit_section(inifile.parse(text, "x"), section, values)
+
+
+def session_section(tag: str) -> dict[str, str | None]:
+    return {**store.session_values(session_for(tag)), KEY_SOURCE: "default"}
+
+
+CRASH_CASES = {
+    # kind: (file, original text, the texts a reader may find after a kill)
+    "credentials": (
+        "credentials",
+        "# keys\r\n[default]\r\naws_access_key_id = AKIAX\r\naws_secret_access_key = s\r\n\r\n"
+        "[mfa]\r\naws_access_key_id=ASIAOLD\r\naws_secret_access_key=o\r\naws_session_token=o\r\n"
+        "aws_mfa_run_expiration = 2020-01-01T00:00:00Z\r\naws_mfa_run_source_profile = default\r\n"
+        "\r\n[zeta]\r\nregion = x\r\n# the end, no newline",
+        lambda text: {
+            text,
+            edited(text, "mfa", session_section("A")),
+            edited(text, "mfa", session_section("B")),
+        },
+    ),
+    "config": (
+        "config",
+        "[default]\nregion = eu-west-1\n# mine\n\n[profile other]\noutput = json\n",
+        lambda text: {
+            text,
+            edited(text, "default", {"mfa_serial": "arn:aws:iam::1:mfa/A"}),
+            edited(text, "default", {"mfa_serial": "arn:aws:iam::1:mfa/B"}),
+        },
+    ),
+    "alias": (
+        "cli/alias",
+        "# my aliases\n[toplevel]\nwhoami = sts get-caller-identity\nmfa = !old-script\n",
+        lambda text: {text, edited(text, "toplevel", {"mfa": "!aws-mfa-run --login"})},
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(CRASH_CASES))
+def test_sigkill_during_writes_never_tears_a_file(bed: Bed, kind: str) -> None:
+    name, original, allowed_for = CRASH_CASES[kind]
+    path = bed.aws_dir / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    allowed = allowed_for(original)
+    arguments = [*HAMMER, kind, str(bed.home)] + (["mfa"] if kind == "credentials" else [])
+    rng = random.Random(kind)
+    changed = leftovers = 0
+    for _ in range(CRASH_TRIALS):
+        path.write_text(original, newline="")
+        path.chmod(0o600)
+        writer = subprocess.Popen(arguments, env=bed.env, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.02, 0.09))
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        found = path.read_bytes().decode()
+        assert found in allowed, f"torn {kind} file after a kill:\n{found!r}"
+        inifile.parse(found, str(path)).validate()
+        changed += found != original
+        leftovers += any(entry.name.endswith(".tmp") for entry in path.parent.iterdir())
+    # The next writer removes what killed ones left, and is not blocked by a stale lock.
+    once = arguments if kind == "alias" else [*arguments, "1"]
+    done = subprocess.run(once, env=bed.env, timeout=20, capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert not [entry for entry in path.parent.iterdir() if entry.name.endswith(".tmp")]
+    FIGURES[f"crash trials ({kind} file)"] = (
+        f"{CRASH_TRIALS} SIGKILLs, 0 torn or partly changed files; {changed} after a complete "
+        f"write, {leftovers} in the middle of one (its temporary file removed by the next write)"
+    )
+    assert changed > 0  # the kills did land while the writer was writing
+
+
+def test_32_writers_and_32_readers(bed: Bed) -> None:
+    original = "# team keys\n[default]\naws_access_key_id = AKIAX\naws_secret_access_key = s\n"
+    bed.credentials.write_text(original)
+    readers = [
+        subprocess.Popen(
+            [*HAMMER, "read", str(bed.home), "4"],
+            env=bed.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(32)
+    ]
+    time.sleep(0.5)
+    writers = [
+        subprocess.Popen(
+            [*HAMMER, "once", str(bed.home), f"t{number}"],
+            env=bed.env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for number in range(32)
+    ]
+    assert [writer.wait(60) for writer in writers] == [0] * 32
+    results = [reader.communicate(timeout=60) for reader in readers]
+    assert [reader.returncode for reader in readers] == [0] * 32, results
+    reads = sum(int(out.strip()) for out, _ in results)
+    text = bed.credentials.read_text()
+    assert text.startswith(original)
+    ini = inifile.parse(text, "c")
+    for number in range(32):
+        expected = store.session_values(session_for(f"t{number}"))
+        values = ini.get(f"t{number}")
+        assert values is not None and all(values[key] == expected[key] for key in expected)
+    FIGURES["concurrent writers"] = (
+        f"32 writers, 32 readers ({reads} reads), 0 profiles lost, 0 torn reads"
+    )
+
+
+def test_ctrl_c_with_two_waiters_leaves_no_lock(ready: Bed) -> None:
+    (ready.root / "Makefile").write_text(
+        "all: a b c\na b c:\n\t" + AWS_MFA_RUN + " true\n.PHONY: all a b c\n"
+    )
+    child = pexpect.spawn(
+        "make", ["-j3"], env=ready.env, cwd=str(ready.root), encoding="utf-8", timeout=30
+    )
+    child.expect_exact("MFA code for ")
+    time.sleep(0.3)  # the other two are waiting on the lock now
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus != 0 or child.signalstatus is not None
+    done = ready.run(AWS_MFA_RUN, "--token-code", ready.fresh_code(), "true", timeout=20)
+    assert done.returncode == 0, done.stderr
+    assert "aws_session_token" in ready.credentials.read_text()
+
+
+def test_no_secret_on_any_command_line(ready: Bed) -> None:
+    secret = ready.root / "totp-secret"
+    secret.write_text(ready.device.secret)
+    with ready.config.open("a") as handle:
+        handle.write(
+            f"mfa_process = {sys.executable} {REPO / 'tests' / 'totp.py'} {secret}\n"
+            "[profile cp]\ncredential_process = aws-mfa-run --credential-process\n"
+            "region = eu-west-1\n"
+        )
+    seen: set[str] = set()
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        seen.add(
+                            Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
+                        )
+                    except OSError:
+                        pass
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        assert ready.run(AWS_MFA_RUN, "sh", "-c", "sleep 0.3").returncode == 0
+        assert ready.run(AWS, "dynamodb", "list-tables", "--profile", "cp").returncode == 0
+        assert ready.run("sh", "-c", f'eval "$("{AWS_MFA_RUN}" --env)"; sleep 0.3').returncode == 0
+        assert ready.run(AWS, "mfa", "--force", ready.fresh_code()).returncode in (0, 5)
+    finally:
+        stop.set()
+        sampler.join()
+    secrets = [ready.alice.secret_key] + [
+        value for s in ready.fake.sessions.values() for value in (s.secret_key, s.token)
+    ]
+    assert len(seen) > 10
+    leaks = [line for line in seen for value in secrets if value in line]
+    assert leaks == []
+    FIGURES["command lines sampled for secrets"] = f"{len(seen)} distinct, 0 with a secret"
+
+
+def test_files_holding_secrets_are_private_under_umask_000(ready: Bed) -> None:
+    ready.credentials.chmod(0o666)
+    done = ready.run("sh", "-c", f'umask 000; exec "{AWS_MFA_RUN}" --login {ready.fresh_code()}')
+    assert done.returncode == 0, done.stderr
+    state = ready.aws_dir / "aws-mfa-run"
+    for path in (ready.credentials, state / "used-codes.json"):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+    for directory in (state, state / "locks"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+
+
+def test_planted_symlink_is_written_through_never_widened(ready: Bed) -> None:
+    elsewhere = ready.root / "other-user"
+    elsewhere.mkdir()
+    target = elsewhere / "credentials"
+    target.write_text(ready.credentials.read_text())
+    target.chmod(0o644)
+    ready.credentials.unlink()
+    ready.credentials.symlink_to(target)
+    done = ready.run(AWS, "mfa", ready.fresh_code())
+    assert done.returncode == 0, done.stderr
+    assert ready.credentials.is_symlink() and os.readlink(ready.credentials) == str(target)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert "aws_session_token" in target.read_text()
+
+
+def test_files_that_are_not_what_they_should_be(ready: Bed) -> None:
+    keys = ready.credentials.read_text()
+    cases = {
+        "empty": ("", 3),
+        "binary": ("\x00\x01\x02[default]\n", 3),
+        "only junk": ("this is not ini\n", 3),
+        "duplicate section elsewhere": (keys + "[x]\na=1\n[x]\nb=2\n", 3),
+        "key before section": ("k = v\n" + keys, 3),
+        "crlf": (keys.replace("\n", "\r\n"), 0),
+        "no final newline": (keys.rstrip("\n"), 0),
+        "bom": ("\ufeff" + keys, 0),
+        "tabs": (keys.replace(" = ", "\t=\t"), 0),
+        "profile-style section in credentials": (keys + "[profile x]\nregion = y\n", 0),
+        "huge": (keys + "".join(f"[p{n}]\nk = {'v' * 50}\n" for n in range(20000)), 0),
+    }
+    ready.fake.accept_reused_codes = True  # this test is about files: one code serves every case
+    for name, (text, expected) in cases.items():
+        ready.credentials.write_bytes(text.encode("utf-8", "surrogateescape"))
+        for leftover in ready.credentials.parent.glob("aws-mfa-run/used-codes.json"):
+            leftover.unlink()
+        before = ready.credentials.read_bytes()
+        done = ready.run(AWS_MFA_RUN, "--login", "--force", ready.device.code())
+        assert done.returncode == expected, (name, done.stderr)
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) >= 1
+        if expected:
+            assert ready.credentials.read_bytes() == before, name
+            assert len(done.stderr.strip().splitlines()) == 1, (name, done.stderr)
+        else:
+            after = ready.credentials.read_bytes()
+            assert after.startswith(before.split(b"[mfa]")[0]), name
+    FIGURES["malformed files tried"] = f"{len(cases)} kinds, each a clear refusal or a correct edit"
+
+
+def test_missing_directory_dangling_symlink_and_nonfile(ready: Bed) -> None:
+    keys = ready.credentials.read_text()
+    config = ready.config.read_text()
+    # Keys in the config file, the credentials file a dangling symlink into an existing directory:
+    # written through (a new 0600 file where the link points).
+    ready.config.write_text(config + keys.split("[default]\n", 1)[1])
+    ready.credentials.unlink()
+    pointed = ready.root / "dotfiles" / "credentials"
+    pointed.parent.mkdir()
+    ready.credentials.symlink_to(pointed)
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+    assert done.returncode == 0, done.stderr
+    assert ready.credentials.is_symlink() and stat.S_IMODE(pointed.stat().st_mode) == 0o600
+    # Pointing into a directory that does not exist: refused, one sentence.
+    ready.credentials.unlink()
+    ready.credentials.symlink_to(ready.root / "nowhere" / "credentials")
+    done = ready.run(AWS_MFA_RUN, "--login", "--force", ready.fresh_code())
+    assert done.returncode == 3 and "does not exist" in done.stderr
+    assert not (ready.root / "nowhere").exists()
+    # A FIFO in place of the config file is not read (that could hang) but refused.
+    ready.credentials.unlink()
+    ready.config.unlink()
+    os.mkfifo(ready.config)
+    started = time.monotonic()
+    done = ready.run(AWS_MFA_RUN, "--login", "123456", timeout=20)
+    assert done.returncode == 3 and time.monotonic() - started < 10, done.stderr
+
+
+def test_symlink_loop_in_place_of_the_credentials_file(ready: Bed) -> None:
+    ready.credentials.unlink()
+    ready.credentials.symlink_to(ready.credentials)
+    done = ready.run(AWS_MFA_RUN, "--login", "123456")
+    assert done.returncode == 3 and "symbolic links" in done.stderr, done.stderr
+
+
+def _unprivileged(bed: Bed) -> list[str]:
+    """A prefix that runs a command as nobody, or [] when we are not root anyway."""
+    if os.geteuid() != 0:
+        return []
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run([*prefix, AWS_MFA_RUN, "--version"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot run the installed command as nobody here: {probe.stderr[-200:]!r}")
+    return prefix
+
+
+def test_permission_denied_as_an_unprivileged_user(fake) -> None:
+    """Permission bits do not stop root, so these cases run as nobody (when we are root)."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="aws-mfa-run-nobody-"))
+    os.chmod(root, 0o755)
+    bed = Bed(root, fake)
+    prefix = _unprivileged(bed)
+    bed.write_profiles()
+    if prefix:
+        for path in [root, *root.rglob("*")]:
+            os.chown(path, 65534, 65534)
+    before = bed.snapshot()
+    bed.credentials.chmod(0o000)
+    unreadable = bed.run(*prefix, AWS_MFA_RUN, "--login", bed.fresh_code())
+    assert unreadable.returncode == 3 and "permission denied" in unreadable.stderr
+    bed.credentials.chmod(0o600)
+    bed.aws_dir.chmod(0o555)
+    read_only = bed.run(*prefix, AWS_MFA_RUN, "--login", bed.fresh_code())
+    assert read_only.returncode == 3 and "permission denied" in read_only.stderr
+    assert bed.fake.calls["GetSessionToken"] == 0  # refused before the code was spent
+    bed.aws_dir.chmod(0o755)
+    assert bed.snapshot() == before
+    subprocess.run(["rm", "-rf", str(root)], check=False)
