@@ -3,7 +3,8 @@
 hammer.py credentials HOME TARGET [N]  write sessions A, B, A, ... to TARGET, N times or until
                                        killed
 hammer.py config HOME [N]           write mfa_serial A, B, A, ..., N times or until killed
-hammer.py alias HOME                install the alias once (with --force semantics)
+hammer.py alias HOME [N]            install the alias (--force), then put the old one back with
+                                    the same primitives; N times or until killed
 hammer.py once HOME TARGET          write one session to TARGET and exit
 hammer.py read HOME SECONDS         parse the credentials file again and again; exit 1 on a
                                     torn file (a session section missing one of its keys)
@@ -15,7 +16,7 @@ import os
 import sys
 import time
 
-from aws_mfa_run import alias, inifile, store
+from aws_mfa_run import alias, files, inifile, store
 from aws_mfa_run.settings import Settings
 from aws_mfa_run.store import SessionCredentials
 
@@ -63,7 +64,15 @@ def main(arguments: list[str]) -> int:
             number += 1
         return 0
     if kind == "alias":
-        alias.install(force=True)
+        path = alias.alias_file_path()
+        original = files.read_text(path) or ""
+        count = int(arguments[2]) if len(arguments) > 2 else None
+        number = 0
+        while count is None or number < count:
+            alias.install(force=True)
+            with files.locked_directory_of(path):
+                files.write_atomic(path, original, private=False, locked_directory=True)
+            number += 1
         return 0
     if kind == "once":
         store.write_session(settings_for(home, arguments[2]), session_for(arguments[2]))
