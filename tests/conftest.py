@@ -80,6 +80,20 @@ class Bed:
         self.config.write_text("\n".join(lines) + "\n")
         self.credentials.chmod(0o600)  # as `aws configure` leaves it
 
+    def add_profile(self, name: str, user_name: str, region: str | None = None) -> User:
+        """A long-term profile NAME for a new IAM user, with its device as mfa_serial."""
+        user = self.fake.add_user(user_name)
+        with self.credentials.open("a") as handle:
+            handle.write(
+                f"[{name}]\naws_access_key_id = {user.access_key}\n"
+                f"aws_secret_access_key = {user.secret_key}\n"
+            )
+        with self.config.open("a") as handle:
+            handle.write(f"[profile {name}]\nmfa_serial = {user.devices[0].serial}\n")
+            if region:
+                handle.write(f"region = {region}\n")
+        return user
+
     def fresh_code(self, device=None) -> str:
         """A code AWS accepts now that has not been used: this step's, else a neighbour's."""
         device = device or self.device

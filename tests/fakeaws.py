@@ -201,6 +201,16 @@ def _check_signature(
     return secrets.compare_digest(expected, fields["Signature"])
 
 
+def _credentials_xml(session: Session) -> str:
+    expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.expiration))
+    return (
+        f"<Credentials><AccessKeyId>{session.access_key}</AccessKeyId>"
+        f"<SecretAccessKey>{session.secret_key}</SecretAccessKey>"
+        f"<SessionToken>{session.token}</SessionToken>"
+        f"<Expiration>{expiration}</Expiration></Credentials>"
+    )
+
+
 class _Handler(BaseHTTPRequestHandler):
     aws: FakeAws
     protocol_version = "HTTP/1.1"
@@ -382,13 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
             session.expiration = aws.now() - 3600
         with aws.lock:
             aws.sessions[session.access_key] = session
-        expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.expiration))
-        return (
-            f"<Credentials><AccessKeyId>{session.access_key}</AccessKeyId>"
-            f"<SecretAccessKey>{session.secret_key}</SecretAccessKey>"
-            f"<SessionToken>{session.token}</SessionToken>"
-            f"<Expiration>{expiration}</Expiration></Credentials>"
-        )
+        return _credentials_xml(session)
 
     def _assume_role(self, form: dict[str, str], caller: User | Session) -> str:
         aws = self.aws
@@ -421,12 +425,7 @@ class _Handler(BaseHTTPRequestHandler):
         with aws.lock:
             aws.sessions[session.access_key] = session
             aws.assumed[role.name] += 1
-        expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.expiration))
-        return (
-            f"<Credentials><AccessKeyId>{session.access_key}</AccessKeyId>"
-            f"<SecretAccessKey>{session.secret_key}</SecretAccessKey>"
-            f"<SessionToken>{session.token}</SessionToken>"
-            f"<Expiration>{expiration}</Expiration></Credentials>"
+        return _credentials_xml(session) + (
             f"<AssumedRoleUser><Arn>arn:aws:sts::{ACCOUNT}:assumed-role/{role.name}/"
             f"{session.session_name}</Arn><AssumedRoleId>AROA:{session.session_name}"
             "</AssumedRoleId></AssumedRoleUser>"

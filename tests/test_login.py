@@ -136,14 +136,7 @@ def test_duration_range_and_config_setting(ready: Bed) -> None:
 
 def test_alias_profile_option_is_not_lost(ready: Bed) -> None:
     """`aws mfa CODE --profile dev`: the AWS CLI keeps --profile; we must still act on dev."""
-    bob = ready.fake.add_user("bob")
-    with ready.credentials.open("a") as handle:
-        handle.write(
-            f"[dev]\naws_access_key_id = {bob.access_key}\n"
-            f"aws_secret_access_key = {bob.secret_key}\n"
-        )
-    with ready.config.open("a") as handle:
-        handle.write(f"[profile dev]\nmfa_serial = {bob.devices[0].serial}\nregion = us-west-2\n")
+    bob = ready.add_profile("dev", "bob", region="us-west-2")
     done = ready.run(AWS, "mfa", ready.fresh_code(bob.devices[0]), "--profile", "dev")
     assert done.returncode == 0, done.stderr
     assert "'dev' -> 'dev-mfa'" in done.stderr

@@ -220,14 +220,7 @@ def test_nesting_reuses_the_given_session(ready: Bed) -> None:
 
 
 def test_nesting_for_another_profile_works_as_usual(ready: Bed) -> None:
-    bob = ready.fake.add_user("bob")
-    with ready.credentials.open("a") as handle:
-        handle.write(
-            f"[dev]\naws_access_key_id = {bob.access_key}\n"
-            f"aws_secret_access_key = {bob.secret_key}\n"
-        )
-    with ready.config.open("a") as handle:
-        handle.write(f"[profile dev]\nmfa_serial = {bob.devices[0].serial}\n")
+    bob = ready.add_profile("dev", "bob")
     login(ready)
     inner = (
         f'"{AWS_MFA_RUN}" -p dev --token-code {ready.fresh_code(bob.devices[0])} '
