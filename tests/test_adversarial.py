@@ -77,7 +77,7 @@ def test_sigkill_during_writes_never_tears_a_file(bed: Bed, kind: str) -> None:
     rng = random.Random(kind)
     changed = leftovers = 0
     for _ in range(CRASH_TRIALS):
-        path.write_text(original, newline="")
+        path.write_bytes(original.encode())
         path.chmod(0o600)
         writer = subprocess.Popen(arguments, env=bed.env, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.02, 0.09))
