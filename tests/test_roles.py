@@ -186,3 +186,14 @@ def test_status_lists_roles_with_source_and_time_left(ready: Bed) -> None:
     rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
     assert rows["admin"].split()[1] == "default" and "left" in rows["admin"]
     assert rows["readonly"].endswith("none")
+
+
+def test_short_role_sessions_are_reused_too(ready: Bed) -> None:
+    with_roles(ready)
+    with ready.config.open("a") as handle:
+        handle.write("duration_seconds = 900\n")  # on [profile readonly]: shorter than the margin
+    code = ready.fresh_code()
+    for _ in range(2):
+        done = ready.run(AWS_MFA_RUN, "-p", "readonly", "--token-code", code, *WHOAMI)
+        assert done.returncode == 0, done.stderr
+    assert ready.fake.assumed == {"readonly": 1}

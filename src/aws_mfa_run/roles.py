@@ -16,6 +16,7 @@ from aws_mfa_run.clock import parse_utc
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.settings import (
+    CREDENTIAL_PROCESS_MIN_REMAINING,
     KEY_EXPIRATION,
     Options,
     Settings,
@@ -134,12 +135,15 @@ class RoleCache:
 
 
 class RolePlan:
-    """What a role profile needs: its own settings, its chain, the source's settings."""
+    """What a role profile needs: its own settings, its chain, the source's settings, and the
+    least time left that cached role credentials must have (0, or botocore's floor under
+    credential_process)."""
 
-    def __init__(self, settings: Settings, chain: list[Role], source: Settings) -> None:
+    def __init__(self, settings: Settings, chain: list[Role], source: Settings, floor: int) -> None:
         self.settings = settings
         self.chain = chain
         self.source = source
+        self.floor = floor
 
 
 def plan(
@@ -170,7 +174,8 @@ def plan(
     source = resolve(base_options, env, config, credentials, state_dir)
     source.mfa_process = settings.mfa_process or source.mfa_process
     source.min_remaining = min(source.min_remaining, ROLE_SOURCE_MIN_REMAINING)
-    return RolePlan(settings, chain, source)
+    floor = CREDENTIAL_PROCESS_MIN_REMAINING if options.mode == "credential-process" else 0
+    return RolePlan(settings, chain, source, floor)
 
 
 def _fetch_lock_path(cache: RoleCache) -> str:
@@ -188,10 +193,11 @@ def get_role_session(
     terminal_opener: Callable[[], Terminal] = open_terminal,
 ) -> tuple[SessionCredentials, bool]:
     """Credentials of the plan's role, and whether any STS call was made for them."""
-    margin = role_plan.settings.min_remaining
 
     def for_role(index: int, force_this: bool) -> tuple[SessionCredentials, bool]:
         role = role_plan.chain[index]
+        # A margin as long as a short role session would make every cached one stale at once.
+        margin = max(min(role_plan.settings.min_remaining, role.duration // 2), role_plan.floor)
         cache = RoleCache(role_plan.settings.state_dir, role)
         if not force_this:
             cached = cache.read()
@@ -236,8 +242,3 @@ def get_role_session(
 
 def describe(role_plan: RolePlan) -> str:
     return f"role {role_plan.chain[0].role_arn} via '{role_plan.source.source_profile}'"
-
-
-def cached_until(state_dir: str, role: Role) -> float | None:
-    found = RoleCache(state_dir, role).read()
-    return None if found is None else found.expiration

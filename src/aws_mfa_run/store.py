@@ -119,7 +119,7 @@ def write_session(settings: Settings, session: SessionCredentials) -> list[str]:
             for key, value in (("region", settings.region), ("output", settings.output))
             if value and not current.get(key)
         }
-        new_config = inifile.edit_section(config, section, dict(wanted)) if wanted else None
+        new_config = inifile.edit_section(config, section, wanted) if wanted else None
         note = files.write_atomic(
             settings.credentials_path, new_credentials, private=True, locked_directory=True
         )
