@@ -96,15 +96,19 @@ class Bed:
 
     def fresh_code(self, device=None) -> str:
         """A code AWS accepts now that has not been used: this step's, else a neighbour's."""
-        device = device or self.device
         import time
 
-        now = time.time()
-        for offset in (0, 30, -30):
-            code = device.code(now + offset)
-            if code not in device.used:
-                return code
-        raise AssertionError("no unused code in this window")
+        device = device or self.device
+        for _ in range(3):
+            now = time.time()
+            # The previous step's code only while it cannot age out before the call reaches AWS.
+            offsets = (0, 30, -30) if now % 30 < 25 else (0, 30)
+            for offset in offsets:
+                code = device.code(now + offset)
+                if code not in device.used:
+                    return code
+            time.sleep(30 - now % 30 + 0.1)  # the next step brings two unused codes
+        raise AssertionError("no unused code")
 
     def run(
         self,
