@@ -244,3 +244,16 @@ def test_warm_path_imports_no_botocore(ready: Bed) -> None:
 def test_printing_modes_without_session_or_terminal_fail_cleanly(ready: Bed, mode: str) -> None:
     done = ready.run(AWS_MFA_RUN, mode)
     assert done.returncode == 4 and done.stdout == ""
+
+
+def test_nested_credential_process_keeps_botocores_floor(ready: Bed) -> None:
+    login(ready)
+    set_stored_expiration(ready, 10.5 * 60)  # fine for a command, too little for botocore
+    inner = (
+        f'"{AWS_MFA_RUN}" --credential-process --min-remaining 5 --token-code {ready.fresh_code()}'
+    )
+    done = ready.run(AWS_MFA_RUN, "--min-remaining", "5", "sh", "-c", inner)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert ready.fake.calls["GetSessionToken"] == 2  # the inner one refreshed, not reused
+    assert answer["AccessKeyId"] == ready.ini_section(ready.credentials, "mfa")["aws_access_key_id"]

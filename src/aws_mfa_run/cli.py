@@ -148,11 +148,7 @@ def _nested_session(
 ) -> SessionCredentials | None:
     """Inside `aws-mfa-run`, the same profile's session comes from the environment it gave us."""
     from aws_mfa_run.clock import parse_utc
-    from aws_mfa_run.settings import (
-        DEFAULT_MIN_REMAINING,
-        MARKER_VARIABLE,
-        source_profile_name,
-    )
+    from aws_mfa_run.settings import MARKER_VARIABLE, reuse_margin, source_profile_name
 
     marker = env.get(MARKER_VARIABLE)
     if not marker or options.target_profile or options.serial or options.mode == "login":
@@ -164,10 +160,8 @@ def _nested_session(
     token = env.get("AWS_SESSION_TOKEN")
     if not (expiration and key_id and secret and token):
         return None
-    minimum = DEFAULT_MIN_REMAINING
-    if options.min_remaining and options.min_remaining.isdigit():
-        minimum = int(options.min_remaining) * 60
-    if expiration - now <= minimum:
+    # The files are not read here, so their mfa_min_remaining cannot count.
+    if expiration - now <= reuse_margin(options, None, None):
         return None
     from aws_mfa_run.store import SessionCredentials
 
@@ -252,8 +246,8 @@ def _with_files(
         session = nested
     elif role_plan is not None:
         stored = store.stored_session(settings, credentials)
-        reusable = stored is not None and store.usable(stored, now, settings.min_remaining)
-        if login and not options.force and stored is not None and reusable:
+        reusable = store.usable(stored, now, settings.min_remaining)
+        if login and not options.force and reusable and stored is not None:
             _report_login(settings, stored, False)
             return EXIT_OK
         session, _ = roles.get_role_session(

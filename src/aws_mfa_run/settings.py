@@ -170,6 +170,24 @@ def _seconds(value: str, what: str, low: int, high: int, source: str) -> int:
     return number
 
 
+def reuse_margin(options: Options, configured: str | None, duration: int | None) -> int:
+    """Seconds a stored session must still have left to be used: --min-remaining, else the
+    profile's setting (minutes), else the default; at most half a known session duration, and
+    never inside botocore's refresh window when answering as a credential_process."""
+    if options.min_remaining is not None:
+        margin = _seconds(options.min_remaining, "--min-remaining", 0, 1440, "option") * 60
+    elif configured is not None:
+        margin = _seconds(configured, f"{KEY_MIN_REMAINING} (minutes)", 0, 1440, "config") * 60
+    else:
+        margin = DEFAULT_MIN_REMAINING
+    if duration is not None:
+        # A margin as long as the session would make every new session stale at once.
+        margin = min(margin, duration // 2)
+    if options.mode == "credential-process":
+        margin = max(margin, CREDENTIAL_PROCESS_MIN_REMAINING)
+    return margin
+
+
 def resolve(
     options: Options,
     env: Mapping[str, str],
@@ -204,19 +222,7 @@ def resolve(
     else:
         duration = None
 
-    if options.min_remaining is not None:
-        minutes = options.min_remaining
-        min_remaining = _seconds(minutes, "--min-remaining", 0, 1440, "option") * 60
-    elif KEY_MIN_REMAINING in values:
-        minutes = values[KEY_MIN_REMAINING]
-        min_remaining = _seconds(minutes, f"{KEY_MIN_REMAINING} (minutes)", 0, 1440, "config") * 60
-    else:
-        min_remaining = DEFAULT_MIN_REMAINING
-    if duration is not None:
-        # A margin as long as the session would make every new session stale at once.
-        min_remaining = min(min_remaining, duration // 2)
-    if options.mode == "credential-process":
-        min_remaining = max(min_remaining, CREDENTIAL_PROCESS_MIN_REMAINING)
+    min_remaining = reuse_margin(options, values.get(KEY_MIN_REMAINING), duration)
 
     if options.serial is not None:
         serial: str | None = check_serial(options.serial, "--serial", UsageError)

@@ -92,9 +92,7 @@ class _Locks:
 
 
 def _ensure_parent(path: str) -> None:
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.exists(parent):
-        files.ensure_directory(parent)
+    files.ensure_directory(os.path.dirname(os.path.abspath(path)))
 
 
 def write_session(settings: Settings, session: SessionCredentials) -> list[str]:
