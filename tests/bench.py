@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fakeaws import FakeAws
+from fakeaws import FakeAws, hermetic_environment
 
 BIN = Path(sys.executable).parent
 # The interpreter aws-mfa-run's console script runs on (its shebang): this virtualenv's python,
@@ -64,9 +64,7 @@ class World:
             "[profile cp]\ncredential_process = aws-mfa-run --credential-process\n"
             "region = eu-west-1\n"
         )
-        self.env = {
-            name: value for name, value in os.environ.items() if not name.startswith("AWS_")
-        }
+        self.env = hermetic_environment(os.environ)
         self.env.update(
             HOME=str(self.home),
             PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fakeaws import FakeAws, User
+from fakeaws import FakeAws, User, hermetic_environment
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
@@ -53,11 +53,7 @@ class Bed:
         self.outputs: list[subprocess.CompletedProcess[str]] = []
         self.alice: User = fake.add_user("alice")
         self.device = self.alice.devices[0]
-        self.env = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith("AWS_") and name not in ("PYTHONPATH", "VIRTUAL_ENV")
-        }
+        self.env = hermetic_environment(os.environ)
         self.env.update(
             HOME=str(self.home),
             PATH=f"{BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin",

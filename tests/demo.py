@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fakeaws import FakeAws
+from fakeaws import FakeAws, hermetic_environment
 
 BIN = Path(sys.executable).parent
 
@@ -33,7 +33,7 @@ def main() -> int:
     (aws_dir / "config").write_text(
         f"[default]\nregion = eu-west-1\nmfa_serial = {device.serial}\n"
     )
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")} | {
+    env = hermetic_environment(os.environ) | {
         "HOME": str(home),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "AWS_ENDPOINT_URL": url,

@@ -6,12 +6,15 @@ rejects a code that was used before, enforces GetSessionToken's duration range, 
 GetSessionToken with session credentials, and has one protected API (DynamoDB ListTables) that
 denies long-term keys and accepts MFA sessions, like an IAM policy on aws:MultiFactorAuthPresent.
 It can be told to throttle, fail, hang, answer garbage, hand out expired sessions or run a skewed
-clock. Run it in a thread of the tests (FakeAws.start) or as `python tests/fakeaws.py` for a demo.
+clock; it can serve HTTPS with a certificate of a test CA, and act as a plain HTTP proxy to
+itself. It records each call's User-Agent, which tells botocore's calls from aws-mfa-run's own.
+Run it in a thread of the tests (FakeAws.start) or as `python tests/fakeaws.py` for a demo.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import string
 import threading
@@ -19,9 +22,13 @@ import time
 import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
 
 import pyotp
+
+if TYPE_CHECKING:
+    import ssl
 
 ACCOUNT = "123456789012"
 STEP = 30
@@ -106,6 +113,8 @@ class FakeAws:
         self.assumed: Counter[str] = Counter()  # AssumeRole calls that succeeded, per role name
         self.sessions: dict[str, Session] = {}
         self.calls: Counter[str] = Counter()
+        self.agents: list[tuple[str, str]] = []  # (action, User-Agent) of every call
+        self.proxied = 0  # requests that came as to a proxy (absolute URL in the request line)
         self.mode = "normal"
         self.skew = 0.0  # seconds the server's clock is ahead of ours
         # Only for the benchmark, which repeats a cold login many times within one code window.
@@ -114,6 +123,7 @@ class FakeAws:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.server: ThreadingHTTPServer | None = None
+        self.scheme = "http"
 
     # ---- set-up -------------------------------------------------------------------------
     def add_user(self, name: str, devices: int = 1) -> User:
@@ -130,7 +140,7 @@ class FakeAws:
         self.roles[role.arn] = role
         return role
 
-    def start(self, port: int = 0) -> str:
+    def start(self, port: int = 0, tls: ssl.SSLContext | None = None) -> str:
         fake = self
 
         class Handler(_Handler):
@@ -138,13 +148,20 @@ class FakeAws:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
+        if tls is not None:
+            # The handshake happens in the handler's thread: a client that rejects the
+            # certificate then fails alone, without stalling or noising the accepting thread.
+            self.server.socket = tls.wrap_socket(
+                self.server.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self.scheme = "https" if tls is not None else "http"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self.url
 
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def stop(self) -> None:
         self.stopping.set()
@@ -218,7 +235,18 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass  # quiet: tests read stderr of the programs, not of this server
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError:
+            pass  # a client that refused our TLS certificate, or hung up: its own business
+
     def do_POST(self) -> None:
+        if self.path.startswith(("http://", "https://")):
+            # As a proxy: the request line names the whole URL; serve it ourselves.
+            with self.aws.lock:
+                self.aws.proxied += 1
+            self.path = urlsplit(self.path).path or "/"
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         headers = {name.lower(): value for name, value in self.headers.items()}
@@ -232,6 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
         aws = self.aws
         with aws.lock:
             aws.calls[action] += 1
+            aws.agents.append((action, headers.get("user-agent", "")))
             mode = aws.mode
         if mode == "hang":
             aws.stopping.wait(120)
@@ -474,6 +503,18 @@ class _Handler(BaseHTTPRequestHandler):
             "</ErrorResponse>"
         )
         self._send(error.status, body.encode(), "text/xml")
+
+
+def hermetic_environment(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """`environ` without what would lead a program past the stand-in or read the user's setup:
+    AWS_* settings, proxies, CA bundles, and our own Python's paths."""
+    dropped = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle"}
+    dropped |= {"pythonpath", "virtual_env", "ssl_cert_file", "ssl_cert_dir"}
+    return {
+        name: value
+        for name, value in environ.items()
+        if not name.startswith("AWS_") and name.lower() not in dropped
+    }
 
 
 if __name__ == "__main__":

@@ -205,7 +205,7 @@ def test_files_holding_secrets_are_private_under_umask_000(ready: Bed) -> None:
     done = ready.run("sh", "-c", f'umask 000; exec "{AWS_MFA_RUN}" --login {ready.fresh_code()}')
     assert done.returncode == 0, done.stderr
     state = ready.aws_dir / "aws-mfa-run"
-    for path in (ready.credentials, state / "used-codes.json"):
+    for path in (ready.credentials, state / "used-codes"):
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
     for directory in (state, state / "locks"):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700
@@ -244,7 +244,7 @@ def test_files_that_are_not_what_they_should_be(ready: Bed) -> None:
     ready.fake.accept_reused_codes = True  # this test is about files: one code serves every case
     for name, (text, expected) in cases.items():
         ready.credentials.write_bytes(text.encode("utf-8", "surrogateescape"))
-        for leftover in ready.credentials.parent.glob("aws-mfa-run/used-codes.json"):
+        for leftover in ready.credentials.parent.glob("aws-mfa-run/used-codes"):
             leftover.unlink()
         before = ready.credentials.read_bytes()
         done = ready.run(AWS_MFA_RUN, "--login", "--force", ready.device.code())

@@ -6,6 +6,8 @@ import stat
 import subprocess
 import time
 
+import pytest
+
 from conftest import AWS, AWS_MFA_RUN, FIGURES, Bed
 
 
@@ -226,14 +228,20 @@ def test_invalid_long_term_keys(ready: Bed) -> None:
     assert done.returncode == 5 and "secret access key" in done.stderr
 
 
-def test_endpoint_faults_fail_in_bounded_time(ready: Bed, closed_port: int) -> None:
+# Our own GetSessionToken call, and botocore's (which a setting only botocore knows selects).
+CALLERS = {"own call": {}, "botocore": {"AWS_STS_REGIONAL_ENDPOINTS": "regional"}}
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_endpoint_faults_fail_in_bounded_time(ready: Bed, closed_port: int, caller: str) -> None:
     before = ready.snapshot()
+    token = ready.fresh_code()
     started = time.monotonic()
     down = ready.run(
         AWS_MFA_RUN,
         "--login",
-        ready.fresh_code(),
-        env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port}"},
+        token,
+        env={**CALLERS[caller], "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port}"},
     )
     assert down.returncode == 6 and "Cannot reach AWS" in down.stderr
     times = {"refused connection": time.monotonic() - started}
@@ -245,23 +253,30 @@ def test_endpoint_faults_fail_in_bounded_time(ready: Bed, closed_port: int) -> N
         ("hang", 6, "in time"),
     ):
         ready.fake.mode = mode
+        token = ready.fresh_code()  # may wait for the next step: not part of the time measured
         started = time.monotonic()
-        done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+        done = ready.run(AWS_MFA_RUN, "--login", token, env=CALLERS[caller])
         elapsed = time.monotonic() - started
         assert done.returncode == code, (mode, done.stderr)
         assert words in done.stderr, (mode, done.stderr)
         times[mode] = elapsed
         assert "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, (mode, done.stderr)
         assert ready.snapshot() == before
     assert max(times.values()) < 15, times
-    FIGURES["endpoint faults"] = ", ".join(
+    agents = {agent.split("/")[0] for _, agent in ready.fake.agents}
+    assert agents == ({"aws-mfa-run"} if caller == "own call" else {"Botocore"}), agents
+    FIGURES[f"endpoint faults, {caller}"] = ", ".join(
         f"{mode} {took:.1f} s" for mode, took in times.items()
     ) + (" (bound 15 s; nothing written)")
 
 
-def test_clock_skew(ready: Bed) -> None:
+@pytest.mark.parametrize("caller", CALLERS)
+def test_wrong_code_and_clock_skew(ready: Bed, caller: str) -> None:
+    done = ready.run(AWS_MFA_RUN, "--login", "000000", env=CALLERS[caller])
+    assert done.returncode == 5 and "rejected the MFA code" in done.stderr
     ready.fake.skew = 3600
-    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), env=CALLERS[caller])
     assert done.returncode == 5 and "clock" in done.stderr
 
 

@@ -23,7 +23,7 @@ TOTP_STEP = 30  # seconds per code of RFC 6238 devices, virtual and hardware
 # for this long; after it, an equal code is a new one that happens to repeat.
 SPENT_CODE_MEMORY = 3 * TOTP_STEP
 MFA_PROCESS_TIMEOUT = 60
-USED_CODES_FILE = "used-codes.json"
+USED_CODES_FILE = "used-codes"
 
 
 def normalize(code: str) -> str:
@@ -39,37 +39,32 @@ def seconds_to_next_code(now: float) -> int:
 
 
 class SpentCodes:
-    """The last code sent per device, in a private file of ours."""
+    """The last code sent per device, in a private file of ours: `SERIAL CODE EPOCH` per line.
+
+    Plain lines, not JSON: the one process that fetches under make -j would pay json's import.
+    """
 
     def __init__(self, state_dir: str) -> None:
         self.path = os.path.join(state_dir, USED_CODES_FILE)
 
-    def _load(self) -> dict[str, list]:
-        import json
-
-        try:
-            data = json.loads(files.read_text(self.path) or "{}")
-        except ValueError:
-            return {}
-        return data if isinstance(data, dict) else {}
+    def _load(self) -> dict[str, tuple[str, int]]:
+        entries: dict[str, tuple[str, int]] = {}
+        for line in (files.read_text(self.path) or "").splitlines():
+            fields = line.split()
+            if len(fields) == 3 and fields[2].isascii() and fields[2].isdigit():
+                entries[fields[0]] = (fields[1], int(fields[2]))
+        return entries
 
     def was_spent(self, serial: str, code: str, now: float) -> bool:
         last = self._load().get(serial)
-        return (
-            isinstance(last, list)
-            and len(last) == 2
-            and last[0] == code
-            and isinstance(last[1], (int, float))
-            and now - last[1] < SPENT_CODE_MEMORY
-        )
+        return last is not None and last[0] == code and now - last[1] < SPENT_CODE_MEMORY
 
     def remember(self, serial: str, code: str, now: float) -> None:
-        data = self._load()
-        import json
-
-        data[serial] = [code, int(now)]
+        entries = self._load()
+        entries[serial] = (code, int(now))
+        text = "".join(f"{name} {last} {when}\n" for name, (last, when) in entries.items())
         files.ensure_directory(os.path.dirname(self.path))
-        files.write_atomic(self.path, json.dumps(data, indent=1) + "\n", private=True)
+        files.write_atomic(self.path, text, private=True)
 
 
 def _spent_message(serial: str, now: float) -> str:

@@ -12,7 +12,7 @@ import time
 from aws_mfa_run import codes, files, store
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.inifile import IniText
-from aws_mfa_run.settings import Settings, long_term_keys
+from aws_mfa_run.settings import Settings, config_keys, long_term_keys
 from aws_mfa_run.store import SessionCredentials
 from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
 
@@ -22,13 +22,18 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-def _fetch_lock_path(settings: Settings) -> str:
-    import hashlib
+FNV_OFFSET, FNV_PRIME, MASK_64 = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
 
-    # One lock per session store entry: the credentials file and the source profile.
+
+def _fetch_lock_path(settings: Settings) -> str:
+    # One lock per session store entry: the credentials file and the source profile. Named by
+    # a 64-bit FNV-1a hash, not hashlib: every process waiting under make -j would pay its
+    # import (~2 ms). Two entries sharing a lock by a collision only wait for each other.
     key = f"{os.path.realpath(settings.credentials_path)}\0{settings.source_profile}"
-    name = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:24]
-    return os.path.join(settings.state_dir, "locks", f"{name}.lock")
+    digest = FNV_OFFSET
+    for byte in key.encode("utf-8", "surrogateescape"):
+        digest = ((digest ^ byte) * FNV_PRIME) & MASK_64
+    return os.path.join(settings.state_dir, "locks", f"{digest:016x}.lock")
 
 
 def discover_serial(
@@ -114,7 +119,12 @@ def get_session(
         spent = codes.SpentCodes(settings.state_dir)
         from aws_mfa_run import sts
 
-        client = sts.PreparedClient("sts", keys, settings.source_profile, settings.region)
+        client = sts.prepare_session_token_call(
+            keys=keys,
+            profile=settings.source_profile,
+            region=settings.region,
+            profile_keys=config_keys(settings.source_profile, config_now),
+        )
         try:
             code = codes.obtain_code(
                 serial=serial,

@@ -125,6 +125,14 @@ def source_profile_name(options: Options, env: Mapping[str, str]) -> str:
     return check_profile_name(name)
 
 
+def config_keys(profile: str, config: IniText) -> list[str]:
+    """The keys of the profile's own section in the config file (none when it has no section)."""
+    section = config.get(config_section_name(profile))
+    if section is None and profile == "default":
+        section = config.get("profile default")
+    return list(section or {})
+
+
 def profile_values(profile: str, config: IniText, credentials: IniText) -> dict[str, str]:
     """The profile's settings: config file first, credentials file filling what it lacks.
 

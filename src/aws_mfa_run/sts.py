@@ -1,5 +1,8 @@
 """The only module that imports botocore, and only when AWS is really called.
 
+GetSessionToken goes through sts_direct instead when nothing botocore would honour differently is
+configured: that call is on the path of a cold `make -j` (see sts_direct).
+
 Calls are bounded: a few seconds to connect or read and two attempts, so a dead or silent endpoint
 fails within 15 seconds instead of botocore's default minutes. botocore's errors become ours, with
 a sentence that says what to do and no request data.
@@ -8,11 +11,16 @@ a sentence that says what to do and no request data.
 from __future__ import annotations
 
 import os
+import sys
 import time
-from typing import Any
 
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError
 from aws_mfa_run.store import SessionCredentials
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping
+    from typing import Any
 
 CONNECT_TIMEOUT = 4
 READ_TIMEOUT = 5
@@ -75,9 +83,70 @@ def _client(
         ) from None
 
 
+def _refusal(
+    code: str,
+    message: str,
+    status: int,
+    profile: str,
+    serial: str | None,
+    role_arn: str | None = None,
+) -> Exception:
+    """Our error for an error answer of AWS (the same from botocore and from sts_direct)."""
+    if "MultiFactorAuthentication failed" in message:
+        return AwsRefusedError(
+            f"AWS rejected the MFA code for {serial}: it is wrong, too old, or was already "
+            "used. Wait for the next code and try again."
+        )
+    if "session credentials" in message:
+        return ConfigError(
+            f"Profile '{profile}' holds temporary session credentials, not long-term keys; "
+            "name the profile that holds your access keys with -p."
+        )
+    if code in ("InvalidClientTokenId", "UnrecognizedClientException"):
+        return AwsRefusedError(
+            f"AWS does not know the access key of profile '{profile}': it was deleted, "
+            "deactivated, or mistyped."
+        )
+    if code in ("RequestTimeTooSkewed", "InvalidSignatureException") or (
+        code == "SignatureDoesNotMatch" and "expired" in message.lower()
+    ):
+        return AwsRefusedError(
+            "AWS says this computer's clock is wrong by more than 5 minutes; "
+            "set the time right (turn on network time) and try again."
+        )
+    if code == "SignatureDoesNotMatch":
+        return AwsRefusedError(
+            f"AWS rejected the secret access key of profile '{profile}': it does not belong "
+            "to its access key id."
+        )
+    if code in ("Throttling", "ThrottlingException", "RequestLimitExceeded") or status >= 500:
+        return AwsUnreachableError(
+            f"AWS is busy or failing ({code or status}); try again in a minute."
+        )
+    if code == "ValidationError":
+        return AwsRefusedError(f"AWS rejected the request: {message}")
+    if role_arn is not None and code == "AccessDenied":
+        return AwsRefusedError(
+            f"AWS denied assuming role {role_arn} for profile '{profile}': check the role's "
+            "trust policy, its MFA condition and external_id."
+        )
+    if code == "AccessDenied" or status == 403:
+        return AwsRefusedError(f"AWS denied the call for profile '{profile}' ({code}): {message}")
+    return AwsRefusedError(f"AWS answered {code or status}: {message}")
+
+
+NOT_IN_TIME = "AWS did not answer in time; check the network (or a proxy) and try again."
+NOT_REACHED = "Cannot reach AWS; check the network (or a proxy, or AWS_ENDPOINT_URL) and try again."
+
+
+def _failed(name: str) -> Exception:
+    return AwsUnreachableError(f"The call to AWS failed ({name}); check the network and try again.")
+
+
 def _translate(
     error: Exception, profile: str, serial: str | None, role_arn: str | None = None
 ) -> Exception:
+    """Our error for one of botocore's."""
     from botocore.exceptions import (
         ClientError,
         ConnectTimeoutError,
@@ -86,63 +155,19 @@ def _translate(
     )
 
     if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", "") or ""
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if "MultiFactorAuthentication failed" in message:
-            return AwsRefusedError(
-                f"AWS rejected the MFA code for {serial}: it is wrong, too old, or was already "
-                "used. Wait for the next code and try again."
-            )
-        if "session credentials" in message:
-            return ConfigError(
-                f"Profile '{profile}' holds temporary session credentials, not long-term keys; "
-                "name the profile that holds your access keys with -p."
-            )
-        if code in ("InvalidClientTokenId", "UnrecognizedClientException"):
-            return AwsRefusedError(
-                f"AWS does not know the access key of profile '{profile}': it was deleted, "
-                "deactivated, or mistyped."
-            )
-        if code in ("RequestTimeTooSkewed", "InvalidSignatureException") or (
-            code == "SignatureDoesNotMatch" and "expired" in message.lower()
-        ):
-            return AwsRefusedError(
-                "AWS says this computer's clock is wrong by more than 5 minutes; "
-                "set the time right (turn on network time) and try again."
-            )
-        if code == "SignatureDoesNotMatch":
-            return AwsRefusedError(
-                f"AWS rejected the secret access key of profile '{profile}': it does not belong "
-                "to its access key id."
-            )
-        if code in ("Throttling", "ThrottlingException", "RequestLimitExceeded") or status >= 500:
-            return AwsUnreachableError(
-                f"AWS is busy or failing ({code or status}); try again in a minute."
-            )
-        if code == "ValidationError":
-            return AwsRefusedError(f"AWS rejected the request: {message}")
-        if role_arn is not None and code == "AccessDenied":
-            return AwsRefusedError(
-                f"AWS denied assuming role {role_arn} for profile '{profile}': check the role's "
-                "trust policy, its MFA condition and external_id."
-            )
-        if code == "AccessDenied" or status == 403:
-            return AwsRefusedError(
-                f"AWS denied the call for profile '{profile}' ({code}): {message}"
-            )
-        return AwsRefusedError(f"AWS answered {code or status}: {message}")
+        return _refusal(
+            error.response.get("Error", {}).get("Code", ""),
+            error.response.get("Error", {}).get("Message", "") or "",
+            error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0),
+            profile,
+            serial,
+            role_arn,
+        )
     if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
-        return AwsUnreachableError(
-            "AWS did not answer in time; check the network (or a proxy) and try again."
-        )
+        return AwsUnreachableError(NOT_IN_TIME)
     if isinstance(error, EndpointConnectionError):
-        return AwsUnreachableError(
-            "Cannot reach AWS; check the network (or a proxy, or AWS_ENDPOINT_URL) and try again."
-        )
-    return AwsUnreachableError(
-        f"The call to AWS failed ({type(error).__name__}); check the network and try again."
-    )
+        return AwsUnreachableError(NOT_REACHED)
+    return _failed(type(error).__name__)
 
 
 def _call(
@@ -155,17 +180,25 @@ def _call(
         raise _translate(error, profile, serial, role_arn) from None
 
 
-def _credentials(answer: Any, operation: str, clock: Any) -> SessionCredentials:
+def _credentials(fields: Any, operation: str, clock: Any) -> SessionCredentials:
+    """The session in an answer's Credentials (Expiration: a datetime or an ISO 8601 text)."""
     try:
-        credentials = answer["Credentials"]
+        expiration = fields["Expiration"]
+        if isinstance(expiration, str):
+            from aws_mfa_run.clock import parse_utc
+
+            epoch = parse_utc(expiration)
+        else:
+            epoch = expiration.timestamp()
+        if epoch is None:
+            raise TypeError(expiration)
         session = SessionCredentials(
-            credentials["AccessKeyId"],
-            credentials["SecretAccessKey"],
-            credentials["SessionToken"],
-            credentials["Expiration"].timestamp(),
+            fields["AccessKeyId"], fields["SecretAccessKey"], fields["SessionToken"], epoch
         )
     except (KeyError, TypeError, AttributeError):
         raise AwsUnreachableError(f"AWS answered {operation} without credentials.") from None
+    if not (session.access_key_id and session.secret_access_key and session.session_token):
+        raise AwsUnreachableError(f"AWS answered {operation} without credentials.")
     if session.expiration <= clock() + 60:
         raise AwsRefusedError(
             "AWS returned credentials that have already expired; check this computer's clock."
@@ -174,10 +207,10 @@ def _credentials(answer: Any, operation: str, clock: Any) -> SessionCredentials:
 
 
 class PreparedClient:
-    """A client built in a background thread while the code is being obtained.
+    """A botocore client built in a background thread while the code is being obtained.
 
-    Importing botocore and building a client takes most of a cold login's time (~170 ms); a
-    person typing a code or an mfa_process such as ykman takes longer, so both overlap.
+    Importing botocore and building a client takes ~170 ms; a person typing a code or an
+    mfa_process such as ykman takes longer, so both overlap.
     """
 
     def __init__(self, service: str, keys: tuple[str, str], profile: str, region: str | None):
@@ -207,20 +240,90 @@ class PreparedClient:
         self._thread.join()
 
 
+class DirectCall:
+    """GetSessionToken made by sts_direct, without botocore (see that module for when).
+
+    Nothing is prepared in the background: its set-up is a few milliseconds, and a thread would
+    cost as much.
+    """
+
+    def __init__(self, url: str, region: str, keys: tuple[str, str], env: Mapping[str, str]):
+        self.url, self.region, self.keys, self.env = url, region, keys, env
+
+    def close(self) -> None:
+        pass
+
+    def get_session_token(
+        self, profile: str, serial: str, code: str, duration: int | None, clock: Any
+    ) -> Any:
+        from aws_mfa_run import sts_direct
+
+        try:
+            return sts_direct.get_session_token(
+                url=self.url,
+                region=self.region,
+                keys=self.keys,
+                serial=serial,
+                code=code,
+                duration=duration,
+                env=self.env,
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+                attempts=TOTAL_ATTEMPTS,
+                clock=clock,
+            )
+        except sts_direct.ServiceError as error:
+            raise _refusal(error.code, error.message, error.status, profile, serial) from None
+        except sts_direct.TransportError as error:
+            if error.kind == "timeout":
+                raise AwsUnreachableError(NOT_IN_TIME) from None
+            if error.kind == "connect":
+                raise AwsUnreachableError(NOT_REACHED) from None
+            if error.kind == "certificate":
+                raise AwsUnreachableError(
+                    f"Cannot verify the TLS certificate of {self.url} ({error.detail}); behind "
+                    "a TLS-inspecting proxy, name its CA certificate file in AWS_CA_BUNDLE."
+                ) from None
+            raise _failed(error.detail) from None
+
+
+def prepare_session_token_call(
+    *,
+    keys: tuple[str, str],
+    profile: str,
+    region: str | None,
+    profile_keys: Collection[str],
+    env: Mapping[str, str] = os.environ,
+    platform: str = sys.platform,
+) -> DirectCall | PreparedClient:
+    """What will call GetSessionToken: our own call when the setup is plain, else botocore's."""
+    from aws_mfa_run import sts_direct
+
+    signing_region = region or DEFAULT_REGION
+    url = sts_direct.endpoint_for(env, signing_region, profile_keys, platform)
+    if url is None:
+        return PreparedClient("sts", keys, profile, region)
+    return DirectCall(url, signing_region, keys, env)
+
+
 def get_session_token(
     *,
-    client: PreparedClient,
+    client: DirectCall | PreparedClient,
     profile: str,
     serial: str,
     code: str,
     duration: int | None,
     clock: Any = time.time,
 ) -> SessionCredentials:
-    arguments: dict[str, Any] = {"SerialNumber": serial, "TokenCode": code}
-    if duration is not None:
-        arguments["DurationSeconds"] = duration
-    answer = _call(client.get().get_session_token, profile, serial, **arguments)
-    return _credentials(answer, "GetSessionToken", clock)
+    if isinstance(client, DirectCall):
+        fields = client.get_session_token(profile, serial, code, duration, clock)
+    else:
+        arguments: dict[str, Any] = {"SerialNumber": serial, "TokenCode": code}
+        if duration is not None:
+            arguments["DurationSeconds"] = duration
+        answer = _call(client.get().get_session_token, profile, serial, **arguments)
+        fields = answer.get("Credentials") if isinstance(answer, dict) else None
+    return _credentials(fields, "GetSessionToken", clock)
 
 
 def assume_role(
@@ -244,7 +347,7 @@ def assume_role(
     if external_id:
         arguments["ExternalId"] = external_id
     answer = _call(client.assume_role, profile, None, role_arn, **arguments)
-    return _credentials(answer, "AssumeRole", clock)
+    return _credentials(answer.get("Credentials"), "AssumeRole", clock)
 
 
 def list_mfa_devices(*, keys: tuple[str, str], profile: str, region: str | None) -> list[str]:
