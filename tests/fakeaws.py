@@ -116,6 +116,9 @@ class FakeAws:
         self.agents: list[tuple[str, str]] = []  # (action, User-Agent) of every call
         self.proxied = 0  # requests that came as to a proxy (absolute URL in the request line)
         self.mode = "normal"
+        # How answers are framed: length (Content-Length), chunked, close (the end of the
+        # connection), or interim (a 100 Continue first, then Content-Length).
+        self.framing = "length"
         self.skew = 0.0  # seconds the server's clock is ahead of ours
         # Only for the benchmark, which repeats a cold login many times within one code window.
         self.accept_reused_codes = False
@@ -476,12 +479,28 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- responses ----------------------------------------------------------------------
     def _send(self, status: int, body: bytes, content_type: str) -> None:
+        framing = self.aws.framing
+        if framing == "interim":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        if framing == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+        elif framing == "close":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         self.end_headers()
-        self.wfile.write(body)
+        if framing == "chunked":
+            for start in range(0, len(body), 7):
+                piece = body[start : start + 7]
+                self.wfile.write(b"%x; note=x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\nX-Trailer: 1\r\n\r\n")
+        else:
+            self.wfile.write(body)
 
     def _send_json(self, status: int, data: dict) -> None:
         self._send(status, json.dumps(data).encode(), "application/x-amz-json-1.0")

@@ -230,3 +230,111 @@ def test_default_endpoint_is_botocores(region: str, monkeypatch: pytest.MonkeyPa
 )
 def test_other_partitions_go_to_botocore(region: str) -> None:
     assert sts_direct.endpoint_for({}, region, [], "linux") is None
+
+
+@pytest.mark.parametrize("framing", ["chunked", "close", "interim"])
+def test_every_http_framing_of_the_answer_is_read(ready: Bed, framing: str) -> None:
+    ready.fake.framing = framing
+    login(ready, {}, "")
+    assert caller_of_last_login(ready.fake) == "ours"
+
+
+# ---- pure parts ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "complete", "expected"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", False, (200, b"ok")),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok", False, None),
+        (b"HTTP/1.1 403 Forbidden\r\n\r\nbody", True, (403, b"body")),
+        (b"HTTP/1.1 403 Forbidden\r\n\r\nbody", False, None),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n1\r\n!", False, None),
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n2\r\nok\r\n1\r\n!\r\n0\r\n\r\n",
+            False,
+            (200, b"ok!"),
+        ),
+        (
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
+            False,
+            (200, b"x"),
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Le", False, None),
+    ],
+)
+def test_answers_are_framed_as_http_says(
+    data: bytes, complete: bool, expected: tuple[int, bytes] | None
+) -> None:
+    assert sts_direct.parse_answer(data, complete) == expected
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Le",  # closed inside the head
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok",  # closed inside the body
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n",  # no last chunk
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: many\r\n\r\nok",
+        b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
+        b"",
+    ],
+)
+def test_broken_answers_are_refused(data: bytes) -> None:
+    with pytest.raises(sts_direct.TransportError):
+        sts_direct.parse_answer(data, complete=True)
+
+
+def test_xml_with_a_document_type_is_refused() -> None:
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><ErrorResponse><Error><Code>&lol2;</Code>'
+        b"</Error></ErrorResponse>"
+    )
+    with pytest.raises(sts_direct.TransportError):
+        sts_direct.leaf_texts(laughs)
+    texts = sts_direct.leaf_texts(
+        b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+        b"<Code>AccessDenied</Code><Message>No &amp; no</Message></Error></ErrorResponse>"
+    )
+    assert texts["ErrorResponse/Error/Code"] == "AccessDenied"
+    assert texts["ErrorResponse/Error/Message"] == "No & no"
+
+
+def test_a_line_break_in_a_header_value_is_never_sent() -> None:
+    with pytest.raises(sts_direct.TransportError):
+        sts_direct.request_bytes("sts.amazonaws.com", {"authorization": "x\r\nX-Evil: 1"}, b"")
+
+
+URL_TEXT = st.text(alphabet="htps:/[]0123456789abcdefxyz.-@?#%: \\", max_size=40) | st.builds(
+    "{}://{}{}{}".format,
+    st.sampled_from(["http", "https", "HTTP", "ftp"]),
+    st.sampled_from(["127.0.0.1", "sts.eu-west-1.amazonaws.com", "[::1]", "[fe80::1%25lo]", "a_b"]),
+    st.sampled_from(["", ":8443", ":0", ":65536", ":x", ":"]),
+    st.sampled_from(["", "/", "/path", "?q=1", "#f", "//"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(url=URL_TEXT)
+def test_endpoint_urls_we_accept_mean_what_urllib_says(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    ours = sts_direct.split_endpoint(url)
+    if ours is None:
+        return  # botocore takes it
+    theirs = urlsplit(url)
+    assert (theirs.scheme, theirs.hostname, theirs.port) == ours
+    assert theirs.path in ("", "/") and not theirs.query and not theirs.fragment
+    assert theirs.username is None and theirs.password is None
+
+
+def test_plain_endpoint_urls_are_accepted() -> None:
+    accepted = {
+        "http://127.0.0.1:4566": ("http", "127.0.0.1", 4566),
+        "https://sts.eu-west-1.amazonaws.com/": ("https", "sts.eu-west-1.amazonaws.com", None),
+        "http://[::1]:8080/": ("http", "::1", 8080),
+    }
+    for url, parts in accepted.items():
+        assert sts_direct.split_endpoint(url) == parts
