@@ -105,7 +105,8 @@ class Session:
 
 
 class FakeAws:
-    """State and behaviour. `mode` is one of: normal, throttle, error, malformed, hang, expired."""
+    """State and behaviour. `mode` is one of: normal, throttle, error, malformed, hang, drip,
+    expired."""
 
     def __init__(self) -> None:
         self.users: dict[str, User] = {}
@@ -493,7 +494,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         self.end_headers()
-        if framing == "chunked":
+        if self.aws.mode == "drip":
+            for start in range(len(body)):  # a byte at a time, slower than anyone would wait
+                if self.aws.stopping.wait(0.5):
+                    return
+                self.wfile.write(body[start : start + 1])
+                self.wfile.flush()
+        elif framing == "chunked":
             for start in range(0, len(body), 7):
                 piece = body[start : start + 7]
                 self.wfile.write(b"%x; note=x\r\n%s\r\n" % (len(piece), piece))

@@ -304,7 +304,9 @@ def test_xml_with_a_document_type_is_refused() -> None:
 
 def test_a_line_break_in_a_header_value_is_never_sent() -> None:
     with pytest.raises(sts_direct.TransportError):
-        sts_direct.request_bytes("sts.amazonaws.com", {"authorization": "x\r\nX-Evil: 1"}, b"")
+        sts_direct.request_bytes(
+            {"host": "sts.amazonaws.com", "authorization": "x\rX-Evil: 1"}, b""
+        )
 
 
 URL_TEXT = st.text(alphabet="htps:/[]0123456789abcdefxyz.-@?#%: \\", max_size=40) | st.builds(
@@ -338,3 +340,17 @@ def test_plain_endpoint_urls_are_accepted() -> None:
     }
     for url, parts in accepted.items():
         assert sts_direct.split_endpoint(url) == parts
+
+
+def test_an_answer_dripping_in_is_cut_off_in_bounded_time(ready: Bed) -> None:
+    # A byte every half second: each read is quick, the whole answer would take minutes.
+    before = ready.snapshot()
+    ready.fake.mode = "drip"
+    token = ready.fresh_code()
+    started = time.monotonic()
+    done = ready.run(AWS_MFA_RUN, "--login", token)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 6 and "in time" in done.stderr, done.stderr
+    assert elapsed < 15, elapsed
+    assert ready.snapshot() == before
+    assert caller_of_last_login(ready.fake) == "ours"

@@ -130,9 +130,12 @@ def _refusal(
             f"AWS denied assuming role {role_arn} for profile '{profile}': check the role's "
             "trust policy, its MFA condition and external_id."
         )
+    said = f": {message}" if message else "."
     if code == "AccessDenied" or status == 403:
-        return AwsRefusedError(f"AWS denied the call for profile '{profile}' ({code}): {message}")
-    return AwsRefusedError(f"AWS answered {code or status}: {message}")
+        return AwsRefusedError(
+            f"AWS denied the call for profile '{profile}' ({code or status}){said}"
+        )
+    return AwsRefusedError(f"AWS answered {code or status}{said}")
 
 
 NOT_IN_TIME = "AWS did not answer in time; check the network (or a proxy) and try again."

@@ -274,15 +274,15 @@ def tls_context(url: str, env: Mapping[str, str]) -> ssl.SSLContext | None:
         raise TransportError("certificate", f"cannot load {ca_file}: {reason}") from None
 
 
-def request_bytes(host_header: str, headers: dict[str, str], body: bytes) -> bytes:
-    lines = ["POST / HTTP/1.1", f"Host: {host_header}"]
+def request_bytes(headers: dict[str, str], body: bytes) -> bytes:
+    """The whole HTTP/1.1 request: `headers` (with host) and the body, on a connection we close."""
+    if any("\r" in value or "\n" in value for value in headers.values()):
+        # A line break inside a value (an access key id read from a file) would forge headers.
+        raise TransportError("other", "a header value holds a line break")
+    lines = ["POST / HTTP/1.1", f"Host: {headers['host']}"]
     lines += [f"{name}: {value}" for name, value in headers.items() if name != "host"]
     lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
-    head = "\r\n".join(lines)
-    if head.count("\n") != len(lines) - 1:
-        # A line break inside a value (an access key id read from a file) would forge headers.
-        raise TransportError("answer", "a header value holds a line break")
-    return head.encode("utf-8") + body
+    return "\r\n".join(lines).encode("utf-8") + body
 
 
 def _dechunk(data: bytes) -> bytes | None:
@@ -384,11 +384,18 @@ def _post_once(
                 raise TransportError("timeout", "TLS handshake timed out") from None
             except OSError as error:
                 raise TransportError("other", type(error).__name__) from None
+        # One deadline for the whole answer, not per read: a server dripping a byte at a time
+        # must not hold the call (and every waiting make target) past the bound.
+        deadline = time.monotonic() + read_timeout
         connection.settimeout(read_timeout)
         received = b""
         try:
             connection.sendall(request)
             while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise socket.timeout
+                connection.settimeout(left)
                 chunk = connection.recv(65536)
                 received += chunk
                 if len(received) > MAX_ANSWER_BYTES:
@@ -524,7 +531,7 @@ def get_session_token(
         )
         headers["user-agent"] = f"aws-mfa-run/{__version__} Python/{python}"
         try:
-            request = request_bytes(headers["host"], headers, body)
+            request = request_bytes(headers, body)
             status, content = _post_once(
                 scheme, host, port, request, tls, connect_timeout, read_timeout
             )
