@@ -225,7 +225,7 @@ def main() -> int:
         make_warm,
         "<= 1.5",
     )
-    row("  of which the mfa_process alone (totp.py)", code_source, "warm make", make_warm, "")
+    row("the mfa_process alone (tests/totp.py)", code_source, "warm make", make_warm, "")
 
     # 5. Growth with the size of the files.
     for padding in (10, 1000, 10000):
