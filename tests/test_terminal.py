@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pexpect
+import pytest
 
 from conftest import AWS, AWS_MFA_RUN, Bed
 
@@ -37,7 +38,11 @@ def test_a_bad_answer_is_asked_again(ready: Bed) -> None:
     assert child.exitstatus == 0
 
 
-def test_ctrl_c_at_the_prompt_exits_130_and_writes_nothing(ready: Bed) -> None:
+@pytest.mark.parametrize("caller", ["own call", "botocore"])
+def test_ctrl_c_at_the_prompt_exits_130_and_writes_nothing(ready: Bed, caller: str) -> None:
+    if caller == "botocore":
+        # A setting only botocore knows: its client is then built in a thread during the prompt.
+        ready.env["AWS_STS_REGIONAL_ENDPOINTS"] = "regional"
     before = ready.snapshot()
     child = spawn(ready, AWS_MFA_RUN, "--login")
     child.expect_exact("MFA code for ")

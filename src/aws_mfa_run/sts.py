@@ -209,34 +209,42 @@ def _credentials(fields: Any, operation: str, clock: Any) -> SessionCredentials:
     return session
 
 
-class PreparedClient:
-    """A botocore client built in a background thread while the code is being obtained.
+class BotocoreCall:
+    """GetSessionToken through a botocore client built in a background thread while the code is
+    being obtained.
 
     Importing botocore and building a client takes ~170 ms; a person typing a code or an
     mfa_process such as ykman takes longer, so both overlap.
     """
 
-    def __init__(self, service: str, keys: tuple[str, str], profile: str, region: str | None):
+    def __init__(self, keys: tuple[str, str], profile: str, region: str | None):
         import threading
 
         self._client: Any = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(
-            target=self._build, args=(service, keys, profile, region), daemon=True
+            target=self._build, args=(keys, profile, region), daemon=True
         )
         self._thread.start()
 
-    def _build(self, service: str, keys: tuple[str, str], profile: str, region: str | None) -> None:
+    def _build(self, keys: tuple[str, str], profile: str, region: str | None) -> None:
         try:
-            self._client = _client(service, keys, profile, region)
-        except BaseException as error:  # handed to the caller's thread by get()
+            self._client = _client("sts", keys, profile, region)
+        except BaseException as error:  # handed to the caller's thread by get_session_token()
             self._error = error
 
-    def get(self) -> Any:
+    def get_session_token(
+        self, profile: str, serial: str, code: str, duration: int | None, clock: Any
+    ) -> Any:
+        """The answer's Credentials (None when it has none)."""
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return self._client
+        arguments: dict[str, Any] = {"SerialNumber": serial, "TokenCode": code}
+        if duration is not None:
+            arguments["DurationSeconds"] = duration
+        answer = _call(self._client.get_session_token, profile, serial, **arguments)
+        return answer.get("Credentials") if isinstance(answer, dict) else None
 
     def close(self) -> None:
         """Wait for the thread: a daemon thread cut off inside an import at exit can crash."""
@@ -258,7 +266,8 @@ class DirectCall:
 
     def get_session_token(
         self, profile: str, serial: str, code: str, duration: int | None, clock: Any
-    ) -> Any:
+    ) -> dict[str, str]:
+        """The answer's Credentials fields (empty when it has none)."""
         from aws_mfa_run import sts_direct
 
         try:
@@ -298,34 +307,27 @@ def prepare_session_token_call(
     profile_keys: Collection[str],
     env: Mapping[str, str] = os.environ,
     platform: str = sys.platform,
-) -> DirectCall | PreparedClient:
+) -> DirectCall | BotocoreCall:
     """What will call GetSessionToken: our own call when the setup is plain, else botocore's."""
     from aws_mfa_run import sts_direct
 
     signing_region = region or DEFAULT_REGION
     url = sts_direct.endpoint_for(env, signing_region, profile_keys, platform)
     if url is None:
-        return PreparedClient("sts", keys, profile, region)
+        return BotocoreCall(keys, profile, region)
     return DirectCall(url, signing_region, keys, env)
 
 
 def get_session_token(
     *,
-    client: DirectCall | PreparedClient,
+    client: DirectCall | BotocoreCall,
     profile: str,
     serial: str,
     code: str,
     duration: int | None,
     clock: Any = time.time,
 ) -> SessionCredentials:
-    if isinstance(client, DirectCall):
-        fields = client.get_session_token(profile, serial, code, duration, clock)
-    else:
-        arguments: dict[str, Any] = {"SerialNumber": serial, "TokenCode": code}
-        if duration is not None:
-            arguments["DurationSeconds"] = duration
-        answer = _call(client.get().get_session_token, profile, serial, **arguments)
-        fields = answer.get("Credentials") if isinstance(answer, dict) else None
+    fields = client.get_session_token(profile, serial, code, duration, clock)
     return _credentials(fields, "GetSessionToken", clock)
 
 
