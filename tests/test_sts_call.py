@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import ssl
 import string
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -355,3 +356,14 @@ def test_an_answer_dripping_in_is_cut_off_in_bounded_time(ready: Bed) -> None:
     assert ready.snapshot() == before
     assert caller_of_last_login(ready.fake) == "ours"
     FIGURES["answer dripping a byte every 0.5 s, own call"] = f"cut off after {elapsed:.1f} s"
+
+
+def test_cold_login_with_a_plain_setup_imports_no_botocore(ready: Bed) -> None:
+    token = ready.fresh_code()
+    done = ready.run(sys.executable, "-X", "importtime", "-m", "aws_mfa_run", "--login", token)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()]
+    assert "aws_mfa_run.sts_direct" in imported  # the guard sees our own imports...
+    heavy = ("botocore", "boto3", "http.client", "xml.etree", "json", "tempfile")
+    assert not [name for name in imported if name.startswith(heavy)]
+    assert ready.fake.calls["GetSessionToken"] == 1
