@@ -19,7 +19,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from aws_mfa_run import inifile, store
+from aws_mfa_run import codes, inifile, store
 from aws_mfa_run.settings import KEY_SOURCE
 from conftest import AWS, AWS_MFA_RUN, FIGURES, REPO, Bed
 from hammer import session_for
@@ -329,3 +329,26 @@ def test_permission_denied_as_an_unprivileged_user(fake) -> None:
     bed.aws_dir.chmod(0o755)
     assert bed.snapshot() == before
     subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def test_spent_codes_of_different_devices_written_at_once_are_all_kept(tmp_path) -> None:
+    # Fetches for different profiles hold different locks, and may remember their codes at the
+    # same instant: each must still find its own entry afterwards.
+    writers = 12
+    script = (
+        "import sys, time\n"
+        "from aws_mfa_run import codes\n"
+        "start = float(sys.argv[2])\n"
+        "time.sleep(max(0, start - time.time()))\n"
+        "for round in range(5):\n"
+        "    codes.SpentCodes(sys.argv[1]).remember(f'dev-{sys.argv[3]}', '123456', 1000 + round)\n"
+    )
+    start = time.time() + 1.0
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(start), str(number)])
+        for number in range(writers)
+    ]
+    assert [process.wait(timeout=60) for process in processes] == [0] * writers
+    spent = codes.SpentCodes(str(tmp_path))
+    kept = [n for n in range(writers) if spent.was_spent(f"dev-{n}", "123456", 1004)]
+    assert kept == list(range(writers))

@@ -60,11 +60,14 @@ class SpentCodes:
         return last is not None and last[0] == code and now - last[1] < SPENT_CODE_MEMORY
 
     def remember(self, serial: str, code: str, now: float) -> None:
-        entries = self._load()
-        entries[serial] = (code, int(now))
-        text = "".join(f"{name} {last} {when}\n" for name, (last, when) in entries.items())
         files.ensure_directory(os.path.dirname(self.path))
-        files.write_atomic(self.path, text, private=True)
+        # Fetches for different profiles hold different locks: this read-modify-write needs its
+        # own, or two of them at once would each drop the other's entry.
+        with files.locked_directory_of(self.path):
+            entries = self._load()
+            entries[serial] = (code, int(now))
+            text = "".join(f"{name} {last} {when}\n" for name, (last, when) in entries.items())
+            files.write_atomic(self.path, text, private=True, locked_directory=True)
 
 
 def _spent_message(serial: str, now: float) -> str:
