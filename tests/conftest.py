@@ -173,7 +173,11 @@ _MAY_PRINT_SECRETS = ("--env", "--credential-process", "get-session-token", "pyt
 def bed(tmp_path: Path, fake: FakeAws) -> Iterator[Bed]:
     world = Bed(tmp_path, fake)
     yield world
-    # After every test: no secret in any stderr, nor on stdout where nobody asked for one.
+    check_no_secret_shown(world)
+
+
+def check_no_secret_shown(world: Bed) -> None:
+    """After every test: no secret in any stderr, nor on stdout where nobody asked for one."""
     secrets = world.secrets()
     for done in world.outputs:
         asked = any(word in str(arg) for arg in done.args for word in _MAY_PRINT_SECRETS)

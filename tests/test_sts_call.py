@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aws_mfa_run import sts_direct
-from conftest import AWS_MFA_RUN, FIGURES, Bed
+from conftest import AWS_MFA_RUN, FIGURES, Bed, check_no_secret_shown
 from fakeaws import FakeAws
 
 # Set to a value that changes nothing against the stand-in, each of these is a setting botocore
@@ -106,10 +106,11 @@ def tls(tmp_path: Path) -> Iterator[tuple[FakeAws, Path]]:
 
 
 @pytest.fixture
-def tls_bed(tmp_path: Path, tls: tuple[FakeAws, Path]) -> Bed:
+def tls_bed(tmp_path: Path, tls: tuple[FakeAws, Path]) -> Iterator[Bed]:
     bed = Bed(tmp_path / "bed", tls[0])
     bed.write_profiles()
-    return bed
+    yield bed
+    check_no_secret_shown(bed)
 
 
 @pytest.mark.parametrize("variable", ["AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"])
