@@ -119,7 +119,8 @@ def test_https_with_a_trusted_ca(
     tls_bed: Bed, tls: tuple[FakeAws, Path], variable: str, caller: str
 ) -> None:
     assert tls_bed.fake.url.startswith("https://127.0.0.1:")
-    env = {variable: str(tls[1])}
+    # A leading ~ is the HOME's, as urllib3 reads it under botocore.
+    env = {variable: "~/" + os.path.relpath(tls[1], tls_bed.home)}
     if caller == "botocore":
         env["AWS_STS_REGIONAL_ENDPOINTS"] = "regional"
     login(tls_bed, env, "")

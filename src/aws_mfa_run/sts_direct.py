@@ -247,7 +247,7 @@ def ca_certificates(env: Mapping[str, str]) -> str:
     """
     for name in CA_VARIABLES:
         if env.get(name):
-            return env[name]
+            return os.path.expanduser(env[name])  # as urllib3 does under botocore
     try:
         from certifi import where
     except ImportError:
