@@ -268,10 +268,13 @@ def tls_context(url: str, env: Mapping[str, str]) -> ssl.SSLContext | None:
 
     ca_file = ca_certificates(env)
     try:
-        return ssl.create_default_context(cafile=ca_file)
+        context = ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as error:
         reason = getattr(error, "strerror", None) or type(error).__name__
         raise TransportError("certificate", f"cannot load {ca_file}: {reason}") from None
+    # AWS requires TLS 1.2 or later; so do urllib3 2 and Python 3.10+, but not Python 3.9.
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def request_bytes(headers: dict[str, str], body: bytes) -> bytes:
