@@ -67,14 +67,8 @@ class World:
             "[profile cp]\ncredential_process = aws-mfa-run --credential-process\n"
             "region = eu-west-1\n"
         )
-        self.env = hermetic_environment(os.environ)
-        self.env.update(
-            HOME=str(self.home),
-            PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            AWS_ENDPOINT_URL=fake.url,
-            AWS_EC2_METADATA_DISABLED="true",
-            AWS_PAGER="",
-        )
+        self.env = hermetic_environment(os.environ, self.home, fake.url)
+        self.env["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
         self.run([AWS_MFA_RUN, "--install-alias"])
 
     def run(self, argv: list[str]) -> None:

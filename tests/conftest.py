@@ -53,15 +53,9 @@ class Bed:
         self.outputs: list[subprocess.CompletedProcess[str]] = []
         self.alice: User = fake.add_user("alice")
         self.device = self.alice.devices[0]
-        self.env = hermetic_environment(os.environ)
+        self.env = hermetic_environment(os.environ, self.home, fake.url)
         self.env.update(
-            HOME=str(self.home),
-            PATH=f"{BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
-            AWS_ENDPOINT_URL=fake.url,
-            AWS_EC2_METADATA_DISABLED="true",
-            AWS_PAGER="",
-            LC_ALL="C.UTF-8",
-            TZ="UTC",
+            PATH=f"{BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin", LC_ALL="C.UTF-8", TZ="UTC"
         )
 
     def write_profiles(self, region: str = "eu-west-1", serial: bool = True) -> None:

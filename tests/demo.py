@@ -33,13 +33,8 @@ def main() -> int:
     (aws_dir / "config").write_text(
         f"[default]\nregion = eu-west-1\nmfa_serial = {device.serial}\n"
     )
-    env = hermetic_environment(os.environ) | {
-        "HOME": str(home),
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "AWS_ENDPOINT_URL": url,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_PAGER": "",
-    }
+    env = hermetic_environment(os.environ, home, url)
+    env["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
     def show(title: str, command: str) -> None:
         print(f"\n# {title}\n$ {command}", flush=True)

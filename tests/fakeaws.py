@@ -14,7 +14,6 @@ Run it in a thread of the tests (FakeAws.start) or as `python tests/fakeaws.py` 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import string
 import threading
@@ -29,6 +28,8 @@ import pyotp
 
 if TYPE_CHECKING:
     import ssl
+    from collections.abc import Mapping
+    from pathlib import Path
 
 ACCOUNT = "123456789012"
 STEP = 30
@@ -531,16 +532,28 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(error.status, body.encode(), "text/xml")
 
 
-def hermetic_environment(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
-    """`environ` without what would lead a program past the stand-in or read the user's setup:
-    AWS_* settings, proxies, CA bundles, and our own Python's paths."""
+def hermetic_environment(
+    environ: Mapping[str, str], home: Path | str, endpoint_url: str
+) -> dict[str, str]:
+    """`environ` for a program that must see only `home` and the stand-in at `endpoint_url`.
+
+    Dropped: AWS_* settings, proxies, CA bundles and our own Python's paths, anything that would
+    lead it past the stand-in or into the user's setup. Callers add PATH (and more) as they need.
+    """
     dropped = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle"}
     dropped |= {"pythonpath", "virtual_env", "ssl_cert_file", "ssl_cert_dir"}
-    return {
+    kept = {
         name: value
         for name, value in environ.items()
         if not name.startswith("AWS_") and name.lower() not in dropped
     }
+    kept.update(
+        HOME=str(home),
+        AWS_ENDPOINT_URL=endpoint_url,
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_PAGER="",
+    )
+    return kept
 
 
 if __name__ == "__main__":
