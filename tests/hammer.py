@@ -17,8 +17,8 @@ import sys
 import time
 
 from aws_mfa_run import alias, files, inifile, store
+from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.settings import Settings
-from aws_mfa_run.store import SessionCredentials
 
 
 def session_for(tag: str) -> SessionCredentials:

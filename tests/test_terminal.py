@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pexpect
-import pytest
 
 from conftest import AWS, AWS_MFA_RUN, Bed
 
@@ -38,11 +37,8 @@ def test_a_bad_answer_is_asked_again(ready: Bed) -> None:
     assert child.exitstatus == 0
 
 
-@pytest.mark.parametrize("caller", ["own call", "botocore"])
-def test_ctrl_c_at_the_prompt_exits_130_and_writes_nothing(ready: Bed, caller: str) -> None:
-    if caller == "botocore":
-        # A setting only botocore knows: its client is then built in a thread during the prompt.
-        ready.env["AWS_STS_REGIONAL_ENDPOINTS"] = "regional"
+def test_ctrl_c_at_the_prompt_exits_130_and_writes_nothing(ready: Bed) -> None:
+    # botocore's client is being built in a thread during the prompt.
     before = ready.snapshot()
     child = spawn(ready, AWS_MFA_RUN, "--login")
     child.expect_exact("MFA code for ")

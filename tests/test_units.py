@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from aws_mfa_run import codes, environ, inifile
-from aws_mfa_run.clock import format_utc, parse_utc
+from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.errors import AwsRefusedError, ConfigError, UsageError
-from aws_mfa_run.store import SessionCredentials
+from aws_mfa_run.timefmt import format_utc, parse_utc
 
 
 def edit(text: str, section: str, values: dict[str, str | None]) -> str:

@@ -24,8 +24,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from aws_mfa_run.credentials.session import SessionCredentials
     from aws_mfa_run.settings import Settings
-    from aws_mfa_run.store import SessionCredentials
 
 USAGE = """\
 usage: aws-mfa-run [OPTIONS] COMMAND [ARGS...]   run COMMAND with MFA session credentials
@@ -147,8 +147,8 @@ def _nested_session(
     options: Options, env: Mapping[str, str], now: float
 ) -> SessionCredentials | None:
     """Inside `aws-mfa-run`, the same profile's session comes from the environment it gave us."""
-    from aws_mfa_run.clock import parse_utc
     from aws_mfa_run.settings import MARKER_VARIABLE, reuse_margin, source_profile_name
+    from aws_mfa_run.timefmt import parse_utc
 
     marker = env.get(MARKER_VARIABLE)
     if not marker or options.target_profile or options.serial or options.mode == "login":
@@ -163,7 +163,7 @@ def _nested_session(
     # The files are not read here, so their mfa_min_remaining cannot count.
     if expiration - now <= reuse_margin(options, None, None):
         return None
-    from aws_mfa_run.store import SessionCredentials
+    from aws_mfa_run.credentials.session import SessionCredentials
 
     return SessionCredentials(key_id, secret, token, expiration)
 
@@ -297,7 +297,7 @@ def _with_files(
 def _report_login(
     settings: Settings, session: SessionCredentials, fetched: bool, via: str = ""
 ) -> None:
-    from aws_mfa_run.clock import describe_until
+    from aws_mfa_run.timefmt import describe_until
 
     until = describe_until(session.expiration, time.time())
     source = settings.source_profile

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from aws_mfa_run.clock import format_utc
+from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.settings import MARKER_VARIABLE
-from aws_mfa_run.store import SessionCredentials
+from aws_mfa_run.timefmt import format_utc
 
 # Imported for type checkers only: collections.abc and typing cost import time on the warm path.
 TYPE_CHECKING = False

@@ -12,7 +12,7 @@ import os
 import time
 
 from aws_mfa_run import files, inifile, store
-from aws_mfa_run.clock import parse_utc
+from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.settings import (
@@ -24,8 +24,8 @@ from aws_mfa_run.settings import (
     resolve,
     source_profile_name,
 )
-from aws_mfa_run.store import SessionCredentials
 from aws_mfa_run.terminal import Terminal, open_terminal
+from aws_mfa_run.timefmt import parse_utc
 
 # Imported for type checkers only: collections.abc and typing cost import time on the warm path.
 TYPE_CHECKING = False

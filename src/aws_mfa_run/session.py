@@ -10,10 +10,10 @@ import os
 import time
 
 from aws_mfa_run import codes, files, store
+from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.inifile import IniText
-from aws_mfa_run.settings import Settings, config_keys, long_term_keys
-from aws_mfa_run.store import SessionCredentials
+from aws_mfa_run.settings import Settings, long_term_keys
 from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
 
 # Imported for type checkers only: collections.abc and typing cost import time on the warm path.
@@ -123,7 +123,6 @@ def get_session(
             keys=keys,
             profile=settings.source_profile,
             region=settings.region,
-            profile_keys=config_keys(settings.source_profile, config_now),
         )
         try:
             code = codes.obtain_code(

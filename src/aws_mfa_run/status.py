@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from aws_mfa_run import roles, store
-from aws_mfa_run.clock import describe_until, format_utc
+from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.errors import MfaRunError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.settings import KEY_SOURCE, Options, resolve
-from aws_mfa_run.store import SessionCredentials
+from aws_mfa_run.timefmt import describe_until, format_utc
 
 # Imported for type checkers only: collections.abc and typing cost import time on the warm path.
 TYPE_CHECKING = False

@@ -10,27 +10,10 @@ from __future__ import annotations
 import os
 
 from aws_mfa_run import files, inifile
-from aws_mfa_run.clock import format_utc, parse_utc
+from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.settings import KEY_EXPIRATION, KEY_SOURCE, Settings, config_section_name
-
-
-class SessionCredentials:
-    """Temporary keys and when they end. repr() never shows the secrets."""
-
-    __slots__ = ("access_key_id", "expiration", "secret_access_key", "session_token")
-
-    def __init__(
-        self, access_key_id: str, secret_access_key: str, session_token: str, expiration: float
-    ) -> None:
-        self.access_key_id = access_key_id
-        self.secret_access_key = secret_access_key
-        self.session_token = session_token
-        self.expiration = expiration
-
-    def __repr__(self) -> str:
-        return f"SessionCredentials({self.access_key_id}, expires {format_utc(self.expiration)})"
-
+from aws_mfa_run.timefmt import format_utc, parse_utc
 
 SESSION_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
 

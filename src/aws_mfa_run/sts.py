@@ -1,8 +1,5 @@
 """The only module that imports botocore, and only when AWS is really called.
 
-GetSessionToken goes through sts_direct instead when nothing botocore would honour differently is
-configured: that call is on the path of a cold `make -j` (see sts_direct).
-
 Calls are bounded: a few seconds to connect or read and two attempts, so a dead or silent endpoint
 fails within 15 seconds instead of botocore's default minutes. botocore's errors become ours, with
 a sentence that says what to do and no request data.
@@ -11,15 +8,13 @@ a sentence that says what to do and no request data.
 from __future__ import annotations
 
 import os
-import sys
 import time
 
+from aws_mfa_run.credentials.session import MALFORMED, SessionCredentials, checked
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError
-from aws_mfa_run.store import SessionCredentials
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
     from typing import Any
 
 CONNECT_TIMEOUT = 4
@@ -91,7 +86,7 @@ def _refusal(
     serial: str | None,
     role_arn: str | None = None,
 ) -> Exception:
-    """Our error for an error answer of AWS (the same from botocore and from sts_direct)."""
+    """Our error for an error answer of AWS."""
     if "MultiFactorAuthentication failed" in message:
         return AwsRefusedError(
             f"AWS rejected the MFA code for {serial}: it is wrong, too old, or was already "
@@ -183,30 +178,17 @@ def _call(
         raise _translate(error, profile, serial, role_arn) from None
 
 
-def _credentials(fields: Any, operation: str, clock: Any) -> SessionCredentials:
-    """The session in an answer's Credentials (Expiration: a datetime or an ISO 8601 text)."""
+def _credentials(fields: Any, clock: Any) -> SessionCredentials:
+    """The session in an answer's Credentials, every value checked (see credentials.session)."""
     try:
         expiration = fields["Expiration"]
-        if isinstance(expiration, str):
-            from aws_mfa_run.clock import parse_utc
-
-            epoch = parse_utc(expiration)
-        else:
-            epoch = expiration.timestamp()
-        if epoch is None:
-            raise TypeError(expiration)
-        session = SessionCredentials(
-            fields["AccessKeyId"], fields["SecretAccessKey"], fields["SessionToken"], epoch
-        )
-    except (KeyError, TypeError, AttributeError):
-        raise AwsUnreachableError(f"AWS answered {operation} without credentials.") from None
-    if not (session.access_key_id and session.secret_access_key and session.session_token):
-        raise AwsUnreachableError(f"AWS answered {operation} without credentials.")
-    if session.expiration <= clock() + 60:
-        raise AwsRefusedError(
-            "AWS returned credentials that have already expired; check this computer's clock."
-        )
-    return session
+        epoch = expiration.timestamp()  # botocore parses timestamps into aware datetimes
+        values = (fields["AccessKeyId"], fields["SecretAccessKey"], fields["SessionToken"])
+    except (KeyError, TypeError, AttributeError, ValueError, OverflowError, OSError):
+        raise AwsUnreachableError(MALFORMED) from None
+    if not all(isinstance(value, str) for value in values):
+        raise AwsUnreachableError(MALFORMED)
+    return checked(SessionCredentials(*values, float(epoch)), clock())
 
 
 class BotocoreCall:
@@ -251,76 +233,16 @@ class BotocoreCall:
         self._thread.join()
 
 
-class DirectCall:
-    """GetSessionToken made by sts_direct, without botocore (see that module for when).
-
-    Nothing is prepared in the background: its set-up is a few milliseconds, and a thread would
-    cost as much.
-    """
-
-    def __init__(self, url: str, region: str, keys: tuple[str, str], env: Mapping[str, str]):
-        self.url, self.region, self.keys, self.env = url, region, keys, env
-
-    def close(self) -> None:
-        pass
-
-    def get_session_token(
-        self, profile: str, serial: str, code: str, duration: int | None, clock: Any
-    ) -> dict[str, str]:
-        """The answer's Credentials fields (empty when it has none)."""
-        from aws_mfa_run import sts_direct
-
-        try:
-            return sts_direct.get_session_token(
-                url=self.url,
-                region=self.region,
-                keys=self.keys,
-                serial=serial,
-                code=code,
-                duration=duration,
-                env=self.env,
-                connect_timeout=CONNECT_TIMEOUT,
-                read_timeout=READ_TIMEOUT,
-                attempts=TOTAL_ATTEMPTS,
-                clock=clock,
-            )
-        except sts_direct.ServiceError as error:
-            raise _refusal(error.code, error.message, error.status, profile, serial) from None
-        except sts_direct.TransportError as error:
-            if error.kind == "timeout":
-                raise AwsUnreachableError(NOT_IN_TIME) from None
-            if error.kind == "connect":
-                raise AwsUnreachableError(NOT_REACHED) from None
-            if error.kind == "certificate":
-                raise AwsUnreachableError(
-                    f"Cannot verify the TLS certificate of {self.url} ({error.detail}); behind "
-                    "a TLS-inspecting proxy, name its CA certificate file in AWS_CA_BUNDLE."
-                ) from None
-            raise _failed(error.detail) from None
-
-
 def prepare_session_token_call(
-    *,
-    keys: tuple[str, str],
-    profile: str,
-    region: str | None,
-    profile_keys: Collection[str],
-    env: Mapping[str, str] = os.environ,
-    platform: str = sys.platform,
-) -> DirectCall | BotocoreCall:
-    """What will call GetSessionToken: our own call when the setup is plain, else botocore's."""
-    from aws_mfa_run import sts_direct
-
-    signing_region = region or DEFAULT_REGION
-    url = sts_direct.endpoint_for(env, signing_region, profile_keys, platform)
-    if url is None:
-        return BotocoreCall(keys, profile, region)
-    return DirectCall(url, signing_region, keys, env)
+    *, keys: tuple[str, str], profile: str, region: str | None
+) -> BotocoreCall:
+    """Start building the client for GetSessionToken; it is ready when the code is."""
+    return BotocoreCall(keys, profile, region)
 
 
 def get_session_token(
     *,
-    client: DirectCall | BotocoreCall,
+    client: BotocoreCall,
     profile: str,
     serial: str,
     code: str,
@@ -328,7 +250,7 @@ def get_session_token(
     clock: Any = time.time,
 ) -> SessionCredentials:
     fields = client.get_session_token(profile, serial, code, duration, clock)
-    return _credentials(fields, "GetSessionToken", clock)
+    return _credentials(fields, clock)
 
 
 def assume_role(
@@ -352,7 +274,7 @@ def assume_role(
     if external_id:
         arguments["ExternalId"] = external_id
     answer = _call(client.assume_role, profile, None, role_arn, **arguments)
-    return _credentials(answer.get("Credentials"), "AssumeRole", clock)
+    return _credentials(answer.get("Credentials"), clock)
 
 
 def list_mfa_devices(*, keys: tuple[str, str], profile: str, region: str | None) -> list[str]:

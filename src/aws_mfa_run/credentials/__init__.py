@@ -1,0 +1,1 @@
+"""Credentials: the one chain every mode asks for valid credentials (see chain.py)."""

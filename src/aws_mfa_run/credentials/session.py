@@ -1,0 +1,101 @@
+"""SessionCredentials: temporary keys and when they end, checked before anything keeps them.
+
+Every value that reaches a file, an environment or a JSON answer passes `checked` first: an AWS
+answer (or a file) is outside data, and a line break or a Unicode line separator in a token would
+let it plant settings in the user's files.
+"""
+
+from __future__ import annotations
+
+from aws_mfa_run.errors import AwsUnreachableError
+
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+MALFORMED = "AWS returned malformed credentials; nothing was written. Try again later."
+# STS API reference: AccessKeyId is 16 to 128 characters of [\w]*.
+ACCESS_KEY_ID_LENGTH = (16, 128)
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def is_access_key_id(value: str) -> bool:
+    low, high = ACCESS_KEY_ID_LENGTH
+    return low <= len(value) <= high and _WORD.issuperset(value)
+
+
+def is_secret_text(value: str) -> bool:
+    """Printable ASCII without whitespace: what secret keys and session tokens are made of."""
+    return bool(value) and all("!" <= ch <= "~" for ch in value)
+
+
+class SessionCredentials:
+    """Temporary keys and when they end (epoch seconds, UTC). repr() never shows the secrets."""
+
+    __slots__ = ("access_key_id", "expiration", "secret_access_key", "session_token")
+
+    def __init__(
+        self, access_key_id: str, secret_access_key: str, session_token: str, expiration: float
+    ) -> None:
+        self.access_key_id = access_key_id
+        self.secret_access_key = secret_access_key
+        self.session_token = session_token
+        self.expiration = expiration
+
+    def __repr__(self) -> str:
+        return f"SessionCredentials({self.access_key_id}, expires {int(self.expiration)})"
+
+    def well_formed(self) -> bool:
+        return (
+            is_access_key_id(self.access_key_id)
+            and is_secret_text(self.secret_access_key)
+            and is_secret_text(self.session_token)
+        )
+
+    def remaining(self, now: float) -> float:
+        return self.expiration - now
+
+    def usable(self, now: float, margin: float) -> bool:
+        return self.expiration - now > margin
+
+
+def checked(credentials: SessionCredentials, now: float) -> SessionCredentials:
+    """`credentials` if every value is well formed and they end in the future, else our error."""
+    if not credentials.well_formed() or credentials.expiration <= now:
+        raise AwsUnreachableError(MALFORMED)
+    return credentials
+
+
+# The keys of a stored session, in the credentials file and in our caches.
+KEY_ID, SECRET, TOKEN = "aws_access_key_id", "aws_secret_access_key", "aws_session_token"
+KEY_EXPIRATION = "aws_mfa_run_expiration"
+
+
+def from_stored(values: Mapping[str, str] | None) -> SessionCredentials | None:
+    """The session a stored section holds (valid or expired), None when it holds none we trust.
+
+    A stored value that is not well formed counts as no session: it is replaced, never served.
+    """
+    if not values:
+        return None
+    from aws_mfa_run.timefmt import parse_utc
+
+    expiration = parse_utc(values.get(KEY_EXPIRATION, ""))
+    key_id, secret, token = values.get(KEY_ID), values.get(SECRET), values.get(TOKEN)
+    if expiration is None or not key_id or not secret or not token:
+        return None
+    session = SessionCredentials(key_id, secret, token, expiration)
+    return session if session.well_formed() else None
+
+
+def stored_values(session: SessionCredentials) -> dict[str, str | None]:
+    """The session as the keys we write: the standard three and our expiration."""
+    from aws_mfa_run.timefmt import format_utc
+
+    return {
+        KEY_ID: session.access_key_id,
+        SECRET: session.secret_access_key,
+        TOKEN: session.session_token,
+        KEY_EXPIRATION: format_utc(session.expiration),
+    }
