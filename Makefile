@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SOURCES := pyproject.toml $(wildcard src/aws_mfa_run/*.py) cli-alias/alias
+SOURCES := pyproject.toml $(shell find src -name "*.py") cli-alias/alias
 
 .PHONY: demo test lint bench install clean
 
