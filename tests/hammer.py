@@ -16,9 +16,10 @@ import os
 import sys
 import time
 
-from aws_mfa_run import alias, files, inifile, store
-from aws_mfa_run.credentials.session import SessionCredentials
-from aws_mfa_run.settings import Settings
+from aws_mfa_run import files, inifile
+from aws_mfa_run.commands import alias
+from aws_mfa_run.credentials import store
+from aws_mfa_run.credentials.session import SESSION_KEYS, SessionCredentials
 
 
 def session_for(tag: str) -> SessionCredentials:
@@ -28,19 +29,15 @@ def session_for(tag: str) -> SessionCredentials:
     )
 
 
-def settings_for(home: str, target: str) -> Settings:
-    return Settings(
-        source_profile="default",
-        target_profile=target,
-        serial=None,
-        duration=None,
-        min_remaining=0,
-        region=None,
-        output=None,
-        mfa_process=None,
-        config_path=os.path.join(home, ".aws", "config"),
+def write_session(home: str, target: str, session: SessionCredentials) -> None:
+    store.write_session(
         credentials_path=os.path.join(home, ".aws", "credentials"),
-        state_dir=os.path.join(home, ".aws", "aws-mfa-run"),
+        config_path=os.path.join(home, ".aws", "config"),
+        target=target,
+        source="default",
+        session=session,
+        copied={},
+        expected_sections=set(),
     )
 
 
@@ -48,34 +45,33 @@ def main(arguments: list[str]) -> int:
     kind, home = arguments[0], arguments[1]
     os.environ["HOME"] = home
     if kind == "credentials":
-        settings = settings_for(home, arguments[2])
         count = int(arguments[3]) if len(arguments) > 3 else None
         number = 0
         while count is None or number < count:
-            store.write_session(settings, session_for("AB"[number % 2]))
+            write_session(home, arguments[2], session_for("AB"[number % 2]))
             number += 1
         return 0
     if kind == "config":
-        settings = settings_for(home, "mfa")
+        config_path = os.path.join(home, ".aws", "config")
         count = int(arguments[2]) if len(arguments) > 2 else None
         number = 0
         while count is None or number < count:
-            store.save_mfa_serial(settings, f"arn:aws:iam::1:mfa/{'AB'[number % 2]}")
+            store.save_mfa_serial(config_path, "default", f"arn:aws:iam::1:mfa/{'AB'[number % 2]}")
             number += 1
         return 0
     if kind == "alias":
-        path = alias.alias_file_path()
+        path = os.path.join(home, ".aws", "cli", "alias")
         original = files.read_text(path) or ""
         count = int(arguments[2]) if len(arguments) > 2 else None
         number = 0
         while count is None or number < count:
-            alias.install(force=True)
+            alias.install(path, force=True)
             with files.locked_directory_of(path):
                 files.write_atomic(path, original, private=False, locked_directory=True)
             number += 1
         return 0
     if kind == "once":
-        store.write_session(settings_for(home, arguments[2]), session_for(arguments[2]))
+        write_session(home, arguments[2], session_for(arguments[2]))
         return 0
     if kind == "read":
         path = os.path.join(home, ".aws", "credentials")
@@ -87,7 +83,7 @@ def main(arguments: list[str]) -> int:
             for section in inifile.parse(text, path).sections.values():
                 values = section.values
                 if "aws_mfa_run_expiration" in values and not all(
-                    values.get(key) for key in store.SESSION_KEYS
+                    values.get(key) for key in SESSION_KEYS
                 ):
                     print(f"torn section {section.name}", file=sys.stderr)
                     return 1

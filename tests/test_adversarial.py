@@ -19,7 +19,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from aws_mfa_run import codes, inifile, store
+from aws_mfa_run import codes, inifile
+from aws_mfa_run.credentials.session import stored_values
 from aws_mfa_run.settings import KEY_SOURCE
 from conftest import AWS, AWS_MFA_RUN, FIGURES, REPO, Bed
 from hammer import session_for
@@ -33,7 +34,7 @@ def edited(text: str, section: str, values: dict[str, str | None]) -> str:
 
 
 def session_section(tag: str) -> dict[str, str | None]:
-    return {**store.session_values(session_for(tag)), KEY_SOURCE: "default"}
+    return {**stored_values(session_for(tag)), KEY_SOURCE: "default"}
 
 
 CRASH_CASES = {
@@ -131,9 +132,9 @@ def test_32_writers_and_32_readers(bed: Bed) -> None:
     assert text.startswith(original)
     ini = inifile.parse(text, "c")
     for number in range(32):
-        expected = store.session_values(session_for(f"t{number}"))
+        expected = stored_values(session_for(f"t{number}"))
         values = ini.get(f"t{number}")
-        assert values is not None and all(values[key] == expected[key] for key in expected)
+        assert values is not None and all(values.get(key) == expected[key] for key in expected)
     FIGURES["concurrent writers"] = (
         f"32 writers, 32 readers ({reads} reads), 0 profiles lost, 0 torn reads"
     )
@@ -341,7 +342,8 @@ def test_spent_codes_of_different_devices_written_at_once_are_all_kept(tmp_path)
         "start = float(sys.argv[2])\n"
         "time.sleep(max(0, start - time.time()))\n"
         "for round in range(5):\n"
-        "    codes.SpentCodes(sys.argv[1]).remember(f'dev-{sys.argv[3]}', '123456', 1000 + round)\n"
+        "    spent = codes.SpentCodes(sys.argv[1] + '/used-codes')\n"
+        "    spent.remember(f'dev-{sys.argv[3]}', '123456', 1000 + round)\n"
     )
     start = time.time() + 1.0
     processes = [
@@ -349,6 +351,6 @@ def test_spent_codes_of_different_devices_written_at_once_are_all_kept(tmp_path)
         for number in range(writers)
     ]
     assert [process.wait(timeout=60) for process in processes] == [0] * writers
-    spent = codes.SpentCodes(str(tmp_path))
+    spent = codes.SpentCodes(str(tmp_path / "used-codes"))
     kept = [n for n in range(writers) if spent.was_spent(f"dev-{n}", "123456", 1004)]
     assert kept == list(range(writers))

@@ -79,7 +79,7 @@ def test_codes_are_normalised() -> None:
 
 
 def test_spent_mfa_process_code_waits_for_the_next_one(tmp_path) -> None:
-    spent = codes.SpentCodes(str(tmp_path))
+    spent = codes.SpentCodes(str(tmp_path / "used-codes"))
     now = [1000.0]
     spent.remember("dev", "111111", now[0])
     answers = iter(["111111", "222222"])
@@ -124,11 +124,11 @@ def test_spent_mfa_process_code_waits_for_the_next_one(tmp_path) -> None:
 def test_shell_scripts_quote_everything() -> None:
     session = SessionCredentials("ASIA1", "se'cret/+", "to$ken", 0)
     variables = environ.session_variables(session, "dev", "eu-west-1", {})
-    posix = environ.shell_script(variables, "sh")
+    posix = environ.shell_script(variables, "sh", {})
     assert "export AWS_SECRET_ACCESS_KEY='se'\"'\"'cret/+'" in posix
     assert "export AWS_SESSION_TOKEN='to$ken'" in posix
     assert posix.startswith("unset AWS_PROFILE AWS_DEFAULT_PROFILE\n")
-    fish = environ.shell_script(variables, "fish")
+    fish = environ.shell_script(variables, "fish", {})
     assert "set -gx AWS_SECRET_ACCESS_KEY 'se\\'cret/+';" in fish
 
 

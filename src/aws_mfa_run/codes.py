@@ -13,7 +13,7 @@ from aws_mfa_run import files
 from aws_mfa_run.errors import AwsRefusedError, NoCodeError, UsageError
 from aws_mfa_run.terminal import NoTerminal, Terminal
 
-# Imported for type checkers only: collections.abc and typing cost import time on the warm path.
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,7 +23,6 @@ TOTP_STEP = 30  # seconds per code of RFC 6238 devices, virtual and hardware
 # for this long; after it, an equal code is a new one that happens to repeat.
 SPENT_CODE_MEMORY = 3 * TOTP_STEP
 MFA_PROCESS_TIMEOUT = 60
-USED_CODES_FILE = "used-codes"
 
 
 def normalize(code: str) -> str:
@@ -44,8 +43,8 @@ class SpentCodes:
     Plain lines, not JSON: the one process that fetches under make -j would pay json's import.
     """
 
-    def __init__(self, state_dir: str) -> None:
-        self.path = os.path.join(state_dir, USED_CODES_FILE)
+    def __init__(self, path: str) -> None:
+        self.path = path
 
     def _load(self) -> dict[str, tuple[str, int]]:
         entries: dict[str, tuple[str, int]] = {}
@@ -68,6 +67,19 @@ class SpentCodes:
             entries[serial] = (code, int(now))
             text = "".join(f"{name} {last} {when}\n" for name, (last, when) in entries.items())
             files.write_atomic(self.path, text, private=True, locked_directory=True)
+
+    def forget(self, serials: set[str]) -> bool:
+        """Drop the entries of `serials`; whether there were any."""
+        if not os.path.exists(self.path):
+            return False
+        with files.locked_directory_of(self.path):
+            entries = self._load()
+            kept = {name: entry for name, entry in entries.items() if name not in serials}
+            if kept == entries:
+                return False
+            text = "".join(f"{name} {last} {when}\n" for name, (last, when) in kept.items())
+            files.write_atomic(self.path, text, private=True, locked_directory=True)
+        return True
 
 
 def _spent_message(serial: str, now: float) -> str:
@@ -117,6 +129,7 @@ def obtain_code(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     say: Callable[[str], None],
+    stale_note: str | None = None,
 ) -> str:
     """A fresh code for `serial`, from the first source that has one."""
     if given is not None:
@@ -138,8 +151,9 @@ def obtain_code(
     try:
         terminal = open_terminal()
     except NoTerminal:
+        before = f"{stale_note} " if stale_note else ""
         raise NoCodeError(
-            f"No MFA code for {serial} and no terminal to ask on: pass it as "
+            f"{before}No MFA code for {serial} and no terminal to ask on: pass it as "
             "`aws mfa CODE` / --token-code CODE, or set mfa_process in the profile."
         ) from None
     try:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from aws_mfa_run.credentials.session import SessionCredentials
-from aws_mfa_run.settings import MARKER_VARIABLE
+from aws_mfa_run.settings import MARKER_VARIABLE, REGION_MARKER_VARIABLE
 from aws_mfa_run.timefmt import format_utc
 
-# Imported for type checkers only: collections.abc and typing cost import time on the warm path.
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -21,12 +21,24 @@ REMOVED = (
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
 )
+REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+def user_region(env: Mapping[str, str]) -> str | None:
+    """The region the user set in the environment; one an outer aws-mfa-run (or an eval of
+    `--env`) put there, recognised by its marker, is not the user's."""
+    ours = env.get(REGION_MARKER_VARIABLE)
+    for name in REGION_VARIABLES:
+        value = env.get(name)
+        if value and value != ours:
+            return value
+    return None
 
 
 def session_variables(
     session: SessionCredentials, profile: str, region: str | None, env: Mapping[str, str]
 ) -> dict[str, str]:
-    """The variables we set: the session, its expiration, the marker, and a region if missing."""
+    """The variables we set: the session, its expiration, the marker, and the region."""
     variables = {
         "AWS_ACCESS_KEY_ID": session.access_key_id,
         "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
@@ -35,19 +47,28 @@ def session_variables(
         "AWS_CREDENTIAL_EXPIRATION": format_utc(session.expiration),
         MARKER_VARIABLE: profile,
     }
-    # AWS CLI v1 reads only AWS_DEFAULT_REGION, most other SDKs AWS_REGION: fill in both.
-    chosen = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or region
-    if chosen:
-        for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-            if not env.get(name):
-                variables[name] = chosen
+    variables.update(region_variables(region, env))
     return variables
+
+
+def region_variables(region: str | None, env: Mapping[str, str]) -> dict[str, str]:
+    """AWS CLI v1 reads only AWS_DEFAULT_REGION, most other SDKs AWS_REGION: fill in both, unless
+    the user chose a region in the environment. The marker lets a nested run replace ours."""
+    chosen = user_region(env)
+    if chosen is not None:  # the user's choice, given to whichever variable lacks it
+        return {name: chosen for name in REGION_VARIABLES if env.get(name) != chosen}
+    if not region:
+        return {}
+    return {**dict.fromkeys(REGION_VARIABLES, region), REGION_MARKER_VARIABLE: region}
 
 
 def child_environment(
     env: Mapping[str, str], session: SessionCredentials, profile: str, region: str | None
 ) -> dict[str, str]:
     child = {name: value for name, value in env.items() if name not in REMOVED}
+    if user_region(env) is None:
+        for name in (*REGION_VARIABLES, REGION_MARKER_VARIABLE):
+            child.pop(name, None)
     child.update(session_variables(session, profile, region, env))
     return child
 
@@ -60,15 +81,23 @@ def _fish_quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-SHELLS = ("sh", "bash", "zsh", "fish")
+def _powershell_quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
-def shell_script(variables: Mapping[str, str], shell: str) -> str:
+def shell_script(variables: Mapping[str, str], shell: str, env: Mapping[str, str]) -> str:
     """Text for `eval "$(aws-mfa-run --env)"`: unset what could override, export the session."""
     stale = [name for name in REMOVED if name not in variables]
+    if user_region(env) is None:
+        stale += [
+            name for name in (*REGION_VARIABLES, REGION_MARKER_VARIABLE) if name not in variables
+        ]
     if shell == "fish":
         lines = [f"set -e {name};" for name in stale]
         lines += [f"set -gx {name} {_fish_quote(value)};" for name, value in variables.items()]
+    elif shell in ("powershell", "pwsh"):
+        lines = [f"Remove-Item Env:{name} -ErrorAction SilentlyContinue" for name in stale]
+        lines += [f"$Env:{name} = {_powershell_quote(value)}" for name, value in variables.items()]
     else:
         lines = [f"unset {' '.join(stale)}"]
         lines += [f"export {name}={_posix_quote(value)}" for name, value in variables.items()]

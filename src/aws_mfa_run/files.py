@@ -8,6 +8,7 @@ original intact. A symlinked file stays a symlink; its target is what gets repla
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import stat
@@ -128,10 +129,37 @@ def locked_directory_of(path: str) -> locked:
 
 
 def check_writable(path: str) -> None:
-    """Fail before anything is spent (an MFA code) when `path` could not be written."""
-    directory = directory_of(path)
-    if os.path.isdir(directory) and not os.access(directory, os.W_OK | os.X_OK):
+    """Fail before anything is spent (an MFA code) when `path` could not be written: its
+    directory must let us create the temporary file, and the file must not be read-only."""
+    real = os.path.realpath(path)
+    try:
+        current = os.stat(real)
+    except FileNotFoundError:
+        current = None
+    except OSError as error:
+        raise _oserror(path, error, "write") from None
+    if current is not None:
+        if not stat.S_ISREG(current.st_mode):
+            raise ConfigError(f"{path} is not a regular file; move it out of the way.")
+        _refuse_read_only(path, current.st_mode)
+    directory = os.path.dirname(real) or "."
+    while not os.path.isdir(directory):  # it will be created: check where it will be
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return
+        directory = parent
+    if not os.access(directory, os.W_OK | os.X_OK):
         raise ConfigError(f"Cannot write into {directory}: permission denied.")
+
+
+def _refuse_read_only(path: str, mode: int) -> None:
+    # A file the user made read-only is a decision of theirs; `aws configure set` respects it
+    # too. (As root, os.access would say yes whatever the mode: the mode bits are what count.)
+    if not mode & stat.S_IWUSR:
+        raise ConfigError(
+            f"{path} is read-only (mode {stat.S_IMODE(mode):04o}); make it writable "
+            f"(chmod u+w) to let aws-mfa-run update it."
+        )
 
 
 def directory_of(path: str) -> str:
@@ -174,6 +202,8 @@ def write_atomic(
         raise _oserror(path, error, "write") from None
     if current is not None and not stat.S_ISREG(current.st_mode):
         raise ConfigError(f"{path} is not a regular file; move it out of the way.")
+    if current is not None:
+        _refuse_read_only(path, current.st_mode)
     mode = stat.S_IMODE(current.st_mode) if current is not None else PRIVATE_FILE_MODE
     if private and mode & 0o077:
         note = f"Made {path} private ({mode:04o} -> {mode & 0o700:04o}): it holds secret keys."
@@ -196,7 +226,20 @@ def write_atomic(
                 except PermissionError:
                     pass  # not ours to give away unless we are root: the new file stays ours
             os.fsync(handle.fileno())
-        os.replace(temporary, real)
+        try:
+            os.replace(temporary, real)
+        except OSError as error:
+            if error.errno not in (errno.EBUSY, errno.EXDEV) or current is None:
+                raise
+            # A single file bind-mounted into a container cannot be renamed over. We hold the
+            # lock, so rewriting it in place loses no other writer's change; only a crash in
+            # the middle could leave it torn, which the user is told.
+            _rewrite_in_place(real, text, mode)
+            os.unlink(temporary)
+            moved = (
+                f"{path} cannot be replaced atomically (a bind mount?); it was rewritten in place."
+            )
+            note = f"{note} {moved}" if note else moved
     except BaseException as error:
         try:
             os.unlink(temporary)
@@ -207,6 +250,20 @@ def write_atomic(
         raise
     _fsync_directory(directory)
     return note
+
+
+def _rewrite_in_place(path: str, text: str, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:
+        os.fchmod(fd, mode)
+        data = text.encode("utf-8", "surrogateescape")
+        os.ftruncate(fd, 0)
+        written = 0
+        while written < len(data):
+            written += os.pwrite(fd, data[written:], written)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _new_temporary(directory: str, prefix: str) -> tuple[int, str]:

@@ -51,7 +51,7 @@ class IniText:
     @property
     def lines(self) -> list[str]:
         if self._lines is None:
-            self._lines = self._text.splitlines(keepends=True)
+            self._lines = split_lines(self._text)
         return self._lines
 
     @property
@@ -94,12 +94,39 @@ class IniText:
         end = text.find("\n[", start)
         end = len(text) if end < 0 else end + 1
         first_line = text.count("\n", 0, start)
-        return _parse_lines(text[start:end].splitlines(keepends=True), self.path, first_line)[
-            name
-        ].values
+        return _parse_lines(split_lines(text[start:end]), self.path, first_line)[name].values
 
     def text(self) -> str:
         return self._text
+
+    def may_quote_headers(self) -> bool:
+        """Whether a section header could be written in a form other than `[profile NAME]` for a
+        plain NAME (quotes, backslashes, tabs, runs of spaces): then finding a profile's section
+        takes parsing every header. Cheap: a few scans of the text in C."""
+        text = self._text
+        return any(mark in text for mark in ('"', "'", "\\", "\t", "[profile  ", "[ "))
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings, split only at \\n, \\r\\n and \\r, as configparser (through
+    Python's universal newlines) splits them for botocore and the AWS CLI. str.splitlines would
+    also split at U+2028, U+0085 and other separators, so both readers would see different
+    sections in the same text."""
+    lines: list[str] = []
+    start = 0
+    length = len(text)
+    while start < length:
+        newline = text.find("\n", start)
+        carriage = text.find("\r", start, newline if newline >= 0 else length)
+        if carriage >= 0:
+            end = carriage + 2 if text.startswith("\r\n", carriage) else carriage + 1
+        elif newline >= 0:
+            end = newline + 1
+        else:
+            end = length
+        lines.append(text[start:end])
+        start = end
+    return lines
 
 
 def _header_name(text: str, start: int) -> str | None:
@@ -175,7 +202,9 @@ def edit_section(ini: IniText, section: str, values: dict[str, str | None]) -> s
     section's last key; a new section goes at the end, after a blank line.
     """
     for key, value in values.items():
-        if value is not None and ("\n" in value or "\r" in value):
+        # Values are checked before they get here; this is the last line of defence against a
+        # value that one reader or another would take for several lines.
+        if value is not None and (len(split_lines(value)) > 1 or len(value.splitlines()) > 1):
             raise ValueError(f"a value for {key} spans lines")
     lines = list(ini.lines)
     nl = ini.newline
@@ -213,6 +242,26 @@ def edit_section(ini: IniText, section: str, values: dict[str, str | None]) -> s
         changes.append((at, at, appended))
     for start, end, replacement in sorted(changes, key=lambda change: change[0], reverse=True):
         lines[start:end] = replacement
+    return "".join(lines)
+
+
+def remove_keys(ini: IniText, section: str, keys: tuple[str, ...] | list[str]) -> str:
+    """Return the text without `keys` in `section`; the section itself goes too when nothing is
+    left in it (no key, no comment), and so does the blank line that set a last section apart."""
+    text = edit_section(ini, section, dict.fromkeys(keys))
+    edited = IniText(text, ini.path)
+    found = edited.sections.get(section)
+    if found is None or found.values:
+        return text
+    lines = list(edited.lines)
+    headers = [other.header for other in edited.sections.values() if other.header > found.header]
+    end = min(headers, default=len(lines))
+    if any(line.strip() for line in lines[found.header + 1 : end]):
+        return text  # a comment of the user's stays, and so does its section
+    start = found.header
+    if end == len(lines) and start > 0 and not lines[start - 1].strip():
+        start -= 1
+    del lines[start:end]
     return "".join(lines)
 
 

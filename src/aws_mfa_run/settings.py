@@ -1,6 +1,9 @@
-"""Which profiles, device, duration and margins to use: pure, from options + environment + INI.
+"""Which profiles, device, duration, margins and files to use: pure, from options + environment +
+the parsed INI files. Nothing here reads a file or calls AWS.
 
-Nothing here reads a file or calls AWS; the caller hands in the parsed config and credentials.
+Profile names are matched the way botocore matches them: in the config file `[default]` or
+`[profile NAME]`, where NAME may be quoted as a shell would (`[profile "my dev"]`,
+`[profile 'my dev']`, which `aws configure set` writes); in the credentials file `[NAME]`.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ import os
 from aws_mfa_run.errors import ConfigError, UsageError
 from aws_mfa_run.inifile import IniText
 
-# Imported for type checkers only: collections.abc and typing cost import time on the warm path.
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from aws_mfa_run.arguments import Options
 
 MIN_DURATION = 900  # STS GetSessionToken limits for IAM users
 MAX_DURATION = 129600
@@ -22,115 +27,172 @@ MAX_DURATION = 129600
 DEFAULT_MIN_REMAINING = 16 * 60
 # botocore rejects a credential_process answer that is inside its mandatory refresh window.
 CREDENTIAL_PROCESS_MIN_REMAINING = 11 * 60
+# AWS treats AssumeRole called with session credentials as role chaining, which it caps at one
+# hour whatever the role's MaxSessionDuration.
+ROLE_MAX_DURATION = 3600
+ROLE_MIN_DURATION = 900
+# The source session only has to outlive the AssumeRole call; asking for a new code earlier than
+# this would be a needless prompt.
+ROLE_SOURCE_MIN_REMAINING = 2 * 60
 
 # Keys of ours in the files. The AWS CLI and SDKs ignore keys they don't know.
 KEY_DURATION = "mfa_session_duration"
 KEY_MIN_REMAINING = "mfa_min_remaining"
 KEY_PROCESS = "mfa_process"
-KEY_EXPIRATION = "aws_mfa_run_expiration"
 KEY_SOURCE = "aws_mfa_run_source_profile"
-# Set in a wrapped command's environment: names the profile whose session it runs with.
+# In the target's credentials section: the config keys we copied into its config section from
+# the profile (ours to keep in step).
+KEY_COPIED = "aws_mfa_run_copied"
+COPIED_KEYS = ("region", "output")
+# Set in a wrapped command's environment: names the profile whose session it runs with, and the
+# region we put there (so a nested run can tell our region from the user's).
 MARKER_VARIABLE = "AWS_MFA_RUN_PROFILE"
+REGION_MARKER_VARIABLE = "AWS_MFA_RUN_REGION"
+# Profile kinds whose credentials come from elsewhere: never a target for our session keys.
+FOREIGN_CREDENTIAL_KEYS = (
+    "role_arn",
+    "source_profile",
+    "credential_source",
+    "credential_process",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+)
 
 
-class Options:
-    """What the command line asked for (filled by cli.parse_arguments)."""
+class Paths:
+    """The files aws-mfa-run reads and writes, from the environment and HOME."""
 
-    def __init__(self) -> None:
-        self.mode = "run"  # run | login | status | install-alias | env | credential-process
-        self.profile: str | None = None
-        self.target_profile: str | None = None
-        self.serial: str | None = None
-        self.duration: str | None = None
-        self.min_remaining: str | None = None
-        self.token_code: str | None = None
-        self.force = False
-        self.shell = "sh"
-        self.command: list[str] = []
-        self.aws_globals: dict[str, str] = {}  # from the `aws` that ran us as an alias
-
-
-class Settings:
-    """Everything resolved that the rest of the run needs."""
-
-    def __init__(
-        self,
-        *,
-        source_profile: str,
-        target_profile: str,
-        serial: str | None,
-        duration: int | None,
-        min_remaining: int,
-        region: str | None,
-        output: str | None,
-        mfa_process: str | None,
-        config_path: str,
-        credentials_path: str,
-        state_dir: str,
-    ) -> None:
-        self.source_profile = source_profile
-        self.target_profile = target_profile
-        self.serial = serial
-        self.duration = duration
-        self.min_remaining = min_remaining
-        self.region = region
-        self.output = output
-        self.mfa_process = mfa_process
-        self.config_path = config_path
-        self.credentials_path = credentials_path
-        self.state_dir = state_dir
+    def __init__(self, env: Mapping[str, str]) -> None:
+        home = env.get("HOME") or os.path.expanduser("~")
+        self.home = home
+        self.config = _expand(
+            env.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config"), home
+        )
+        self.credentials = _expand(
+            env.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials"),
+            home,
+        )
+        self.state_dir = os.path.join(home, ".aws", "aws-mfa-run")
+        # The AWS CLI (v1 and v2) reads aliases from this fixed place under the home directory.
+        self.alias_file = os.path.join(home, ".aws", "cli", "alias")
 
 
-def file_paths(env: Mapping[str, str]) -> tuple[str, str, str]:
-    """The config file, the credentials file and our own state directory."""
-    home = os.path.expanduser("~")
-    config = os.path.expanduser(env.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config"))
-    credentials = os.path.expanduser(
-        env.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials")
-    )
-    return config, credentials, os.path.join(home, ".aws", "aws-mfa-run")
+def _expand(path: str, home: str) -> str:
+    if path == "~" or path.startswith("~/"):
+        return home + path[1:]
+    return path
 
 
-def config_section_name(profile: str) -> str:
-    return "default" if profile == "default" else f"profile {profile}"
+# ---- profile names and sections -------------------------------------------------------------
 
 
 def check_profile_name(name: str, what: str = "profile") -> str:
     bad = [ch for ch in name if ch in "[]" or not ch.isprintable()]
     if not name or bad or name != name.strip() or len(name) > 512:
         raise UsageError(
-            f"{name[:60]!r} is not a usable {what} name: use letters, digits and -_.@+ "
+            f"{name[:60]!r} is not a usable {what} name: use letters, digits, spaces and -_.@+ "
             "(no brackets, no line breaks, no leading or trailing spaces)."
         )
     return name
 
 
-def source_profile_name(options: Options, env: Mapping[str, str]) -> str:
-    """-p, else the profile the `aws` alias was given, else AWS_PROFILE, else the one we run in."""
-    alias_profile = options.aws_globals.get("profile")
-    if options.profile and alias_profile and options.profile != alias_profile:
-        raise UsageError(
-            f"Both --profile {alias_profile} (to aws) and -p {options.profile} were given; "
-            "name the profile once."
-        )
-    if options.profile is not None:
-        return check_profile_name(options.profile)
-    name = (
-        alias_profile
-        or env.get("AWS_PROFILE")
-        or env.get("AWS_DEFAULT_PROFILE")
-        or env.get(MARKER_VARIABLE)
-        or "default"
-    )
-    return check_profile_name(name)
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_")
 
 
-def config_keys(profile: str, config: IniText) -> list[str]:
-    """The keys of the profile's own section in the config file (none when it has no section)."""
-    section = config.get(config_section_name(profile))
-    if section is None and profile == "default":
-        section = config.get("profile default")
-    return list(section or {})
+def config_section_name(profile: str) -> str:
+    """The config section to write for `profile`, quoted as `aws configure set` quotes it."""
+    if profile == "default":
+        return "default"
+    if _SAFE.issuperset(profile):
+        return f"profile {profile}"
+    return "profile '" + profile.replace("'", "'\"'\"'") + "'"
+
+
+def profile_of_section(header: str) -> str | None:
+    """The profile a config section header names, as botocore reads it (shlex, two words)."""
+    if header == "default":
+        return "default"
+    if not header.startswith("profile"):
+        return None
+    words = shell_words(header)
+    return words[1] if words is not None and len(words) == 2 and words[0] == "profile" else None
+
+
+def shell_words(text: str) -> list[str] | None:
+    """POSIX shell word splitting as shlex.split does it (quotes, backslashes); None when a quote
+    is left open. Our own: shlex imports re, which the warm path does not pay for."""
+    words: list[str] = []
+    current: list[str] = []
+    in_word = False
+    index = 0
+    while index < len(text):
+        ch = text[index]
+        index += 1
+        if ch in " \t\r\n":
+            if in_word:
+                words.append("".join(current))
+                current, in_word = [], False
+            continue
+        in_word = True
+        if ch == "\\":
+            if index < len(text):
+                current.append(text[index])
+                index += 1
+            continue
+        if ch == "'":
+            end = text.find("'", index)
+            if end < 0:
+                return None
+            current.append(text[index:end])
+            index = end + 1
+            continue
+        if ch == '"':
+            while True:
+                if index >= len(text):
+                    return None
+                ch = text[index]
+                index += 1
+                if ch == '"':
+                    break
+                if ch == "\\" and index < len(text) and text[index] in '\\"':
+                    ch = text[index]
+                    index += 1
+                current.append(ch)
+            continue
+        current.append(ch)
+    if in_word:
+        words.append("".join(current))
+    return words
+
+
+def config_values(profile: str, config: IniText) -> dict[str, str] | None:
+    """The profile's section of the config file, found as botocore finds it; None without one."""
+    plain = config.get(config_section_name(profile)) if _SAFE.issuperset(profile) else None
+    if not config.may_quote_headers():
+        if plain is None and profile == "default":
+            return config.get("profile default")
+        return plain
+    found = None
+    for name, section in config.sections.items():
+        if profile_of_section(name) == profile:
+            found = section.values  # botocore: the last section naming the profile wins
+    return found
+
+
+def config_header(profile: str, config: IniText) -> str:
+    """The header of the profile's existing config section, else the one to create."""
+    if config.may_quote_headers() or profile == "default":
+        for name in reversed(list(config.sections)):
+            if profile_of_section(name) == profile:
+                return name
+    return config_section_name(profile)
+
+
+def config_profiles(config: IniText) -> list[str]:
+    names = (profile_of_section(name) for name in config.sections)
+    return [name for name in names if name is not None]
 
 
 def profile_values(profile: str, config: IniText, credentials: IniText) -> dict[str, str]:
@@ -138,9 +200,7 @@ def profile_values(profile: str, config: IniText, credentials: IniText) -> dict[
 
     Raises ConfigError when neither file has the profile.
     """
-    in_config = config.get(config_section_name(profile))
-    if in_config is None and profile == "default":
-        in_config = config.get("profile default")
+    in_config = config_values(profile, config)
     in_credentials = credentials.get(profile)
     if in_config is None and in_credentials is None:
         raise ConfigError(
@@ -167,114 +227,243 @@ def check_serial(value: str, what: str, error: type[UsageError] | type[ConfigErr
     )
 
 
-def _seconds(value: str, what: str, low: int, high: int, source: str) -> int:
-    error = UsageError if source == "option" else ConfigError
+def _number(value: str, what: str, low: int, high: int, error: type[Exception]) -> int:
     try:
         number = int(value.strip())
     except ValueError:
-        raise error(f"{what} must be a whole number of seconds, not {value[:40]!r}.") from None
+        raise error(f"{what} must be a whole number, not {value[:40]!r}.") from None
     if not low <= number <= high:
-        raise error(f"{what} must be between {low} and {high} seconds, not {number}.")
+        raise error(f"{what} must be between {low} and {high}, not {number}.")
     return number
 
 
-def reuse_margin(options: Options, configured: str | None, duration: int | None) -> int:
-    """Seconds a stored session must still have left to be used: --min-remaining, else the
-    profile's setting (minutes), else the default; at most half a known session duration, and
-    never inside botocore's refresh window when answering as a credential_process."""
+# ---- roles ------------------------------------------------------------------------------------
+
+
+class Role:
+    """One role profile of a chain, as the config file describes it."""
+
+    def __init__(self, profile: str, values: Mapping[str, str]) -> None:
+        self.profile = profile
+        self.role_arn = values["role_arn"]
+        self.session_name = values.get("role_session_name") or None
+        self.external_id = values.get("external_id") or None
+        self.mfa_serial = values.get("mfa_serial") or None
+        self.region = values.get("region") or None
+        self.duration = ROLE_MAX_DURATION
+        if values.get("duration_seconds"):
+            what = f"duration_seconds of profile '{profile}'"
+            asked = _number(values["duration_seconds"], what, ROLE_MIN_DURATION, 43200, ConfigError)
+            self.duration = min(asked, ROLE_MAX_DURATION)
+
+
+def role_chain(profile: str, config: IniText, credentials: IniText) -> tuple[list[Role], str]:
+    """The roles to assume, the profile's own first, and the profile holding the keys."""
+    chain: list[Role] = []
+    visited = [profile]
+    current = profile
+    while True:
+        values = profile_values(current, config, credentials)
+        if "role_arn" not in values:
+            return chain, current
+        for unsupported in ("credential_source", "web_identity_token_file"):
+            if values.get(unsupported):
+                raise ConfigError(
+                    f"Profile '{current}' takes its role credentials from {unsupported}, which "
+                    "aws-mfa-run does not support; use source_profile with long-term keys."
+                )
+        source = values.get("source_profile")
+        if not source:
+            raise ConfigError(
+                f"Role profile '{current}' has no source_profile naming the profile with the keys."
+            )
+        chain.append(Role(current, values))
+        if source in visited:
+            loop = " -> ".join([*visited, source])
+            raise ConfigError(f"The source_profile settings form a loop ({loop}); break it.")
+        visited.append(source)
+        current = source
+
+
+# ---- resolved settings ------------------------------------------------------------------------
+
+
+class Settings:
+    """Everything resolved that the rest of the run needs. Built by `resolve`, never changed."""
+
+    def __init__(
+        self,
+        *,
+        profile: str,
+        source_profile: str,
+        session_target: str,
+        login_target: str,
+        roles: list[Role],
+        serial: str | None,
+        duration: int | None,
+        min_remaining: int,
+        floor: int,
+        region: str | None,
+        output: str | None,
+        mfa_process: str | None,
+        paths: Paths,
+        session_copies: Mapping[str, str | None],
+        login_copies: Mapping[str, str | None],
+        followed_from: str | None = None,
+    ) -> None:
+        self.profile = profile  # the profile asked for: a role profile, or the source itself
+        self.source_profile = source_profile  # the profile with the long-term keys
+        self.session_target = session_target  # holds the MFA session of source_profile
+        self.login_target = login_target  # what --login writes (role credentials for a role)
+        self.roles = roles  # the role chain, the profile's own role first; [] for a plain profile
+        self.serial = serial
+        self.duration = duration
+        self.min_remaining = min_remaining  # reuse margin asked for, seconds
+        self.floor = floor  # least time left any credentials we hand out must have
+        self.region = region
+        self.output = output
+        self.mfa_process = mfa_process
+        self.paths = paths
+        # What the targets' config sections get from their profiles (region, output).
+        self.session_copies = session_copies
+        self.login_copies = login_copies
+        self.followed_from = followed_from  # the name given, when it led to another profile
+
+
+def requested_profile(
+    options: Options, env: Mapping[str, str], aws_globals: Mapping[str, str]
+) -> str:
+    """-p, else the profile the `aws` alias was given, else AWS_PROFILE, else the one we run in."""
+    alias_profile = aws_globals.get("profile")
+    if options.profile and alias_profile and options.profile != alias_profile:
+        raise UsageError(
+            f"Both --profile {alias_profile} (to aws) and -p {options.profile} were given; "
+            "name the profile once."
+        )
+    if options.profile is not None:
+        return check_profile_name(options.profile)
+    name = (
+        alias_profile
+        or env.get("AWS_PROFILE")
+        or env.get("AWS_DEFAULT_PROFILE")
+        or env.get(MARKER_VARIABLE)
+        or "default"
+    )
+    return check_profile_name(name)
+
+
+def followed_profile(profile: str, config: IniText, credentials: IniText) -> str | None:
+    """The source aws-mfa-run serves `profile` from, when `profile` is one of ours: a target we
+    wrote (it records its source), or a profile whose credential_process runs aws-mfa-run."""
+    stored = (credentials.get(profile) or {}).get(KEY_SOURCE)
+    if stored:
+        return stored
+    command = (config_values(profile, config) or {}).get("credential_process", "")
+    words = shell_words(command) or []
+    if not any(os.path.basename(word) == "aws-mfa-run" for word in words[:1]):
+        return None
+    if "--credential-process" not in words:
+        return None
+    for index, word in enumerate(words):
+        if word in ("-p", "--profile") and index + 1 < len(words):
+            return words[index + 1]
+        if word.startswith("--profile="):
+            return word.partition("=")[2]
+    return "default"
+
+
+def reuse_margin(options: Options, configured: str | None) -> int:
+    """Seconds a stored session should still have left to be reused: --min-remaining, else the
+    profile's setting (minutes), else the default. The credentials' own lifetime caps it (see
+    SessionCredentials.margin)."""
     if options.min_remaining is not None:
-        margin = _seconds(options.min_remaining, "--min-remaining", 0, 1440, "option") * 60
-    elif configured is not None:
-        margin = _seconds(configured, f"{KEY_MIN_REMAINING} (minutes)", 0, 1440, "config") * 60
-    else:
-        margin = DEFAULT_MIN_REMAINING
-    if duration is not None:
-        # A margin as long as the session would make every new session stale at once.
-        margin = min(margin, duration // 2)
-    if options.mode == "credential-process":
-        margin = max(margin, CREDENTIAL_PROCESS_MIN_REMAINING)
-    return margin
+        return _number(options.min_remaining, "--min-remaining (minutes)", 0, 1440, UsageError) * 60
+    if configured is not None:
+        what = f"{KEY_MIN_REMAINING} (minutes)"
+        return _number(configured, what, 0, 1440, ConfigError) * 60
+    return DEFAULT_MIN_REMAINING
+
+
+def default_target(profile: str) -> str:
+    return "mfa" if profile == "default" else f"{profile}-mfa"
 
 
 def resolve(
     options: Options,
     env: Mapping[str, str],
+    aws_globals: Mapping[str, str],
     config: IniText,
     credentials: IniText,
-    state_dir: str,
+    paths: Paths,
 ) -> Settings:
-    source = source_profile_name(options, env)
-    values = profile_values(source, config, credentials)
-    target = options.target_profile
-    if target is None:
-        target = "mfa" if source == "default" else f"{source}-mfa"
-    check_profile_name(target, "target profile")
-    if target == source:
-        raise UsageError(
-            f"The target profile cannot be the source profile '{source}': "
-            "writing the session there would destroy its long-term keys."
-        )
+    asked = requested_profile(options, env, aws_globals)
+    profile, followed_from = asked, None
+    source = followed_profile(asked, config, credentials)
+    if source is not None and source != asked:
+        profile, followed_from = check_profile_name(source), asked
+    roles, source_profile = role_chain(profile, config, credentials)
+    values = profile_values(profile, config, credentials)
+    source_values = profile_values(source_profile, config, credentials) if roles else values
+
+    login_target = options.target_profile or default_target(profile)
+    check_profile_name(login_target, "target profile")
+    session_target = default_target(source_profile) if roles else login_target
+    for target in {login_target, session_target}:
+        if target in (profile, source_profile):
+            raise UsageError(
+                f"The target profile cannot be the profile '{target}' itself: "
+                "writing the session there would destroy its long-term keys."
+            )
 
     if options.duration is not None:
-        duration: int | None = _seconds(
-            options.duration, "--duration", MIN_DURATION, MAX_DURATION, "option"
+        what = "--duration (seconds)"
+        duration: int | None = _number(
+            options.duration, what, MIN_DURATION, MAX_DURATION, UsageError
         )
-    elif KEY_DURATION in values:
-        duration = _seconds(
-            values[KEY_DURATION],
-            f"{KEY_DURATION} of profile '{source}'",
-            MIN_DURATION,
-            MAX_DURATION,
-            "config",
-        )
+    elif KEY_DURATION in source_values:
+        what = f"{KEY_DURATION} of profile '{source_profile}' (seconds)"
+        raw = source_values[KEY_DURATION]
+        duration = _number(raw, what, MIN_DURATION, MAX_DURATION, ConfigError)
     else:
         duration = None
 
-    min_remaining = reuse_margin(options, values.get(KEY_MIN_REMAINING), duration)
+    min_remaining = reuse_margin(options, values.get(KEY_MIN_REMAINING))
+    floor = CREDENTIAL_PROCESS_MIN_REMAINING if options.mode == "credential-process" else 0
 
-    if options.serial is not None:
-        serial: str | None = check_serial(options.serial, "--serial", UsageError)
-    elif values.get("mfa_serial"):
-        serial = check_serial(
-            values["mfa_serial"], f"mfa_serial of profile '{source}'", ConfigError
-        )
+    serial_value = options.serial
+    if serial_value is None:
+        serial_value = next((role.mfa_serial for role in roles if role.mfa_serial), None)
+    serial: str | None
+    if serial_value is not None:
+        if options.serial is not None:
+            serial = check_serial(serial_value, "--serial", UsageError)
+        else:
+            serial = check_serial(serial_value, f"mfa_serial of profile '{profile}'", ConfigError)
+    elif source_values.get("mfa_serial"):
+        what = f"mfa_serial of profile '{source_profile}'"
+        serial = check_serial(source_values["mfa_serial"], what, ConfigError)
     else:
         serial = None
-    config_path, credentials_path = config.path, credentials.path
+
+    region = aws_globals.get("region") or values.get("region") or source_values.get("region")
     return Settings(
-        source_profile=source,
-        target_profile=target,
+        profile=profile,
+        source_profile=source_profile,
+        session_target=session_target,
+        login_target=login_target,
+        roles=roles,
         serial=serial,
         duration=duration,
         min_remaining=min_remaining,
-        region=options.aws_globals.get("region") or values.get("region") or None,
-        output=values.get("output") or None,
-        mfa_process=values.get(KEY_PROCESS) or None,
-        config_path=config_path,
-        credentials_path=credentials_path,
-        state_dir=state_dir,
-    )
-
-
-def long_term_keys(profile: str, config: IniText, credentials: IniText) -> tuple[str, str]:
-    """The source profile's access key id and secret key, refusing anything else clearly."""
-    values = profile_values(profile, config, credentials)
-    key_id = values.get("aws_access_key_id", "")
-    secret = values.get("aws_secret_access_key", "")
-    if values.get("aws_session_token") or key_id.startswith("ASIA"):
-        raise ConfigError(
-            f"Profile '{profile}' holds temporary session credentials, not long-term keys; "
-            "name the profile that holds your access keys with -p."
-        )
-    if key_id and secret:
-        return key_id, secret
-    if "aws-mfa-run" in values.get("credential_process", ""):
-        raise ConfigError(
-            f"Profile '{profile}' gets its credentials from aws-mfa-run itself; name the profile "
-            "that holds your long-term access keys with -p."
-        )
-    missing = "aws_secret_access_key" if key_id else "aws_access_key_id"
-    raise ConfigError(
-        f"Profile '{profile}' has no long-term keys ({missing} is missing); "
-        "add them with `aws configure --profile NAME` or name another profile with -p."
+        floor=floor,
+        region=region or None,
+        output=source_values.get("output") or None,
+        mfa_process=values.get(KEY_PROCESS) or source_values.get(KEY_PROCESS) or None,
+        paths=paths,
+        session_copies={key: source_values.get(key) for key in COPIED_KEYS},
+        login_copies={
+            "region": values.get("region") or source_values.get("region"),
+            "output": values.get("output") or source_values.get("output"),
+        },
+        followed_from=followed_from,
     )

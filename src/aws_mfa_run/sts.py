@@ -1,8 +1,9 @@
 """The only module that imports botocore, and only when AWS is really called.
 
-Calls are bounded: a few seconds to connect or read and two attempts, so a dead or silent endpoint
-fails within 15 seconds instead of botocore's default minutes. botocore's errors become ours, with
-a sentence that says what to do and no request data.
+botocore makes every call, exactly as the AWS CLI would for the same profile: its endpoint rules,
+proxies, CA bundles and retries. Calls are bounded (a few seconds to connect or read, two
+attempts), so a dead or silent endpoint fails in seconds instead of botocore's default minutes.
+botocore's errors become ours, with a sentence that says what to do and no request data.
 """
 
 from __future__ import annotations
@@ -13,14 +14,56 @@ import time
 from aws_mfa_run.credentials.session import MALFORMED, SessionCredentials, checked
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError
 
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any
 
-CONNECT_TIMEOUT = 4
-READ_TIMEOUT = 5
-TOTAL_ATTEMPTS = 2  # worst case about 2 x (4 + 5) seconds plus a short back-off
 DEFAULT_REGION = "us-east-1"  # STS and IAM answer everywhere; botocore needs one to sign
+# botocore's own list of throttling error codes (botocore.retries.standard): AWS is busy, not
+# refusing; the user should try again.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+CA_BUNDLE_VARIABLES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
+
+
+class Bounds:
+    """How long one call may take: connect and read timeouts (seconds) and attempts. The worst
+    case is about attempts x (connect + read) plus a short back-off."""
+
+    def __init__(self, connect: float = 4, read: float = 5, attempts: int = 2) -> None:
+        self.connect, self.read, self.attempts = connect, read, attempts
+
+
+DEFAULT_BOUNDS = Bounds()
+
+
+def check_environment(env: Mapping[str, str]) -> None:
+    """Refuse settings botocore would read dangerously. A blank AWS_CA_BUNDLE or
+    REQUESTS_CA_BUNDLE meant "do not verify certificates" in the botocore versions we allow."""
+    for name in CA_BUNDLE_VARIABLES:
+        if name in env and not env[name].strip():
+            raise ConfigError(
+                f"{name} is set but empty, which some botocore versions take as 'do not verify "
+                f"TLS certificates'; unset it or name a CA bundle file."
+            )
 
 
 def _client(
@@ -28,40 +71,45 @@ def _client(
     keys: tuple[str, str],
     profile: str,
     region: str | None,
+    env: Mapping[str, str],
     token: str | None = None,
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> Any:
+    check_environment(env)
     import botocore.config
     import botocore.session
     from botocore.exceptions import ConfigParseError, ProfileNotFound
 
-    def new_session(named: str | None) -> Any:
-        # A profile that lives only in the credentials file has no settings for botocore: then
-        # use none, and keep AWS_PROFILE (which may name anything) out of it too.
-        overrides = None if named else {"profile": (None, None, None, None)}
-        session = botocore.session.Session(session_vars=overrides)
+    def new_session(in_config: bool) -> Any:
+        # AWS_PROFILE may name anything: the profile we name is the one used.
+        session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
         # We hand botocore the keys, so it need not read the credentials file (nor fail on a
         # quirk of it that our own reader accepts, such as a byte-order mark).
         session.set_config_variable("credentials_file", os.devnull)
-        if named:
+        if in_config:
             # The profile's settings in the config file (endpoint_url, ca_bundle, ...).
-            session.set_config_variable("profile", named)
+            session.set_config_variable("profile", profile)
+        else:
+            # A profile that lives only in the credentials file has no settings; the AWS CLI
+            # would not use [default]'s for it, so neither do we.
+            session.set_config_variable("config_file", os.devnull)
         session.get_scoped_config()
         return session
 
     try:
         try:
-            session = new_session(profile)
+            session = new_session(True)
         except ProfileNotFound:
-            session = new_session(None)
+            session = new_session(False)
     except ConfigParseError as error:
         where = error.kwargs.get("path", "the AWS config file")
         raise ConfigError(
             f"botocore cannot parse {where}, so neither can the AWS CLI; fix that file."
         ) from None
     config = botocore.config.Config(
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
-        retries={"total_max_attempts": TOTAL_ATTEMPTS, "mode": "standard"},
+        connect_timeout=bounds.connect,
+        read_timeout=bounds.read,
+        retries={"total_max_attempts": bounds.attempts, "mode": "standard"},
     )
     try:
         return session.create_client(
@@ -88,9 +136,16 @@ def _refusal(
 ) -> Exception:
     """Our error for an error answer of AWS."""
     if "MultiFactorAuthentication failed" in message:
+        if "one time pass code" in message:
+            return AwsRefusedError(
+                f"AWS rejected the MFA code for {serial}: it is wrong, too old, or was already "
+                "used. Wait for the next code and try again."
+            )
+        # AWS's answer cannot tell a wrong code from a device that is not this user's.
         return AwsRefusedError(
-            f"AWS rejected the MFA code for {serial}: it is wrong, too old, or was already "
-            "used. Wait for the next code and try again."
+            f"AWS rejected the MFA code for {serial}: either the code is wrong or already used, "
+            f"or {serial} is not an MFA device of the IAM user of profile '{profile}' "
+            "(check mfa_serial)."
         )
     if "session credentials" in message:
         return ConfigError(
@@ -114,9 +169,14 @@ def _refusal(
             f"AWS rejected the secret access key of profile '{profile}': it does not belong "
             "to its access key id."
         )
-    if code in ("Throttling", "ThrottlingException", "RequestLimitExceeded") or status >= 500:
+    if code in THROTTLING_CODES or status >= 500:
         return AwsUnreachableError(
             f"AWS is busy or failing ({code or status}); try again in a minute."
+        )
+    if code == "ExpiredToken":
+        return AwsRefusedError(
+            f"The session credentials used for profile '{profile}' have expired; "
+            "run `aws mfa CODE` (or aws-mfa-run --login) for a new session."
         )
     if code == "ValidationError":
         return AwsRefusedError(f"AWS rejected the request: {message}")
@@ -135,10 +195,10 @@ def _refusal(
 
 NOT_IN_TIME = "AWS did not answer in time; check the network (or a proxy) and try again."
 NOT_REACHED = "Cannot reach AWS; check the network (or a proxy, or AWS_ENDPOINT_URL) and try again."
-
-
-def _failed(name: str) -> Exception:
-    return AwsUnreachableError(f"The call to AWS failed ({name}); check the network and try again.")
+NOT_VERIFIED = (
+    "Cannot verify the TLS certificate of the AWS endpoint; behind a TLS-inspecting proxy, "
+    "name its CA certificate file in AWS_CA_BUNDLE."
+)
 
 
 def _translate(
@@ -150,6 +210,7 @@ def _translate(
         ConnectTimeoutError,
         EndpointConnectionError,
         ReadTimeoutError,
+        SSLError,
     )
 
     if isinstance(error, ClientError):
@@ -163,9 +224,13 @@ def _translate(
         )
     if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
         return AwsUnreachableError(NOT_IN_TIME)
+    if isinstance(error, SSLError):
+        return AwsUnreachableError(NOT_VERIFIED)
     if isinstance(error, EndpointConnectionError):
         return AwsUnreachableError(NOT_REACHED)
-    return _failed(type(error).__name__)
+    return AwsUnreachableError(
+        f"The call to AWS failed ({type(error).__name__}); check the network and try again."
+    )
 
 
 def _call(
@@ -178,11 +243,11 @@ def _call(
         raise _translate(error, profile, serial, role_arn) from None
 
 
-def _credentials(fields: Any, clock: Any) -> SessionCredentials:
+def _credentials(answer: Any, clock: Callable[[], float]) -> SessionCredentials:
     """The session in an answer's Credentials, every value checked (see credentials.session)."""
     try:
-        expiration = fields["Expiration"]
-        epoch = expiration.timestamp()  # botocore parses timestamps into aware datetimes
+        fields = answer["Credentials"]
+        epoch = fields["Expiration"].timestamp()  # botocore parses it into an aware datetime
         values = (fields["AccessKeyId"], fields["SecretAccessKey"], fields["SessionToken"])
     except (KeyError, TypeError, AttributeError, ValueError, OverflowError, OSError):
         raise AwsUnreachableError(MALFORMED) from None
@@ -191,42 +256,59 @@ def _credentials(fields: Any, clock: Any) -> SessionCredentials:
     return checked(SessionCredentials(*values, float(epoch)), clock())
 
 
-class BotocoreCall:
+class SessionTokenCall:
     """GetSessionToken through a botocore client built in a background thread while the code is
-    being obtained.
+    being obtained: importing botocore and building a client takes ~170 ms, a person typing a code
+    or an mfa_process such as ykman takes longer, so both overlap."""
 
-    Importing botocore and building a client takes ~170 ms; a person typing a code or an
-    mfa_process such as ykman takes longer, so both overlap.
-    """
-
-    def __init__(self, keys: tuple[str, str], profile: str, region: str | None):
+    def __init__(
+        self,
+        keys: tuple[str, str],
+        profile: str,
+        region: str | None,
+        env: Mapping[str, str],
+        bounds: Bounds,
+    ) -> None:
         import threading
 
+        check_environment(env)
+        self._profile = profile
         self._client: Any = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(
-            target=self._build, args=(keys, profile, region), daemon=True
+            target=self._build, args=(keys, profile, region, env, bounds), daemon=True
         )
         self._thread.start()
 
-    def _build(self, keys: tuple[str, str], profile: str, region: str | None) -> None:
+    def _build(
+        self,
+        keys: tuple[str, str],
+        profile: str,
+        region: str | None,
+        env: Mapping[str, str],
+        bounds: Bounds,
+    ) -> None:
         try:
-            self._client = _client("sts", keys, profile, region)
+            self._client = _client("sts", keys, profile, region, env, bounds=bounds)
         except BaseException as error:  # handed to the caller's thread by get_session_token()
             self._error = error
 
     def get_session_token(
-        self, profile: str, serial: str, code: str, duration: int | None, clock: Any
-    ) -> Any:
-        """The answer's Credentials (None when it has none)."""
+        self,
+        *,
+        serial: str,
+        code: str,
+        duration: int | None,
+        clock: Callable[[], float] = time.time,
+    ) -> SessionCredentials:
         self._thread.join()
         if self._error is not None:
             raise self._error
         arguments: dict[str, Any] = {"SerialNumber": serial, "TokenCode": code}
         if duration is not None:
             arguments["DurationSeconds"] = duration
-        answer = _call(self._client.get_session_token, profile, serial, **arguments)
-        return answer.get("Credentials") if isinstance(answer, dict) else None
+        answer = _call(self._client.get_session_token, self._profile, serial, **arguments)
+        return _credentials(answer, clock)
 
     def close(self) -> None:
         """Wait for the thread: a daemon thread cut off inside an import at exit can crash."""
@@ -234,23 +316,15 @@ class BotocoreCall:
 
 
 def prepare_session_token_call(
-    *, keys: tuple[str, str], profile: str, region: str | None
-) -> BotocoreCall:
-    """Start building the client for GetSessionToken; it is ready when the code is."""
-    return BotocoreCall(keys, profile, region)
-
-
-def get_session_token(
     *,
-    client: BotocoreCall,
+    keys: tuple[str, str],
     profile: str,
-    serial: str,
-    code: str,
-    duration: int | None,
-    clock: Any = time.time,
-) -> SessionCredentials:
-    fields = client.get_session_token(profile, serial, code, duration, clock)
-    return _credentials(fields, clock)
+    region: str | None,
+    env: Mapping[str, str],
+    bounds: Bounds = DEFAULT_BOUNDS,
+) -> SessionTokenCall:
+    """Start building the client for GetSessionToken; it is ready when the code is."""
+    return SessionTokenCall(keys, profile, region, env, bounds)
 
 
 def assume_role(
@@ -262,10 +336,12 @@ def assume_role(
     external_id: str | None,
     duration: int,
     region: str | None,
-    clock: Any = time.time,
+    env: Mapping[str, str],
+    clock: Callable[[], float] = time.time,
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> SessionCredentials:
     keys = (caller.access_key_id, caller.secret_access_key)
-    client = _client("sts", keys, profile, region, caller.session_token)
+    client = _client("sts", keys, profile, region, env, caller.session_token, bounds)
     arguments: dict[str, Any] = {
         "RoleArn": role_arn,
         "RoleSessionName": session_name,
@@ -274,10 +350,21 @@ def assume_role(
     if external_id:
         arguments["ExternalId"] = external_id
     answer = _call(client.assume_role, profile, None, role_arn, **arguments)
-    return _credentials(answer.get("Credentials"), clock)
+    return _credentials(answer, clock)
 
 
-def list_mfa_devices(*, keys: tuple[str, str], profile: str, region: str | None) -> list[str]:
-    client = _client("iam", keys, profile, region)
+def list_mfa_devices(
+    *,
+    keys: tuple[str, str],
+    profile: str,
+    region: str | None,
+    env: Mapping[str, str],
+    bounds: Bounds = DEFAULT_BOUNDS,
+) -> list[str]:
+    client = _client("iam", keys, profile, region, env, bounds=bounds)
     answer = _call(client.list_mfa_devices, profile, None)
-    return [device["SerialNumber"] for device in answer.get("MFADevices", [])]
+    serials = [device.get("SerialNumber", "") for device in answer.get("MFADevices", [])]
+    from aws_mfa_run.settings import SERIAL_CHARACTERS
+
+    # Values from AWS are checked before one is saved in the config file.
+    return [s for s in serials if 9 <= len(s) <= 256 and SERIAL_CHARACTERS.issuperset(s)]

@@ -54,9 +54,13 @@ def describe_left(seconds: float) -> str:
     return f"{minutes}m"
 
 
+def describe_local(epoch: float) -> str:
+    """`2026-11-26 01:04 CET`: the one form in which times are shown to people."""
+    return time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(epoch))
+
+
 def describe_until(epoch: float, now: float) -> str:
-    """`until 01:04 (11h 59m left)` in local time, with the date when it is not today."""
-    local = time.localtime(epoch)
-    same_day = time.localtime(now)[:3] == local[:3]
-    when = time.strftime("%H:%M %Z" if same_day else "%Y-%m-%d %H:%M %Z", local)
-    return f"until {when} ({describe_left(epoch - now)} left)"
+    """`until 2026-11-26 01:04 CET (11h 59m left)`, or `expired at ...` when it has passed."""
+    if epoch <= now:
+        return f"expired at {describe_local(epoch)} ({describe_left(now - epoch)} ago)"
+    return f"until {describe_local(epoch)} ({describe_left(epoch - now)} left)"

@@ -33,15 +33,21 @@ def is_secret_text(value: str) -> bool:
 class SessionCredentials:
     """Temporary keys and when they end (epoch seconds, UTC). repr() never shows the secrets."""
 
-    __slots__ = ("access_key_id", "expiration", "secret_access_key", "session_token")
+    __slots__ = ("access_key_id", "expiration", "issued", "secret_access_key", "session_token")
 
     def __init__(
-        self, access_key_id: str, secret_access_key: str, session_token: str, expiration: float
+        self,
+        access_key_id: str,
+        secret_access_key: str,
+        session_token: str,
+        expiration: float,
+        issued: float | None = None,
     ) -> None:
         self.access_key_id = access_key_id
         self.secret_access_key = secret_access_key
         self.session_token = session_token
         self.expiration = expiration
+        self.issued = issued  # when we received them (None: not known, stored by an old version)
 
     def __repr__(self) -> str:
         return f"SessionCredentials({self.access_key_id}, expires {int(self.expiration)})"
@@ -56,20 +62,36 @@ class SessionCredentials:
     def remaining(self, now: float) -> float:
         return self.expiration - now
 
-    def usable(self, now: float, margin: float) -> bool:
-        return self.expiration - now > margin
+    def margin(self, wanted: float, floor: float = 0) -> float:
+        """The reuse margin for these credentials: `wanted`, but at most half their lifetime (a
+        margin as long as a short session would make it stale at once), and at least `floor`."""
+        if self.issued is not None and self.expiration > self.issued:
+            wanted = min(wanted, (self.expiration - self.issued) / 2)
+        return max(wanted, floor)
+
+    def usable(self, now: float, wanted: float, floor: float = 0) -> bool:
+        return self.expiration - now > self.margin(wanted, floor)
 
 
 def checked(credentials: SessionCredentials, now: float) -> SessionCredentials:
-    """`credentials` if every value is well formed and they end in the future, else our error."""
+    """`credentials`, issued `now`, if every value is well formed and they end in the future;
+    else our error (exit 6: a broken or hostile endpoint, nothing is written)."""
     if not credentials.well_formed() or credentials.expiration <= now:
         raise AwsUnreachableError(MALFORMED)
-    return credentials
+    return SessionCredentials(
+        credentials.access_key_id,
+        credentials.secret_access_key,
+        credentials.session_token,
+        credentials.expiration,
+        now,
+    )
 
 
 # The keys of a stored session, in the credentials file and in our caches.
 KEY_ID, SECRET, TOKEN = "aws_access_key_id", "aws_secret_access_key", "aws_session_token"
+SESSION_KEYS = (KEY_ID, SECRET, TOKEN)
 KEY_EXPIRATION = "aws_mfa_run_expiration"
+KEY_ISSUED = "aws_mfa_run_issued"
 
 
 def from_stored(values: Mapping[str, str] | None) -> SessionCredentials | None:
@@ -85,7 +107,8 @@ def from_stored(values: Mapping[str, str] | None) -> SessionCredentials | None:
     key_id, secret, token = values.get(KEY_ID), values.get(SECRET), values.get(TOKEN)
     if expiration is None or not key_id or not secret or not token:
         return None
-    session = SessionCredentials(key_id, secret, token, expiration)
+    issued = parse_utc(values.get(KEY_ISSUED, ""))
+    session = SessionCredentials(key_id, secret, token, expiration, issued)
     return session if session.well_formed() else None
 
 
@@ -98,4 +121,5 @@ def stored_values(session: SessionCredentials) -> dict[str, str | None]:
         SECRET: session.secret_access_key,
         TOKEN: session.session_token,
         KEY_EXPIRATION: format_utc(session.expiration),
+        KEY_ISSUED: None if session.issued is None else format_utc(session.issued),
     }

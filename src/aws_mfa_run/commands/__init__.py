@@ -1,0 +1,93 @@
+"""One module per mode of aws-mfa-run; each has `run(context) -> exit status`.
+
+A new mode is one new module here plus one line in `cli.COMMANDS`; the credentials chain it
+asks for valid credentials is `credentials.chain.get_credentials`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from aws_mfa_run.terminal import open_terminal
+
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from aws_mfa_run.arguments import Options
+    from aws_mfa_run.credentials.mfa_session import Prompting
+    from aws_mfa_run.inifile import IniText
+    from aws_mfa_run.settings import Paths, Settings
+    from aws_mfa_run.terminal import Terminal
+
+
+def say(message: str) -> None:
+    """One line on stderr, whatever a message quotes (a profile name, a path)."""
+    shown = "".join(ch if ch.isprintable() else "?" for ch in message)
+    print(f"aws-mfa-run: {shown}", file=sys.stderr, flush=True)
+
+
+class Context:
+    """What a command works with: the options, the environment (never os.environ below the entry
+    point), and the side effects, injectable for tests."""
+
+    def __init__(
+        self,
+        options: Options,
+        env: Mapping[str, str],
+        *,
+        say: Callable[[str], None] = say,
+        write: Callable[[str], object] = sys.stdout.write,
+        clock: Callable[[], float] = time.time,
+        terminal_opener: Callable[[], Terminal] = open_terminal,
+        aws_globals: Mapping[str, str] | None = None,
+    ) -> None:
+        self.options = options
+        self.env = env
+        self.say = say
+        self.write = write
+        self.clock = clock
+        self.terminal_opener = terminal_opener
+        self._aws_globals = aws_globals
+
+    @property
+    def paths(self) -> Paths:
+        from aws_mfa_run.settings import Paths
+
+        return Paths(self.env)
+
+    def aws_globals(self) -> Mapping[str, str]:
+        """The global options (--profile, --region) of the `aws` that ran us as an alias."""
+        if self._aws_globals is None and self.options.mode == "credential-process":
+            # botocore runs us from `aws --profile work`: that names the profile using us.
+            self._aws_globals = {}
+        if self._aws_globals is None:
+            from aws_mfa_run import parent_aws
+
+            self._aws_globals = parent_aws.find_alias_globals(self.paths.alias_file)
+        return self._aws_globals
+
+    def files(self) -> tuple[IniText, IniText]:
+        from aws_mfa_run.credentials.store import read_ini
+
+        paths = self.paths
+        return read_ini(paths.config), read_ini(paths.credentials)
+
+    def settings(self, config: IniText, credentials: IniText) -> Settings:
+        from aws_mfa_run.settings import resolve
+
+        return resolve(self.options, self.env, self.aws_globals(), config, credentials, self.paths)
+
+    def prompting(self) -> Prompting:
+        from aws_mfa_run.credentials.mfa_session import Prompting
+
+        return Prompting(say=self.say, clock=self.clock, terminal_opener=self.terminal_opener)
+
+    def token_code(self) -> str | None:
+        if self.options.token_code is None:
+            return None
+        from aws_mfa_run.codes import normalize
+
+        return normalize(self.options.token_code)

@@ -1,0 +1,93 @@
+"""`aws-mfa-run --install-alias`: merge the `aws mfa` alias into the AWS CLI's alias file."""
+
+from __future__ import annotations
+
+import os
+
+from aws_mfa_run import files, inifile
+from aws_mfa_run.errors import ConfigError
+
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from aws_mfa_run.commands import Context
+
+ALIAS_SECTION = "toplevel"
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A wheel carries cli-alias/alias inside the package; an editable install or a source checkout
+# reads it where it lives in the repository.
+SHIPPED_ALIAS_FILES = (
+    os.path.join(_PACKAGE, "cli-alias"),
+    os.path.join(os.path.dirname(os.path.dirname(_PACKAGE)), "cli-alias", "alias"),
+)
+
+
+def shipped_alias_text() -> str:
+    for path in SHIPPED_ALIAS_FILES:
+        text = files.read_text(path)
+        if text:
+            return text
+    raise ConfigError(
+        "The alias file that comes with aws-mfa-run is missing from its installation; "
+        "reinstall aws-mfa-run."
+    )
+
+
+def shipped_aliases() -> dict[str, str]:
+    return dict(inifile.parse(shipped_alias_text(), "cli-alias/alias").get(ALIAS_SECTION) or {})
+
+
+def installed_aliases(alias_file: str) -> Mapping[str, str]:
+    """The user's top-level aliases; empty when the file is missing or unreadable."""
+    try:
+        text = files.read_text(alias_file)
+        return (inifile.parse(text or "", alias_file).get(ALIAS_SECTION) or {}) if text else {}
+    except ConfigError:
+        return {}
+
+
+def install(alias_file: str, force: bool) -> str:
+    """Merge our aliases into the alias file; returns what was done, for the user."""
+    wanted = shipped_aliases()
+    files.ensure_directory(os.path.dirname(alias_file))
+    with files.locked_directory_of(alias_file):
+        text = files.read_text(alias_file)
+        if not text:
+            files.write_atomic(
+                alias_file, shipped_alias_text(), private=False, locked_directory=True
+            )
+            return f"Installed the aws mfa alias in {alias_file}."
+        current = inifile.parse(text, alias_file)
+        existing = current.get(ALIAS_SECTION) or {}
+        conflicts = [name for name, value in wanted.items() if existing.get(name, value) != value]
+        if conflicts and not force:
+            name = conflicts[0]
+            raise ConfigError(
+                f"{alias_file} already has a different '{name}' alias ({existing[name][:60]}); "
+                "rerun with --force to replace it."
+            )
+        changes: dict[str, str | None] = {
+            name: value for name, value in wanted.items() if existing.get(name) != value
+        }
+        if not changes:
+            return f"The alias is already installed in {alias_file}; nothing changed."
+        new = inifile.edit_section(current, ALIAS_SECTION, changes)
+        files.write_atomic(alias_file, new, private=False, locked_directory=True)
+    names = ", ".join(f"aws {name}" for name in changes)
+    return f"Installed {names} in {alias_file}."
+
+
+def _on_path(program: str, env: Mapping[str, str]) -> bool:
+    for directory in env.get("PATH", "").split(os.pathsep):
+        if directory and os.access(os.path.join(directory, program), os.X_OK):
+            return True
+    return False
+
+
+def run(context: Context) -> int:
+    context.say(install(context.paths.alias_file, context.options.force))
+    if not _on_path("aws-mfa-run", context.env):
+        context.say("Note: aws-mfa-run is not on your PATH, so the alias cannot run it yet.")
+    return 0

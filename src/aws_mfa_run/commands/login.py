@@ -1,0 +1,91 @@
+"""`aws-mfa-run --login [CODE]` (what `aws mfa` runs): store a session in the target profile.
+
+With a code on the command line it logs in now, replacing a stored session; without one it
+reuses a stored session that is still valid.
+"""
+
+from __future__ import annotations
+
+from aws_mfa_run import files
+from aws_mfa_run.credentials import store
+from aws_mfa_run.credentials.chain import get_credentials
+from aws_mfa_run.timefmt import describe_until
+
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from aws_mfa_run.commands import Context
+    from aws_mfa_run.credentials.session import SessionCredentials
+    from aws_mfa_run.settings import Settings
+
+
+def run(context: Context) -> int:
+    config, credentials = context.files()
+    settings = context.settings(config, credentials)
+    code = context.token_code()
+    # A code typed for a login means "log in now": it is spent even while a session is valid.
+    force, renew = context.options.force or code is not None, code is not None
+    if settings.followed_from is not None:
+        context.say(
+            f"Profile '{settings.followed_from}' is served by aws-mfa-run from profile "
+            f"'{settings.profile}'; logging in '{settings.profile}'."
+        )
+    now = context.clock()
+    if not settings.roles:
+        session, fetched = get_credentials(
+            settings,
+            context.env,
+            context.prompting(),
+            token_code=code,
+            force=force,
+            renew_session=renew,
+            allow_inherited=False,
+        )
+        context.say(_report(settings, session, fetched, now, ""))
+        return 0
+
+    # A role profile: its credentials go to the login target (admin-mfa for admin).
+    target = settings.login_target
+    store.check_target(credentials, config, target)
+    files.check_writable(settings.paths.credentials)
+    stored = store.stored_session(credentials, target, settings.profile)
+    reusable = stored is not None and stored.usable(now, settings.min_remaining)
+    if stored is not None and reusable and not force:
+        context.say(_report(settings, stored, False, now, ""))
+        return 0
+    session, _ = get_credentials(
+        settings,
+        context.env,
+        context.prompting(),
+        token_code=code,
+        force=force,
+        renew_session=renew,
+        allow_inherited=False,
+    )
+    for note in store.write_session(
+        credentials_path=settings.paths.credentials,
+        config_path=settings.paths.config,
+        target=target,
+        source=settings.profile,
+        session=session,
+        copied=settings.login_copies,
+        expected_sections=set(credentials.sections),
+    ):
+        context.say(note)
+    from aws_mfa_run.credentials.role import describe
+
+    context.say(_report(settings, session, True, context.clock(), f" ({describe(settings)})"))
+    return 0
+
+
+def _report(
+    settings: Settings, session: SessionCredentials, fetched: bool, now: float, via: str
+) -> str:
+    until = describe_until(session.expiration, now)
+    target = settings.login_target
+    if fetched:
+        return f"Profile '{settings.profile}'{via} -> '{target}': MFA session valid {until}."
+    return (
+        f"Profile '{target}' already holds an MFA session of '{settings.profile}', valid {until}; "
+        "nothing to do (`aws mfa CODE` or --force gets a new one)."
+    )

@@ -1,0 +1,122 @@
+"""`aws-mfa-run --logout [-p NAME] [--all]`: remove what aws-mfa-run stored for a source profile.
+
+Its session keys in every target (a section goes when nothing else is left in it), the values
+we copied into the targets' config sections, the role credentials cached for roles assumed from
+it, its lock, and the codes remembered for its device. Every other byte stays; twice is fine.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_mfa_run.credentials import state, store
+from aws_mfa_run.errors import MfaRunError
+from aws_mfa_run.settings import KEY_SOURCE, config_profiles, resolve
+
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from aws_mfa_run.commands import Context
+    from aws_mfa_run.inifile import IniText
+    from aws_mfa_run.settings import Settings
+
+
+def _settings_of(
+    context: Context, profile: str, config: IniText, credentials: IniText
+) -> Settings | None:
+    from aws_mfa_run.arguments import Options
+
+    options = Options()
+    options.profile = profile
+    try:
+        return resolve(options, context.env, {}, config, credentials, context.paths)
+    except MfaRunError:
+        return None
+
+
+def run(context: Context) -> int:
+    from aws_mfa_run.credentials.role import RoleCache
+
+    options, paths = context.options, context.paths
+    config, credentials = context.files()
+    config.validate()
+    credentials.validate()
+    if options.all:
+        sources = None
+        what = "every profile"
+    else:
+        sources = {context.settings(config, credentials).source_profile}
+        what = f"profile '{next(iter(sources))}'"
+
+    def ours(source: str | None) -> bool:
+        return source is not None and (sources is None or source in sources)
+
+    # Role profiles assumed from the sources, and their caches.
+    role_profiles: set[str] = set()
+    removed = 0
+    for name in config_profiles(config):
+        settings = _settings_of(context, name, config, credentials)
+        if settings is None or not settings.roles or not ours(settings.source_profile):
+            continue
+        role_profiles.add(name)
+        for index in range(len(settings.roles)):
+            removed += RoleCache(settings, index).remove()
+
+    for section in list(credentials.sections.values()):
+        source = section.values.get(KEY_SOURCE)
+        if ours(source) or source in role_profiles:
+            if store.remove_session(
+                credentials_path=paths.credentials,
+                config_path=paths.config,
+                target=section.name,
+                source=source or "",
+            ):
+                removed += 1
+            if source and not (sources is None or source in role_profiles):
+                _remove(
+                    state.session_lock(paths.state_dir, paths.credentials, source, section.name)
+                )
+    if options.all:
+        for directory in (state.ROLES, state.LOCKS):
+            folder = os.path.join(paths.state_dir, directory)
+            for name in _listing(folder):
+                removed += _remove(os.path.join(folder, name))
+    removed += _forget_codes(context, sources, config, credentials)
+    if removed:
+        context.say(f"Logged out {what}: removed what aws-mfa-run stored for it.")
+    else:
+        context.say(f"Nothing of aws-mfa-run was stored for {what}; nothing changed.")
+    return 0
+
+
+def _forget_codes(
+    context: Context, sources: set[str] | None, config: IniText, credentials: IniText
+) -> int:
+    from aws_mfa_run.codes import SpentCodes
+
+    spent = SpentCodes(state.used_codes(context.paths.state_dir))
+    if sources is None:
+        return _remove(spent.path)
+    serials = set()
+    for source in sources:
+        settings = _settings_of(context, source, config, credentials)
+        if settings is not None and settings.serial:
+            serials.add(settings.serial)
+    return int(spent.forget(serials)) if serials else 0
+
+
+def _listing(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
+def _remove(path: str) -> int:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return 0
+    except OSError:
+        return 0
+    return 1

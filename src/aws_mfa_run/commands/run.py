@@ -1,0 +1,61 @@
+"""`aws-mfa-run COMMAND`: replace ourselves with the command, credentials in its environment.
+
+exec, not a child: the command's exit status, signals and terminal are its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from aws_mfa_run.errors import CommandNotExecutableError, CommandNotFoundError, UsageError
+
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from aws_mfa_run.commands import Context
+
+
+def run(context: Context) -> int:
+    options, env = context.options, context.env
+    if not options.command:
+        raise UsageError("Nothing to run: give a COMMAND, or --login; see aws-mfa-run --help.")
+    from aws_mfa_run.credentials.nested import inherited
+    from aws_mfa_run.settings import DEFAULT_MIN_REMAINING, requested_profile, reuse_margin
+
+    # Inside an aws-mfa-run for the same profile, the credentials are already in the
+    # environment: no file is read (the files' mfa_min_remaining cannot count here).
+    if options.target_profile is None and options.serial is None and options.token_code is None:
+        profile = requested_profile(options, env, {})
+        margin = reuse_margin(options, None) if options.min_remaining else DEFAULT_MIN_REMAINING
+        if inherited(profile, env, context.clock(), margin) is not None:
+            exec_command(options.command, env)
+
+    from aws_mfa_run import environ
+    from aws_mfa_run.credentials.chain import get_credentials
+
+    config, credentials = context.files()
+    settings = context.settings(config, credentials)
+    session, _ = get_credentials(
+        settings, env, context.prompting(), token_code=context.token_code(), allow_inherited=False
+    )
+    child = environ.child_environment(env, session, settings.profile, settings.region)
+    exec_command(options.command, child)
+    return 0  # not reached: exec replaced us
+
+
+def exec_command(command: list[str], env: Mapping[str, str]) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(command[0], command, env)
+    except FileNotFoundError:
+        raise CommandNotFoundError(f"Command not found: {command[0]}") from None
+    except PermissionError:
+        raise CommandNotExecutableError(f"Command is not executable: {command[0]}") from None
+    except OSError as error:
+        raise CommandNotExecutableError(
+            f"Cannot run {command[0]}: {error.strerror or type(error).__name__}."
+        ) from None

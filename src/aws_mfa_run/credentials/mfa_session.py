@@ -1,0 +1,209 @@
+"""The MFA session of a source profile: from the store, else a code and one GetSessionToken.
+
+Everything that could make the write fail is checked before the code is asked for: the files
+parse, the target is ours to write, every file and directory that will be written is writable,
+the keys are long-term and well formed, the CA bundle setting is usable. A code is spent only on
+a call whose answer can be kept.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+from aws_mfa_run import codes, files
+from aws_mfa_run.credentials import state, store
+from aws_mfa_run.credentials.cached import cached_fetch
+from aws_mfa_run.credentials.longterm import long_term_keys
+from aws_mfa_run.credentials.session import SessionCredentials
+from aws_mfa_run.errors import ConfigError
+from aws_mfa_run.settings import Settings
+from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
+
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from aws_mfa_run.credentials.longterm import LongTermKeys
+
+
+class Prompting:
+    """The side effects a fetch may need, injected: how to speak, the clock, the terminal."""
+
+    def __init__(
+        self,
+        *,
+        say: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
+        terminal_opener: Callable[[], Terminal] = open_terminal,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.say = say
+        self.clock = clock
+        self.terminal_opener = terminal_opener
+        self.sleep = sleep
+
+
+def get_mfa_session(
+    settings: Settings,
+    env: Mapping[str, str],
+    prompting: Prompting,
+    *,
+    token_code: str | None,
+    force: bool,
+    margin: float,
+) -> tuple[SessionCredentials, bool]:
+    """The MFA session of `settings.source_profile`, and whether it was fetched now."""
+    paths = settings.paths
+    source, target = settings.source_profile, settings.session_target
+    floor = settings.floor if not settings.roles else 0
+
+    def read() -> SessionCredentials | None:
+        return store.stored_session(store.read_ini(paths.credentials), target, source)
+
+    def usable(session: SessionCredentials) -> bool:
+        return session.usable(prompting.clock(), margin, floor)
+
+    fetched: list[set[str]] = []
+
+    def fetch() -> SessionCredentials:
+        session, sections = _fetch(settings, env, prompting, token_code, margin, floor)
+        fetched.append(sections)
+        return session
+
+    def write(session: SessionCredentials) -> None:
+        for note in store.write_session(
+            credentials_path=paths.credentials,
+            config_path=paths.config,
+            target=target,
+            source=source,
+            session=session,
+            copied=settings.session_copies,
+            expected_sections=fetched[-1],
+            sleep=prompting.sleep,
+        ):
+            prompting.say(note)
+
+    lock = state.session_lock(paths.state_dir, paths.credentials, source, target)
+    return cached_fetch(
+        read=read, usable=usable, fetch=fetch, write=write, lock_path=lock, force=force
+    )
+
+
+def _fetch(
+    settings: Settings,
+    env: Mapping[str, str],
+    prompting: Prompting,
+    token_code: str | None,
+    margin: float,
+    floor: float,
+) -> tuple[SessionCredentials, set[str]]:
+    paths = settings.paths
+    config = store.read_ini(paths.config)
+    credentials = store.read_ini(paths.credentials)
+    # Check both files whole, and everything the write needs, before a code is spent.
+    config.validate()
+    credentials.validate()
+    store.check_target(credentials, config, settings.session_target)
+    files.check_writable(paths.credentials)
+    files.check_writable(paths.config)
+    from aws_mfa_run import sts
+
+    sts.check_environment(env)
+    keys = long_term_keys(settings.source_profile, config, credentials, env)
+    _warn_if_readable(keys, paths.config, prompting.say)
+    serial = settings.serial or discover_serial(settings, keys, env, prompting)
+    stale = store.stored_session(credentials, settings.session_target, settings.source_profile)
+    spent = codes.SpentCodes(state.used_codes(paths.state_dir))
+    call = sts.prepare_session_token_call(
+        keys=keys.pair(), profile=settings.source_profile, region=settings.region, env=env
+    )
+    try:
+        code = codes.obtain_code(
+            serial=serial,
+            profile=settings.source_profile,
+            given=token_code,
+            mfa_process=settings.mfa_process,
+            spent=spent,
+            open_terminal=prompting.terminal_opener,
+            clock=prompting.clock,
+            sleep=prompting.sleep,
+            say=prompting.say,
+            stale_note=_stale_note(stale, prompting.clock(), margin, floor),
+        )
+        session = call.get_session_token(
+            serial=serial, code=code, duration=settings.duration, clock=prompting.clock
+        )
+    finally:
+        call.close()
+    spent.remember(serial, code, prompting.clock())
+    return session, set(credentials.sections)
+
+
+def _stale_note(
+    stale: SessionCredentials | None, now: float, margin: float, floor: float
+) -> str | None:
+    if stale is None or stale.remaining(now) <= 0:
+        return None
+    left = int(stale.remaining(now) // 60)
+    wanted = int(stale.margin(margin, floor) // 60)
+    return f"The stored session has {left} minutes left, under the {wanted}-minute margin."
+
+
+def _warn_if_readable(keys: LongTermKeys, config_path: str, say: Callable[[str], None]) -> None:
+    """Long-term keys in a config file others can read get the warning the AWS CLI gives."""
+    if keys.origin != config_path:
+        return
+    try:
+        mode = os.stat(config_path).st_mode
+    except OSError:
+        return
+    if mode & 0o077:
+        say(
+            f"{config_path} holds long-term keys and is readable by other users "
+            f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {config_path}`."
+        )
+
+
+def discover_serial(
+    settings: Settings, keys: LongTermKeys, env: Mapping[str, str], prompting: Prompting
+) -> str:
+    """Find the user's MFA device with IAM ListMFADevices and remember it in the config."""
+    from aws_mfa_run import sts
+
+    profile = settings.source_profile
+    serials = sts.list_mfa_devices(
+        keys=keys.pair(), profile=profile, region=settings.region, env=env
+    )
+    if not serials:
+        raise ConfigError(
+            f"The IAM user of profile '{profile}' has no MFA device; assign one in the IAM "
+            "console, or name it with --serial ARN."
+        )
+    chosen = serials[0]
+    if len(serials) > 1:
+        listed = ", ".join(serials)
+        try:
+            terminal = prompting.terminal_opener()
+        except NoTerminal:
+            raise ConfigError(
+                f"The IAM user of profile '{profile}' has several MFA devices ({listed}); "
+                "name one with --serial ARN or as mfa_serial in the profile."
+            ) from None
+        try:
+            for number, serial in enumerate(serials, 1):
+                terminal.tell(f"  {number}. {serial}")
+            while True:
+                answer = terminal.ask(f"Which MFA device [1-{len(serials)}]: ")
+                if answer is None:
+                    raise ConfigError("No MFA device was chosen.")
+                if answer.isdigit() and 1 <= int(answer) <= len(serials):
+                    chosen = serials[int(answer) - 1]
+                    break
+        finally:
+            terminal.close()
+    store.save_mfa_serial(settings.paths.config, profile, chosen)
+    prompting.say(f"Found MFA device {chosen}; saved it as mfa_serial of profile '{profile}'.")
+    return chosen

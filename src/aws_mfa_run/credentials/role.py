@@ -1,0 +1,133 @@
+"""Role profiles behind MFA: one MFA session of the source covers every role assumed from it.
+
+A role profile (`role_arn` + `source_profile`, chains allowed) is served by AssumeRole called with
+the MFA session of the source profile with the long-term keys, so the role sees MFA as present and
+no further code is needed until that session ends. Role credentials are cached in a private file
+of ours named by everything that decides them (see `_identity`), and reused while valid.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_mfa_run import files, inifile
+from aws_mfa_run.credentials import state
+from aws_mfa_run.credentials.cached import cached_fetch
+from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
+from aws_mfa_run.credentials.session import SessionCredentials, from_stored, stored_values
+from aws_mfa_run.errors import ConfigError
+from aws_mfa_run.settings import ROLE_SOURCE_MIN_REMAINING, Role, Settings
+
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+def _identity(settings: Settings, index: int) -> tuple[str, ...]:
+    """Everything that decides the credentials of role `index` of the chain: the files, the
+    source profile, and each role from the source up (ARN, external id, session name)."""
+    parts = [
+        os.path.realpath(settings.paths.config),
+        os.path.realpath(settings.paths.credentials),
+        settings.source_profile,
+        settings.session_target,
+    ]
+    for role in reversed(settings.roles[index:]):
+        parts += [role.profile, role.role_arn, role.external_id or "", role.session_name or ""]
+    return tuple(parts)
+
+
+class RoleCache:
+    """Role credentials of one role of one chain, in `~/.aws/aws-mfa-run/roles/` (0600 in 0700)."""
+
+    def __init__(self, settings: Settings, index: int) -> None:
+        self.path = state.role_cache(settings.paths.state_dir, *_identity(settings, index))
+        self.role = settings.roles[index]
+
+    def read(self) -> SessionCredentials | None:
+        text = files.read_text(self.path)
+        if not text:
+            return None
+        try:
+            values = inifile.parse(text, self.path).get("role")
+        except ConfigError:
+            return None  # a damaged cache is no cache
+        return from_stored(values)
+
+    def write(self, credentials: SessionCredentials) -> None:
+        files.ensure_directory(os.path.dirname(self.path))
+        values = {"role_arn": self.role.role_arn, **stored_values(credentials)}
+        text = inifile.edit_section(inifile.parse("", self.path), "role", values)
+        files.write_atomic(self.path, text, private=True)
+
+    def remove(self) -> bool:
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            return False
+        except OSError as error:
+            raise ConfigError(f"Cannot remove {self.path}: {error.strerror}.") from None
+        return True
+
+
+def get_role_credentials(
+    settings: Settings,
+    env: Mapping[str, str],
+    prompting: Prompting,
+    *,
+    token_code: str | None,
+    force: bool,
+    renew_session: bool,
+    margin: float,
+) -> tuple[SessionCredentials, bool]:
+    """Credentials of the settings' role, and whether any STS call was made for them.
+
+    The source's MFA session is read (or fetched) only when a role of the chain needs it.
+    """
+
+    def for_role(index: int) -> tuple[SessionCredentials, bool]:
+        role: Role = settings.roles[index]
+        cache = RoleCache(settings, index)
+        clock = prompting.clock
+
+        def fetch() -> SessionCredentials:
+            if index + 1 < len(settings.roles):
+                caller, _ = for_role(index + 1)
+            else:
+                caller, _ = get_mfa_session(
+                    settings,
+                    env,
+                    prompting,
+                    token_code=token_code,
+                    force=renew_session,
+                    margin=ROLE_SOURCE_MIN_REMAINING,
+                )
+            from aws_mfa_run import sts
+
+            return sts.assume_role(
+                caller=caller,
+                profile=role.profile,
+                role_arn=role.role_arn,
+                session_name=role.session_name or f"aws-mfa-run-{int(clock())}",
+                external_id=role.external_id,
+                duration=role.duration,
+                region=role.region or settings.region,
+                env=env,
+                clock=clock,
+            )
+
+        return cached_fetch(
+            read=cache.read,
+            usable=lambda found: found.usable(clock(), margin, settings.floor),
+            fetch=fetch,
+            write=cache.write,
+            lock_path=state.lock_for(cache.path),
+            force=force or renew_session,
+        )
+
+    return for_role(0)
+
+
+def describe(settings: Settings) -> str:
+    return f"role {settings.roles[0].role_arn} via '{settings.source_profile}'"

@@ -1,0 +1,54 @@
+"""The one place that names aws-mfa-run's own state files under ~/.aws/aws-mfa-run/ (0700).
+
+Names are hashes of everything that identifies the entry, so any profile name the AWS CLI accepts
+(spaces, quotes, 300 characters) gives a short, valid file name, and an entry whose inputs change
+(another source, another external id, another config file) gets a new name instead of serving
+the old identity.
+"""
+
+from __future__ import annotations
+
+import os
+
+LOCKS = "locks"
+ROLES = "roles"
+USED_CODES = "used-codes"
+
+_FNV_PRIME, _MASK_64 = 0x100000001B3, (1 << 64) - 1
+# Two FNV-1a passes from different offsets: 128 bits, without hashlib's import (~2 ms, paid by
+# every process waiting under make -j).
+_OFFSETS = (0xCBF29CE484222325, 0x84222325CBF29CE4)
+
+
+def key_hash(*parts: str) -> str:
+    data = "\0".join(parts).encode("utf-8", "surrogateescape")
+    digests = []
+    for digest in _OFFSETS:
+        for byte in data:
+            digest = ((digest ^ byte) * _FNV_PRIME) & _MASK_64
+        digests.append(f"{digest:016x}")
+    return "".join(digests)
+
+
+def real(path: str) -> str:
+    return os.path.realpath(path)
+
+
+def session_lock(state_dir: str, credentials_path: str, source_profile: str, target: str) -> str:
+    """The lock held while the MFA session of `source_profile` stored in `target` is fetched."""
+    name = key_hash("session", real(credentials_path), source_profile, target)
+    return os.path.join(state_dir, LOCKS, f"{name}.lock")
+
+
+def role_cache(state_dir: str, *identity: str) -> str:
+    """The cache file of role credentials identified by `identity` (see credentials.role)."""
+    return os.path.join(state_dir, ROLES, f"{key_hash('role', *identity)}.ini")
+
+
+def lock_for(cache_path: str) -> str:
+    directory, name = os.path.split(cache_path)
+    return os.path.join(os.path.dirname(directory), LOCKS, f"{os.path.splitext(name)[0]}.lock")
+
+
+def used_codes(state_dir: str) -> str:
+    return os.path.join(state_dir, USED_CODES)

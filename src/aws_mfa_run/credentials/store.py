@@ -1,0 +1,216 @@
+"""The session store: the target profile in the credentials file, and its config section.
+
+`aws mfa`, the wrapper and --credential-process all read and write the same place, so one code
+covers them all and `aws ... --profile mfa` works too. A stored session is ours only when it carries
+our expiration key; a target holding keys we did not write, or whose credentials come from
+elsewhere (a role, SSO, a credential_process), is never written.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from aws_mfa_run import files, inifile
+from aws_mfa_run.credentials.session import (
+    KEY_EXPIRATION,
+    KEY_ISSUED,
+    SESSION_KEYS,
+    SessionCredentials,
+    from_stored,
+    stored_values,
+)
+from aws_mfa_run.errors import ConfigError
+from aws_mfa_run.settings import (
+    COPIED_KEYS,
+    FOREIGN_CREDENTIAL_KEYS,
+    KEY_COPIED,
+    KEY_SOURCE,
+    config_header,
+    config_values,
+)
+
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+# Another tool (`aws configure set`) may be rewriting the file in place, unlocked, just as we read
+# it: a read that lost sections is retried for this long before we refuse to write it back.
+CHANGED_FILE_RETRIES = 40
+CHANGED_FILE_WAIT = 0.05
+
+
+def read_ini(path: str) -> inifile.IniText:
+    return inifile.parse(files.read_text(path) or "", path)
+
+
+def stored_session(
+    credentials: inifile.IniText, target: str, source: str
+) -> SessionCredentials | None:
+    """The session `target` holds for `source`, valid or not; else None."""
+    values = credentials.get(target)
+    if not values or values.get(KEY_SOURCE) != source:
+        return None
+    return from_stored(values)
+
+
+def check_target(credentials: inifile.IniText, config: inifile.IniText, target: str) -> None:
+    """Refuse, before any code is spent, a target that is not ours to write."""
+    values = credentials.get(target) or {}
+    if values.get("aws_access_key_id") and KEY_EXPIRATION not in values:
+        raise ConfigError(
+            f"Profile '{target}' in {credentials.path} holds keys that aws-mfa-run did not "
+            "write; choose another --target-profile or remove that section."
+        )
+    for key in FOREIGN_CREDENTIAL_KEYS:
+        if key in values or key in (config_values(target, config) or {}):
+            raise ConfigError(
+                f"Profile '{target}' gets its credentials from {key}; aws-mfa-run will not "
+                "write session keys into it. Choose another --target-profile."
+            )
+
+
+def _wait_for_whole_file(
+    path: str,
+    expected_sections: set[str],
+    sleep: Callable[[float], None],
+) -> inifile.IniText:
+    """The credentials file, once it again holds every section it held when we first read it."""
+    for _ in range(CHANGED_FILE_RETRIES):
+        current = read_ini(path)
+        current.validate()
+        missing = expected_sections - set(current.sections)
+        if not missing:
+            return current
+        sleep(CHANGED_FILE_WAIT)
+    shown = ", ".join(sorted(missing))[:120]
+    raise ConfigError(
+        f"{path} lost profiles ({shown}) while aws-mfa-run was updating it, as when another "
+        "tool rewrites it at the same moment; nothing was written. Check the file, then run again."
+    )
+
+
+def copied_keys(credentials: inifile.IniText, target: str) -> set[str]:
+    """The config keys of the target we copied from its profile (recorded in its credentials
+    section, which is all ours): these we keep in step; any other value there is the user's."""
+    listed = (credentials.get(target) or {}).get(KEY_COPIED, "")
+    return {key for key in listed.split() if key in COPIED_KEYS}
+
+
+def target_config_changes(
+    config: inifile.IniText, target: str, copied: Mapping[str, str | None], ours: set[str]
+) -> tuple[dict[str, str | None], str | None]:
+    """The edits that keep the values we copied (region, output) in step with the profile, and
+    the new list of keys we own; a value the user set in the target's section is never touched."""
+    current = config_values(target, config) or {}
+    changes: dict[str, str | None] = {}
+    now_ours: list[str] = []
+    for key in COPIED_KEYS:
+        wanted = copied.get(key)
+        if key in current and key not in ours:
+            continue  # the user's
+        if wanted:
+            now_ours.append(key)
+            if current.get(key) != wanted:
+                changes[key] = wanted
+        elif key in current:
+            changes[key] = None  # we copied it; the source has none now
+    return changes, " ".join(now_ours) or None
+
+
+class _Locks:
+    """Lock each distinct directory once (flock on the same directory twice would deadlock)."""
+
+    def __init__(self, *paths: str) -> None:
+        self._locks = [
+            files.locked(directory, directory=True)
+            for directory in sorted({files.directory_of(path) for path in paths})
+        ]
+
+    def __enter__(self) -> None:
+        entered = []
+        try:
+            for lock in self._locks:
+                lock.__enter__()
+                entered.append(lock)
+        except BaseException:
+            for lock in reversed(entered):
+                lock.__exit__()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        for lock in reversed(self._locks):
+            lock.__exit__()
+
+
+def _ensure_parent(path: str) -> None:
+    files.ensure_directory(os.path.dirname(os.path.abspath(path)))
+
+
+def write_session(
+    *,
+    credentials_path: str,
+    config_path: str,
+    target: str,
+    source: str,
+    session: SessionCredentials,
+    copied: Mapping[str, str | None],
+    expected_sections: set[str],
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """Write the session to the target profile and keep the target's copied config values in
+    step. Returns notes for the user."""
+    notes: list[str] = []
+    _ensure_parent(credentials_path)
+    _ensure_parent(config_path)
+    with _Locks(credentials_path, config_path):
+        credentials = _wait_for_whole_file(credentials_path, expected_sections, sleep)
+        config = read_ini(config_path)
+        check_target(credentials, config, target)
+        ours = copied_keys(credentials, target)
+        changes, now_ours = target_config_changes(config, target, copied, ours)
+        new_credentials = inifile.edit_section(
+            credentials,
+            target,
+            {**stored_values(session), KEY_SOURCE: source, KEY_COPIED: now_ours},
+        )
+        note = files.write_atomic(
+            credentials_path, new_credentials, private=True, locked_directory=True
+        )
+        if note:
+            notes.append(note)
+        if changes:
+            header = config_header(target, config)
+            new_config = inifile.edit_section(config, header, changes)
+            if new_config != config.text():
+                files.write_atomic(config_path, new_config, private=False, locked_directory=True)
+    return notes
+
+
+def remove_session(*, credentials_path: str, config_path: str, target: str, source: str) -> bool:
+    """Remove our keys from `target` (the section too when nothing else is left in it) and the
+    values we copied into its config section. False when there was nothing of ours."""
+    with _Locks(credentials_path, config_path):
+        credentials = read_ini(credentials_path)
+        values = credentials.get(target)
+        if values is None or values.get(KEY_SOURCE) != source:
+            return False
+        copied = copied_keys(credentials, target)
+        ours = (*SESSION_KEYS, KEY_EXPIRATION, KEY_ISSUED, KEY_SOURCE, KEY_COPIED)
+        text = inifile.remove_keys(credentials, target, ours)
+        files.write_atomic(credentials_path, text, private=True, locked_directory=True)
+        config = read_ini(config_path)
+        if copied and config_values(target, config) is not None:
+            text = inifile.remove_keys(config, config_header(target, config), sorted(copied))
+            files.write_atomic(config_path, text, private=False, locked_directory=True)
+    return True
+
+
+def save_mfa_serial(config_path: str, profile: str, serial: str) -> None:
+    """Remember a discovered device as `mfa_serial` in the source profile's config section."""
+    _ensure_parent(config_path)
+    with _Locks(config_path):
+        config = read_ini(config_path)
+        new = inifile.edit_section(config, config_header(profile, config), {"mfa_serial": serial})
+        files.write_atomic(config_path, new, private=False, locked_directory=True)
