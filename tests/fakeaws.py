@@ -125,6 +125,10 @@ class FakeAws:
         # Only for the benchmark, which repeats a cold login many times within one code window.
         self.accept_reused_codes = False
         self.tables = ["orders", "customers"]
+        # A hostile or broken endpoint: these fields replace those of every Credentials answer
+        # (AccessKeyId, SecretAccessKey, SessionToken, Expiration), as raw XML text.
+        self.tamper: dict[str, str] = {}
+        self.throttle_code = "Throttling"  # the error code answered in mode "throttle"
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.server: ThreadingHTTPServer | None = None
@@ -223,13 +227,18 @@ def _check_signature(
     return secrets.compare_digest(expected, fields["Signature"])
 
 
-def _credentials_xml(session: Session) -> str:
-    expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.expiration))
+def _credentials_xml(session: Session, tamper: Mapping[str, str]) -> str:
+    fields = {
+        "AccessKeyId": session.access_key,
+        "SecretAccessKey": session.secret_key,
+        "SessionToken": session.token,
+        "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.expiration)),
+    }
+    fields.update(tamper)
     return (
-        f"<Credentials><AccessKeyId>{session.access_key}</AccessKeyId>"
-        f"<SecretAccessKey>{session.secret_key}</SecretAccessKey>"
-        f"<SessionToken>{session.token}</SessionToken>"
-        f"<Expiration>{expiration}</Expiration></Credentials>"
+        "<Credentials>"
+        + "".join(f"<{name}>{value}</{name}>" for name, value in fields.items())
+        + "</Credentials>"
     )
 
 
@@ -272,7 +281,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             if mode == "throttle":
-                raise AwsError(400, "Throttling", "Rate exceeded")
+                raise AwsError(400, aws.throttle_code, "Rate exceeded")
             if mode == "error":
                 raise AwsError(503, "ServiceUnavailable", "Service is unavailable")
             caller = self._authenticate(headers, body)
@@ -426,7 +435,7 @@ class _Handler(BaseHTTPRequestHandler):
             session.expiration = aws.now() - 3600
         with aws.lock:
             aws.sessions[session.access_key] = session
-        return _credentials_xml(session)
+        return _credentials_xml(session, aws.tamper)
 
     def _assume_role(self, form: dict[str, str], caller: User | Session) -> str:
         aws = self.aws
@@ -459,7 +468,7 @@ class _Handler(BaseHTTPRequestHandler):
         with aws.lock:
             aws.sessions[session.access_key] = session
             aws.assumed[role.name] += 1
-        return _credentials_xml(session) + (
+        return _credentials_xml(session, aws.tamper) + (
             f"<AssumedRoleUser><Arn>arn:aws:sts::{ACCOUNT}:assumed-role/{role.name}/"
             f"{session.session_name}</Arn><AssumedRoleId>AROA:{session.session_name}"
             "</AssumedRoleId></AssumedRoleUser>"

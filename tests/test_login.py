@@ -241,7 +241,7 @@ def test_endpoint_faults_fail_in_bounded_time(ready: Bed, closed_port: int) -> N
     for mode, code, words in (
         ("throttle", 6, "busy"),
         ("error", 6, "busy"),
-        ("malformed", 6, "failed"),
+        ("malformed", 6, "malformed"),
         ("expired", 6, "malformed"),
         ("hang", 6, "in time"),
     ):

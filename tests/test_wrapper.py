@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import sys
@@ -30,10 +31,17 @@ def use_mfa_process(bed: Bed, profile_section: str = "default") -> None:
 
 
 def set_stored_expiration(bed: Bed, seconds_from_now: float) -> None:
+    """Age the stored session: it ends in `seconds_from_now`, and was issued as much earlier."""
     text = bed.credentials.read_text()
-    old = bed.ini_section(bed.credentials, "mfa")["aws_mfa_run_expiration"]
-    new = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds_from_now))
-    bed.credentials.write_text(text.replace(old, new))
+    stored = bed.ini_section(bed.credentials, "mfa")
+    old_end, old_start = stored["aws_mfa_run_expiration"], stored["aws_mfa_run_issued"]
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    shift = time.time() + seconds_from_now - calendar.timegm(time.strptime(old_end, stamp))
+    new_start = calendar.timegm(time.strptime(old_start, stamp)) + shift
+    text = text.replace(old_end, time.strftime(stamp, time.gmtime(time.time() + seconds_from_now)))
+    bed.credentials.write_text(
+        text.replace(old_start, time.strftime(stamp, time.gmtime(new_start)))
+    )
 
 
 def test_wrapper_reuses_the_session_of_aws_mfa(ready: Bed) -> None:

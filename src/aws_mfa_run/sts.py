@@ -212,6 +212,7 @@ def _translate(
         ReadTimeoutError,
         SSLError,
     )
+    from botocore.parsers import ResponseParserError
 
     if isinstance(error, ClientError):
         return _refusal(
@@ -228,6 +229,10 @@ def _translate(
         return AwsUnreachableError(NOT_VERIFIED)
     if isinstance(error, EndpointConnectionError):
         return AwsUnreachableError(NOT_REACHED)
+    if isinstance(error, (ResponseParserError, ValueError)):  # ValueError: a bad timestamp
+        return AwsUnreachableError(
+            "AWS returned a malformed answer; nothing was written. Try again later."
+        )
     return AwsUnreachableError(
         f"The call to AWS failed ({type(error).__name__}); check the network and try again."
     )
