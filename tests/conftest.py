@@ -143,6 +143,23 @@ class Bed:
             if path.is_file() and "aws-mfa-run" not in path.parts
         }
 
+    def age_stored_session(self, seconds_left: float, target: str = "mfa") -> None:
+        """Make the stored session as old as one that ends in `seconds_left`: its expiration and
+        the time it was issued move together, as time passing would move them."""
+        import calendar
+        import time
+
+        stamp = "%Y-%m-%dT%H:%M:%SZ"
+        stored = self.ini_section(self.credentials, target)
+        old_end, old_start = stored["aws_mfa_run_expiration"], stored["aws_mfa_run_issued"]
+        new_end = time.time() + seconds_left
+        shift = new_end - calendar.timegm(time.strptime(old_end, stamp))
+        new_start = calendar.timegm(time.strptime(old_start, stamp)) + shift
+        text = self.credentials.read_text()
+        text = text.replace(old_end, time.strftime(stamp, time.gmtime(new_end)))
+        text = text.replace(old_start, time.strftime(stamp, time.gmtime(new_start)))
+        self.credentials.write_text(text)
+
     def ini_section(self, path: Path, section: str) -> dict[str, str]:
         import configparser
 

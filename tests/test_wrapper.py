@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import json
 import os
 import sys
@@ -31,17 +30,7 @@ def use_mfa_process(bed: Bed, profile_section: str = "default") -> None:
 
 
 def set_stored_expiration(bed: Bed, seconds_from_now: float) -> None:
-    """Age the stored session: it ends in `seconds_from_now`, and was issued as much earlier."""
-    text = bed.credentials.read_text()
-    stored = bed.ini_section(bed.credentials, "mfa")
-    old_end, old_start = stored["aws_mfa_run_expiration"], stored["aws_mfa_run_issued"]
-    stamp = "%Y-%m-%dT%H:%M:%SZ"
-    shift = time.time() + seconds_from_now - calendar.timegm(time.strptime(old_end, stamp))
-    new_start = calendar.timegm(time.strptime(old_start, stamp)) + shift
-    text = text.replace(old_end, time.strftime(stamp, time.gmtime(time.time() + seconds_from_now)))
-    bed.credentials.write_text(
-        text.replace(old_start, time.strftime(stamp, time.gmtime(new_start)))
-    )
+    bed.age_stored_session(seconds_from_now)
 
 
 def test_wrapper_reuses_the_session_of_aws_mfa(ready: Bed) -> None:

@@ -91,31 +91,33 @@ def _wait_for_whole_file(
     )
 
 
-def copied_keys(credentials: inifile.IniText, target: str) -> set[str]:
-    """The config keys of the target we copied from its profile (recorded in its credentials
-    section, which is all ours): these we keep in step; any other value there is the user's."""
+def copied_values(credentials: inifile.IniText, target: str) -> dict[str, str]:
+    """The config values we copied into the target's config section from its profile, as
+    recorded in its credentials section (which is all ours): `region=eu-west-1 output=json`.
+    A value still as we wrote it is ours to keep in step; anything else there is the user's."""
     listed = (credentials.get(target) or {}).get(KEY_COPIED, "")
-    return {key for key in listed.split() if key in COPIED_KEYS}
+    pairs = (word.partition("=") for word in listed.split())
+    return {key: value for key, _, value in pairs if key in COPIED_KEYS and value}
 
 
 def target_config_changes(
-    config: inifile.IniText, target: str, copied: Mapping[str, str | None], ours: set[str]
+    config: inifile.IniText, target: str, wanted: Mapping[str, str | None], ours: Mapping[str, str]
 ) -> tuple[dict[str, str | None], str | None]:
     """The edits that keep the values we copied (region, output) in step with the profile, and
-    the new list of keys we own; a value the user set in the target's section is never touched."""
+    the new record of what we copied; a value the user set or changed is never touched."""
     current = config_values(target, config) or {}
     changes: dict[str, str | None] = {}
     now_ours: list[str] = []
     for key in COPIED_KEYS:
-        wanted = copied.get(key)
-        if key in current and key not in ours:
+        value = wanted.get(key)
+        if key in current and current[key] != ours.get(key):
             continue  # the user's
-        if wanted:
-            now_ours.append(key)
-            if current.get(key) != wanted:
-                changes[key] = wanted
+        if value and " " not in value and "=" not in value:
+            now_ours.append(f"{key}={value}")
+            if current.get(key) != value:
+                changes[key] = value
         elif key in current:
-            changes[key] = None  # we copied it; the source has none now
+            changes[key] = None  # we copied it; the profile has none now
     return changes, " ".join(now_ours) or None
 
 
@@ -168,7 +170,7 @@ def write_session(
         credentials = _wait_for_whole_file(credentials_path, expected_sections, sleep)
         config = read_ini(config_path)
         check_target(credentials, config, target)
-        ours = copied_keys(credentials, target)
+        ours = copied_values(credentials, target)
         changes, now_ours = target_config_changes(config, target, copied, ours)
         new_credentials = inifile.edit_section(
             credentials,
@@ -196,13 +198,15 @@ def remove_session(*, credentials_path: str, config_path: str, target: str, sour
         values = credentials.get(target)
         if values is None or values.get(KEY_SOURCE) != source:
             return False
-        copied = copied_keys(credentials, target)
+        copied = copied_values(credentials, target)
         ours = (*SESSION_KEYS, KEY_EXPIRATION, KEY_ISSUED, KEY_SOURCE, KEY_COPIED)
         text = inifile.remove_keys(credentials, target, ours)
         files.write_atomic(credentials_path, text, private=True, locked_directory=True)
         config = read_ini(config_path)
-        if copied and config_values(target, config) is not None:
-            text = inifile.remove_keys(config, config_header(target, config), sorted(copied))
+        current = config_values(target, config) or {}
+        still_ours = sorted(key for key, value in copied.items() if current.get(key) == value)
+        if still_ours:
+            text = inifile.remove_keys(config, config_header(target, config), still_ours)
             files.write_atomic(config_path, text, private=False, locked_directory=True)
     return True
 
