@@ -173,6 +173,7 @@ def plan(
     )
     source = resolve(base_options, env, config, credentials, state_dir)
     source.mfa_process = settings.mfa_process or source.mfa_process
+    source.mfa_prompt = settings.mfa_prompt or source.mfa_prompt
     source.min_remaining = min(source.min_remaining, ROLE_SOURCE_MIN_REMAINING)
     floor = CREDENTIAL_PROCESS_MIN_REMAINING if options.mode == "credential-process" else 0
     return RolePlan(settings, chain, source, floor)

@@ -130,6 +130,7 @@ def get_session(
                 profile=settings.source_profile,
                 given=token_code,
                 mfa_process=settings.mfa_process,
+                prompt_program=settings.mfa_prompt,
                 spent=spent,
                 open_terminal=terminal_opener,
                 clock=clock,

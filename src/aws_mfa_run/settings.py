@@ -27,6 +27,8 @@ CREDENTIAL_PROCESS_MIN_REMAINING = 11 * 60
 KEY_DURATION = "mfa_session_duration"
 KEY_MIN_REMAINING = "mfa_min_remaining"
 KEY_PROCESS = "mfa_process"
+# A dialog program asked for the code when there is no terminal (prompt_program.py).
+KEY_PROMPT = "mfa_prompt"
 KEY_EXPIRATION = "aws_mfa_run_expiration"
 KEY_SOURCE = "aws_mfa_run_source_profile"
 # Set in a wrapped command's environment: names the profile whose session it runs with.
@@ -37,7 +39,7 @@ class Options:
     """What the command line asked for (filled by cli.parse_arguments)."""
 
     def __init__(self) -> None:
-        self.mode = "run"  # run | login | status | install-alias | env | credential-process
+        self.mode = "run"  # run | login | status | install-alias | env | credential-process | ...
         self.profile: str | None = None
         self.target_profile: str | None = None
         self.serial: str | None = None
@@ -46,6 +48,9 @@ class Options:
         self.token_code: str | None = None
         self.force = False
         self.shell = "sh"
+        self.json = False  # --status --json
+        self.print_url = False  # --console --print
+        self.completion_shell = ""  # --completion SHELL
         self.command: list[str] = []
         self.aws_globals: dict[str, str] = {}  # from the `aws` that ran us as an alias
 
@@ -67,6 +72,7 @@ class Settings:
         config_path: str,
         credentials_path: str,
         state_dir: str,
+        mfa_prompt: str | None = None,
     ) -> None:
         self.source_profile = source_profile
         self.target_profile = target_profile
@@ -79,6 +85,7 @@ class Settings:
         self.config_path = config_path
         self.credentials_path = credentials_path
         self.state_dir = state_dir
+        self.mfa_prompt = mfa_prompt
 
 
 def file_paths(env: Mapping[str, str]) -> tuple[str, str, str]:
@@ -250,6 +257,7 @@ def resolve(
         region=options.aws_globals.get("region") or values.get("region") or None,
         output=values.get("output") or None,
         mfa_process=values.get(KEY_PROCESS) or None,
+        mfa_prompt=values.get(KEY_PROMPT) or None,
         config_path=config_path,
         credentials_path=credentials_path,
         state_dir=state_dir,
