@@ -30,12 +30,82 @@ def profiles_with_mfa(config: IniText, credentials: IniText) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _describe(session: SessionCredentials | None, now: float) -> str:
-    if session is None:
+def _describe(expiration: float | None, now: float) -> str:
+    if expiration is None:
         return "none"
-    if session.expiration > now:
-        return f"valid {describe_until(session.expiration, now)}"
-    return f"expired at {format_utc(session.expiration)}"
+    if expiration > now:
+        return f"valid {describe_until(expiration, now)}"
+    return f"expired at {format_utc(expiration)}"
+
+
+def _expiration(session: SessionCredentials | None) -> float | None:
+    return None if session is None else session.expiration
+
+
+class RoleCacheState:
+    """One role of a profile's chain and the credentials cached for it (no secret kept)."""
+
+    def __init__(self, profile: str, role_arn: str, expiration: float | None) -> None:
+        self.profile = profile
+        self.role_arn = role_arn
+        self.expiration = expiration
+
+
+class StatusRow:
+    """What the store holds for one profile: computed once, rendered as text or as JSON.
+
+    `target` and `expiration` describe the MFA session of the profile with the long-term keys
+    (for a role profile, of its source); `role_caches` lists the profile's chain, its own first.
+    """
+
+    def __init__(self, profile: str) -> None:
+        self.profile = profile
+        self.kind = "session"  # session | role
+        self.source: str | None = None
+        self.target: str | None = None
+        self.device: str | None = None
+        self.expiration: float | None = None
+        self.margin: int | None = None
+        self.role_caches: list[RoleCacheState] = []
+        self.error: str | None = None
+
+
+def status_rows(
+    options: Options,
+    env: Mapping[str, str],
+    config: IniText,
+    credentials: IniText,
+    state_dir: str,
+    explicit_profile: str | None,
+) -> list[StatusRow]:
+    names = [explicit_profile] if explicit_profile else profiles_with_mfa(config, credentials)
+    rows: list[StatusRow] = []
+    for name in names:
+        row = StatusRow(name)
+        rows.append(row)
+        options.profile = name
+        try:
+            role_plan = roles.plan(options, env, config, credentials, state_dir)
+            settings = (
+                role_plan.source
+                if role_plan
+                else resolve(options, env, config, credentials, state_dir)
+            )
+            row.source = settings.source_profile
+            row.target = settings.target_profile
+            row.device = settings.serial
+            row.margin = settings.min_remaining
+            row.expiration = _expiration(store.stored_session(settings, credentials))
+            if role_plan is not None:
+                row.kind = "role"
+                for role in role_plan.chain:
+                    cache = roles.RoleCache(state_dir, role)
+                    row.role_caches.append(
+                        RoleCacheState(role.profile, role.role_arn, _expiration(cache.read()))
+                    )
+        except MfaRunError as error:
+            row.error = str(error)
+    return rows
 
 
 def status_lines(
@@ -47,41 +117,40 @@ def status_lines(
     now: float,
     explicit_profile: str | None,
 ) -> list[str]:
-    names = [explicit_profile] if explicit_profile else profiles_with_mfa(config, credentials)
-    rows = [("PROFILE", "SOURCE", "TARGET", "MFA DEVICE", "SESSION")]
-    for name in names:
-        options.profile = name
-        try:
-            role_plan = roles.plan(options, env, config, credentials, state_dir)
-            if role_plan is None:
-                settings = resolve(options, env, config, credentials, state_dir)
-                session = store.stored_session(settings, credentials)
-                rows.append(
-                    (
-                        name,
-                        "-",
-                        settings.target_profile,
-                        settings.serial or "(not known yet)",
-                        _describe(session, now),
-                    )
-                )
-                continue
-            cache = roles.RoleCache(state_dir, role_plan.chain[0])
-            rows.append(
+    rows = status_rows(options, env, config, credentials, state_dir, explicit_profile)
+    return render_text(rows, now)
+
+
+def render_text(rows: list[StatusRow], now: float) -> list[str]:
+    """The table for people: one line per profile, local times."""
+    table = [("PROFILE", "SOURCE", "TARGET", "MFA DEVICE", "SESSION")]
+    for row in rows:
+        if row.error is not None:
+            table.append((row.profile, "-", "-", "-", row.error))
+        elif row.kind == "role":
+            table.append(
                 (
-                    name,
-                    role_plan.source.source_profile,
+                    row.profile,
+                    row.source or "-",
                     "(role cache)",
-                    role_plan.source.serial or "(not known yet)",
-                    _describe(cache.read(), now),
+                    row.device or "(not known yet)",
+                    _describe(row.role_caches[0].expiration, now),
                 )
             )
-        except MfaRunError as error:
-            rows.append((name, "-", "-", "-", str(error)))
-    if len(rows) == 1:
+        else:
+            table.append(
+                (
+                    row.profile,
+                    "-",
+                    row.target or "-",
+                    row.device or "(not known yet)",
+                    _describe(row.expiration, now),
+                )
+            )
+    if len(table) == 1:
         return ["No profile has an mfa_serial, a role_arn or a stored session yet."]
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    widths = [max(len(line[column]) for line in table) for column in range(4)]
     return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4]
-        for row in rows
+        "  ".join(cell.ljust(width) for cell, width in zip(line[:4], widths)) + "  " + line[4]
+        for line in table
     ]
