@@ -61,3 +61,27 @@ def install(force: bool) -> str:
         files.write_atomic(path, new, private=False, locked_directory=True)
     names = ", ".join(f"aws {name}" for name in changes)
     return f"Installed {names} in {path}."
+
+
+def uninstall() -> str:
+    """Remove our aliases from the alias file, and nothing else; returns what was done."""
+    path = alias_file_path()
+    wanted = dict(inifile.parse(shipped_alias_text(), SHIPPED_ALIAS_FILE).get(ALIAS_SECTION) or {})
+    if not files.read_text(path):
+        return f"There is no aws mfa alias in {path}; nothing changed."
+    with files.locked_directory_of(path):
+        current = inifile.parse(files.read_text(path) or "", path)
+        existing = current.get(ALIAS_SECTION) or {}
+        ours = [name for name, value in wanted.items() if existing.get(name) == value]
+        foreign = [name for name in wanted if name in existing and name not in ours]
+        if ours:
+            new = inifile.edit_section(current, ALIAS_SECTION, dict.fromkeys(ours))
+            files.write_atomic(path, new, private=False, locked_directory=True)
+    notes = []
+    if ours:
+        notes.append(f"Removed {', '.join(f'aws {name}' for name in ours)} from {path}.")
+    for name in foreign:
+        notes.append(
+            f"The '{name}' alias in {path} is not ours ({existing[name][:60]}); left it as it is."
+        )
+    return " ".join(notes) or f"There is no aws mfa alias in {path}; nothing changed."
