@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 4
 READ_TIMEOUT = 5
 TOTAL_ATTEMPTS = 2  # worst case about 2 x (4 + 5) seconds plus a short back-off
+ASSUME_ROLE_DEFAULT_DURATION = 3600  # what AssumeRole gives without DurationSeconds
 DEFAULT_REGION = "us-east-1"  # STS and IAM answer everywhere; botocore needs one to sign
 
 
@@ -266,11 +267,12 @@ def assume_role(
 ) -> SessionCredentials:
     keys = (caller.access_key_id, caller.secret_access_key)
     client = _client("sts", keys, profile, region, caller.session_token)
-    arguments: dict[str, Any] = {
-        "RoleArn": role_arn,
-        "RoleSessionName": session_name,
-        "DurationSeconds": duration,
-    }
+    arguments: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name}
+    # Only a duration other than AWS's default is sent: the IAM User Guide says the console's
+    # federation endpoint refuses credentials of an AssumeRole called with DurationSeconds by
+    # anything but long-term keys, and ours is called with the MFA session (--console).
+    if duration != ASSUME_ROLE_DEFAULT_DURATION:
+        arguments["DurationSeconds"] = duration
     if external_id:
         arguments["ExternalId"] = external_id
     answer = _call(client.assume_role, profile, None, role_arn, **arguments)
