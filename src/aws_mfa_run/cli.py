@@ -24,7 +24,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from aws_mfa_run import roles
     from aws_mfa_run.credentials.session import SessionCredentials
+    from aws_mfa_run.inifile import IniText
     from aws_mfa_run.settings import Settings
 
 USAGE = """\
@@ -32,8 +34,11 @@ usage: aws-mfa-run [OPTIONS] COMMAND [ARGS...]   run COMMAND with MFA session cr
        aws-mfa-run --login [CODE] [OPTIONS]      store a session in the target profile
        aws-mfa-run --env [sh|bash|zsh|fish]      print the session as shell exports
        aws-mfa-run --credential-process          print the session for credential_process
-       aws-mfa-run --status                      show stored sessions (no AWS call)
+       aws-mfa-run --status [--json]             show stored sessions (no AWS call)
+       aws-mfa-run --console [-p ROLE] [--print] open the AWS console signed in as a role
        aws-mfa-run --install-alias [--force]     add `aws mfa` to ~/.aws/cli/alias
+       aws-mfa-run --uninstall-alias             remove `aws mfa` from ~/.aws/cli/alias
+       aws-mfa-run --completion bash|zsh|fish    print a shell completion script
 
 options:
   -p, --profile NAME       profile with the long-term keys (default: $AWS_PROFILE, else default)
@@ -47,6 +52,8 @@ options:
   --min-remaining MINUTES  get a new session when the stored one has less left (default 16)
   --force                  --login: get a new session even if the stored one is valid;
                            --install-alias: replace a different `mfa` alias
+  --json                   --status: one JSON document (schema in README)
+  --print                  --console: print the sign-in URL instead of opening a browser
   -h, --help               show this help
   --version                show the version
 
@@ -65,6 +72,8 @@ _OPTIONS = {
     "--duration": ("duration", True),
     "--min-remaining": ("min_remaining", True),
     "--force": ("force", False),
+    "--json": ("json", False),
+    "--print": ("print_url", False),
 }
 _MODES = {
     "--login": "login",
@@ -72,6 +81,10 @@ _MODES = {
     "--credential-process": "credential-process",
     "--status": "status",
     "--install-alias": "install-alias",
+    "--uninstall-alias": "uninstall-alias",
+    "--console": "console",
+    "--completion": "completion",
+    "--complete-profiles": "complete-profiles",  # hidden: for the completion scripts
     "-h": "help",
     "--help": "help",
     "--version": "version",
@@ -92,7 +105,7 @@ def parse_arguments(argv: list[str]) -> tuple[Options, list[str]]:
             break
         name, has_value, value = word.partition("=") if word.startswith("--") else (word, "", "")
         if name in _MODES:
-            if has_value and name != "--env":
+            if has_value and name not in ("--env", "--completion"):
                 raise UsageError(f"{name} takes no value.")
             mode = _MODES[name]
             if options.mode != "run" and options.mode != mode:
@@ -107,6 +120,12 @@ def parse_arguments(argv: list[str]) -> tuple[Options, list[str]]:
                     if value not in SHELLS:
                         raise UsageError(f"--env takes one of {', '.join(SHELLS)}, not {value!r}.")
                     options.shell = value
+            if name == "--completion":
+                if not has_value:
+                    if index >= len(argv):
+                        raise UsageError("--completion needs a shell: bash, zsh or fish.")
+                    value, index = argv[index], index + 1
+                options.completion_shell = value
             continue
         if name in _OPTIONS:
             attribute, takes_value = _OPTIONS[name]
@@ -130,6 +149,10 @@ def parse_arguments(argv: list[str]) -> tuple[Options, list[str]]:
         break
     if options.command and options.mode != "run":
         raise UsageError(f"--{options.mode} runs no command; remove {options.command[0][:60]}.")
+    if options.json and options.mode != "status":
+        raise UsageError("--json goes with --status.")
+    if options.print_url and options.mode != "console":
+        raise UsageError("--print goes with --console.")
     return options, code_words
 
 
@@ -180,6 +203,8 @@ def run(argv: list[str], env: Mapping[str, str]) -> int:
         return EXIT_OK
     if options.mode == "run" and not options.command:
         raise UsageError("Nothing to run: give a COMMAND, or --login; see aws-mfa-run --help.")
+    if options.mode in ("completion", "complete-profiles", "uninstall-alias"):
+        return _lifecycle_mode(options, env)
     if options.mode == "install-alias":
         from aws_mfa_run import alias
 
@@ -226,18 +251,25 @@ def _with_files(
 
     if options.mode == "status":
         from aws_mfa_run.settings import source_profile_name
-        from aws_mfa_run.status import status_lines
+        from aws_mfa_run.status import render_text, status_rows
 
         explicit = None
         if options.profile or options.aws_globals.get("profile") or env.get("AWS_PROFILE"):
             explicit = source_profile_name(options, env)
-        lines = status_lines(options, env, config, credentials, state_dir, now, explicit)
-        sys.stdout.write("\n".join(lines) + "\n")
+        rows = status_rows(options, env, config, credentials, state_dir, explicit)
+        if options.json:
+            from aws_mfa_run.status_json import render
+
+            sys.stdout.write(render(rows, now))
+        else:
+            sys.stdout.write("\n".join(render_text(rows, now)) + "\n")
         return EXIT_OK
 
     from aws_mfa_run import roles
 
     role_plan = roles.plan(options, env, config, credentials, state_dir)
+    if options.mode == "console":
+        return _console(options, env, role_plan, credentials, token_code)
     settings = (
         role_plan.settings if role_plan else resolve(options, env, config, credentials, state_dir)
     )
@@ -292,6 +324,63 @@ def _with_files(
     )
     exec_command(options.command, child)
     return EXIT_OK  # not reached: exec replaced us
+
+
+def _lifecycle_mode(options: Options, env: Mapping[str, str]) -> int:
+    """--completion, the hidden --complete-profiles, --uninstall-alias: no session needed."""
+    if options.mode == "completion":
+        from aws_mfa_run.completion import script
+
+        sys.stdout.write(script(options.completion_shell))
+    elif options.mode == "complete-profiles":
+        from aws_mfa_run import store
+        from aws_mfa_run.completion import profile_names
+        from aws_mfa_run.settings import file_paths
+
+        config_path, credentials_path, _ = file_paths(env)
+        try:
+            names = profile_names(store.read_ini(config_path), store.read_ini(credentials_path))
+        except MfaRunError:
+            names = []  # a completion offers nothing rather than an error in the prompt line
+        sys.stdout.write("".join(f"{name}\n" for name in names))
+    else:
+        from aws_mfa_run import alias
+
+        _say(alias.uninstall())
+    return EXIT_OK
+
+
+def _console(
+    options: Options,
+    env: Mapping[str, str],
+    role_plan: roles.RolePlan | None,
+    credentials: IniText,
+    token_code: str | None,
+) -> int:
+    """--console: sign the browser in as the role (one MFA code covers it, as every role use)."""
+    from aws_mfa_run.errors import ConfigError
+    from aws_mfa_run.settings import source_profile_name
+
+    if role_plan is None:
+        profile = source_profile_name(options, env)
+        raise ConfigError(
+            f"Profile '{profile}' has no role_arn, and AWS lets only role credentials into the "
+            "console (an MFA session of GetSessionToken cannot be federated): use --console -p "
+            "with a role profile, or sign in to the console with your password and MFA device."
+        )
+    from aws_mfa_run import console, roles
+
+    session, _ = roles.get_role_session(
+        role_plan, credentials, token_code=token_code, force=False, say=_say
+    )
+    region = role_plan.chain[0].region or role_plan.settings.region
+    url = console.console_url(session, region, env)
+    if options.print_url:
+        sys.stdout.write(url + "\n")
+        return EXIT_OK
+    console.open_in_browser(url, env)
+    _say(f"Opened the AWS console as {role_plan.chain[0].role_arn} in your browser.")
+    return EXIT_OK
 
 
 def _report_login(
