@@ -44,8 +44,10 @@ def with_dialog(bed: Bed, replies: str = "code", extra: str = "") -> Path:
     secret = bed.root / "secret"
     secret.write_text(bed.device.secret)
     log = bed.root / "dialog.log"
-    with bed.config.open("a") as handle:
-        handle.write(f"mfa_prompt = {sys.executable} {script} {log} {secret} {replies}\n{extra}")
+    setting = f"mfa_prompt = {sys.executable} {script} {log} {secret} {replies}\n{extra}"
+    text = bed.config.read_text()
+    assert "[default]\n" in text
+    bed.config.write_text(text.replace("[default]\n", f"[default]\n{setting}", 1))
     return log
 
 
@@ -91,8 +93,16 @@ def test_mfa_process_comes_before_the_dialog(ready: Bed) -> None:
     assert shown(log) == []
 
 
-def test_cancel_is_exit_4_and_changes_nothing(ready: Bed) -> None:
-    with_dialog(ready, replies="cancel")
+def test_a_code_on_the_command_line_comes_before_the_dialog(ready: Bed) -> None:
+    log = with_dialog(ready)
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+    assert done.returncode == 0, done.stderr
+    assert shown(log) == []
+
+
+@pytest.mark.parametrize("reply", ["cancel", ""], ids=["cancel", "no-output"])
+def test_cancel_or_no_answer_is_exit_4_and_changes_nothing(ready: Bed, reply: str) -> None:
+    with_dialog(ready, replies=reply or "''")
     before = ready.snapshot()
     done = ready.run(AWS_MFA_RUN, "--login")
     assert done.returncode == 4
@@ -100,6 +110,18 @@ def test_cancel_is_exit_4_and_changes_nothing(ready: Bed) -> None:
     assert "cancelled" in done.stderr
     assert ready.snapshot() == before
     assert ready.fake.calls["GetSessionToken"] == 0
+
+
+def test_a_spent_code_is_asked_again_saying_so(ready: Bed) -> None:
+    code = ready.fresh_code()
+    assert ready.run(AWS_MFA_RUN, "--login", code).returncode == 0
+    log = with_dialog(ready, replies=f"{code},{code},{code}")
+    done = ready.run(AWS_MFA_RUN, "--login", "--force")
+    assert done.returncode == 4 and "3 tries" in done.stderr
+    questions = shown(log)
+    assert len(questions) == 3
+    assert questions[1].startswith("That code was already used")
+    assert ready.fake.calls["GetSessionToken"] == 1  # the spent code was never sent again
 
 
 def test_a_bad_answer_is_asked_again_saying_what_was_wrong(ready: Bed) -> None:

@@ -47,7 +47,9 @@ def test_sessions_and_role_caches_with_their_times(ready: Bed) -> None:
     with_roles(ready)
     assert ready.run(AWS, "mfa", ready.fresh_code(), "--duration", "3600").returncode == 0
     assert ready.run(AWS_MFA_RUN, "-p", "admin", *WHOAMI).returncode == 0
+    calls = sum(ready.fake.calls.values())
     document = status(ready)
+    assert sum(ready.fake.calls.values()) == calls  # no AWS call
     profiles = {entry["profile"]: entry for entry in document["profiles"]}
     assert set(profiles) == {"default", "admin", "readonly"}
     stored = ready.fake.sessions
