@@ -96,6 +96,16 @@ def test_the_browser_gets_a_private_page_never_the_token(ready: Bed) -> None:
     assert not os.path.exists(os.path.dirname(record["path"]))
 
 
+def test_no_browser_is_exit_3_pointing_at_print(ready: Bed) -> None:
+    env = console_bed(ready)
+    env.update(BROWSER="/bin/false", PATH=str(Path(sys.executable).parent), TMPDIR=str(ready.root))
+    done = ready.run(AWS_MFA_RUN, "--console", "-p", "admin", env=env)
+    assert done.returncode == 3
+    assert done.stderr.count("\n") == 1 and "--print" in done.stderr
+    assert done.stdout == ""
+    assert not list(ready.root.glob("aws-mfa-run-console-*"))  # the page is gone at once
+
+
 def test_a_plain_profile_is_refused_with_the_reason_before_any_code(ready: Bed) -> None:
     before = ready.snapshot()
     done = ready.run(AWS_MFA_RUN, "--console", "--print")

@@ -18,6 +18,7 @@ from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError
 # Imported for type checkers only: collections.abc and typing cost import time on the warm path.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable, Mapping
 
 SIGNIN_URL_VARIABLE = "AWS_MFA_RUN_SIGNIN_URL"  # another federation endpoint (tests, a proxy)
@@ -90,7 +91,7 @@ def login_url(endpoint: str, signin_token: str, region: str | None) -> str:
     return f"{endpoint}?{query}"
 
 
-def _ssl_context(env: Mapping[str, str]) -> object:
+def _ssl_context(env: Mapping[str, str]) -> ssl.SSLContext:
     import ssl
 
     bundle = env.get("AWS_CA_BUNDLE") or env.get("REQUESTS_CA_BUNDLE")
@@ -188,13 +189,14 @@ def open_in_browser(
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
-    _remove_later(directory, env)
     if not opened:
+        shutil.rmtree(directory, ignore_errors=True)
         from aws_mfa_run.errors import ConfigError
 
         raise ConfigError(
             "No web browser could be started; use --console --print and open the URL yourself."
         )
+    _remove_later(directory, env)
 
 
 def _remove_later(directory: str, env: Mapping[str, str]) -> None:

@@ -108,19 +108,6 @@ def status_rows(
     return rows
 
 
-def status_lines(
-    options: Options,
-    env: Mapping[str, str],
-    config: IniText,
-    credentials: IniText,
-    state_dir: str,
-    now: float,
-    explicit_profile: str | None,
-) -> list[str]:
-    rows = status_rows(options, env, config, credentials, state_dir, explicit_profile)
-    return render_text(rows, now)
-
-
 def render_text(rows: list[StatusRow], now: float) -> list[str]:
     """The table for people: one line per profile, local times."""
     table = [("PROFILE", "SOURCE", "TARGET", "MFA DEVICE", "SESSION")]
