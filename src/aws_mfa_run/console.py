@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 SIGNIN_URL_VARIABLE = "AWS_MFA_RUN_SIGNIN_URL"  # another federation endpoint (tests, a proxy)
-ISSUER = "https://github.com/aws-mfa-run"  # where the console's "sign out" leads back to
+ISSUER = "aws-mfa-run"  # names us to the console (optional; aws-vault sends its name too)
 CONNECT_TIMEOUT = 10  # seconds for the whole exchange with the federation endpoint
 # Partitions outside `aws` have their own sign-in endpoint and console domain.
 _PARTITIONS = (
