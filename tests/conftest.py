@@ -129,7 +129,7 @@ class Bed:
         found = [user.secret_key for user in self.fake.users.values()]
         for session in self.fake.sessions.values():
             found += [session.secret_key, session.token]
-        return found
+        return found + list(self.fake.signin_tokens)
 
     def install_alias(self) -> None:
         done = self.run(AWS_MFA_RUN, "--install-alias")
@@ -177,7 +177,14 @@ def fake() -> Iterator[FakeAws]:
 
 
 # Commands whose stdout may carry secrets because the user asked for them (or prints them itself).
-_MAY_PRINT_SECRETS = ("--env", "--credential-process", "get-session-token", "python", "sh")
+_MAY_PRINT_SECRETS = (
+    "--env",
+    "--credential-process",
+    "get-session-token",
+    "python",
+    "sh",
+    "--print",  # --console --print: the sign-in URL
+)
 
 
 @pytest.fixture

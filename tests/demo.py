@@ -53,6 +53,7 @@ def main() -> int:
     )
     show("The session profile works", "aws dynamodb list-tables --profile mfa")
     show("Status, without any AWS call", "aws-mfa-run --status")
+    show("The same for scripts: one JSON document, no secret in it", "aws-mfa-run --status --json")
     show(
         "Run any command with the session: no new code while it is valid",
         "aws-mfa-run aws dynamodb list-tables --query 'TableNames[0]' --output text",

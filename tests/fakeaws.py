@@ -103,6 +103,9 @@ class Session:
         self.secret_key = new_secret_key()
         self.token = "FwoGZXIvYXdzE" + _random(string.ascii_letters + string.digits + "/+=", 180)
         self.expiration = now + duration
+        # AssumeRole called with session credentials and an explicit DurationSeconds: the IAM
+        # User Guide says the federation endpoint then refuses these credentials.
+        self.chained_with_duration = False
 
 
 class FakeAws:
@@ -129,6 +132,8 @@ class FakeAws:
         # (AccessKeyId, SecretAccessKey, SessionToken, Expiration), as raw XML text.
         self.tamper: dict[str, str] = {}
         self.throttle_code = "Throttling"  # the error code answered in mode "throttle"
+        # Console sign-in tokens handed out by /federation: token -> (role session, issued at).
+        self.signin_tokens: dict[str, tuple[Session, float]] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.server: ThreadingHTTPServer | None = None
@@ -254,6 +259,72 @@ class _Handler(BaseHTTPRequestHandler):
             super().handle()
         except OSError:
             pass  # a client that refused our TLS certificate, or hung up: its own business
+
+    def do_GET(self) -> None:
+        """The console federation endpoint (signin.aws.amazon.com/federation), reached through
+        AWS_MFA_RUN_SIGNIN_URL: getSigninToken turns role credentials into a sign-in token,
+        login checks one and says where the browser would be signed in."""
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        action = query.get("Action", "")
+        aws = self.aws
+        with aws.lock:
+            aws.calls[f"federation:{action}"] += 1
+        if url.path != "/federation":
+            self._send(404, b"Not found", "text/plain")
+            return
+        if action == "getSigninToken":
+            session = self._federated_session(query.get("Session", ""))
+            if session is None or "SessionDuration" in query:
+                # The real endpoint answers 400 with an HTML page, whatever is wrong.
+                self._send(400, b"<html><body>Bad Request</body></html>", "text/html")
+                return
+            token = _random(string.ascii_letters + string.digits + "-_", 400)
+            with aws.lock:
+                aws.signin_tokens[token] = (session, aws.now())
+            self._send(200, json.dumps({"SigninToken": token}).encode(), "application/json")
+            return
+        if action == "login":
+            found = aws.signin_tokens.get(query.get("SigninToken", ""))
+            destination = query.get("Destination", "")
+            if found is None or aws.now() - found[1] > 15 * 60 or not destination:
+                self._send(400, b"<html><body>Bad Request</body></html>", "text/html")
+                return
+            session = found[0]
+            assert session.role is not None
+            page = (
+                f"Signed in as arn:aws:sts::{ACCOUNT}:assumed-role/{session.role.name}/"
+                f"{session.session_name}; on to {destination}"
+            )
+            self._send(200, page.encode(), "text/plain")
+            return
+        self._send(400, b"<html><body>Bad Request</body></html>", "text/html")
+
+    def _federated_session(self, document: str) -> Session | None:
+        """The role session a getSigninToken `Session` JSON names, if AWS would accept it:
+        exactly sessionId, sessionKey and sessionToken of valid role credentials (not a
+        GetSessionToken session, not chained with an explicit DurationSeconds)."""
+        try:
+            fields = json.loads(document)
+        except ValueError:
+            return None
+        if not isinstance(fields, dict) or set(fields) != {
+            "sessionId",
+            "sessionKey",
+            "sessionToken",
+        }:
+            return None
+        session = self.aws.sessions.get(fields["sessionId"])
+        if (
+            session is None
+            or session.secret_key != fields["sessionKey"]
+            or session.token != fields["sessionToken"]
+            or session.expiration <= self.aws.now()
+            or session.role is None
+            or session.chained_with_duration
+        ):
+            return None
+        return session
 
     def do_POST(self) -> None:
         if self.path.startswith(("http://", "https://")):
@@ -465,6 +536,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "assumed by role chaining.",
             )
         session = Session(user, mfa, duration, aws.now(), role, form.get("RoleSessionName", ""))
+        session.chained_with_duration = chained and "DurationSeconds" in form
         with aws.lock:
             aws.sessions[session.access_key] = session
             aws.assumed[role.name] += 1

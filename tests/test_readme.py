@@ -23,7 +23,12 @@ def test_readme_has_every_example() -> None:
         "credential-process",
         "mfa-process",
         "roles",
-    }  # roles: test_roles.py
+        "status-json",
+        "completion",
+        "mfa-prompt",
+        "uninstall-alias",
+        "console",
+    }  # roles: test_roles.py; the last five: test_status_json.py, test_completion.py, ...
 
 
 def test_wrapper_example(ready: Bed) -> None:

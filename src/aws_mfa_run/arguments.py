@@ -14,9 +14,12 @@ usage: aws-mfa-run [OPTIONS] COMMAND [ARGS...]   run COMMAND with MFA session cr
        aws-mfa-run --env [sh|bash|zsh|fish|powershell]
                                                  print the session as shell exports
        aws-mfa-run --credential-process          print the session for credential_process
-       aws-mfa-run --status                      show stored sessions (no AWS call)
+       aws-mfa-run --status [--json]             show stored sessions (no AWS call)
        aws-mfa-run --logout [--all]              remove what aws-mfa-run stored for a profile
+       aws-mfa-run --console [-p ROLE] [--print] open the AWS console signed in as a role
        aws-mfa-run --install-alias [--force]     add `aws mfa` to ~/.aws/cli/alias
+       aws-mfa-run --uninstall-alias             remove `aws mfa` from ~/.aws/cli/alias
+       aws-mfa-run --completion bash|zsh|fish    print a shell completion script
 
 options:
   -p, --profile NAME       profile to use: with the long-term keys, or a role profile
@@ -33,6 +36,8 @@ options:
   --force                  --login: get a new session even if the stored one is valid;
                            --install-alias: replace a different `mfa` alias
   --all                    --logout: every profile aws-mfa-run stored a session for
+  --json                   --status: one JSON document (schema in README)
+  --print                  --console: print the sign-in URL instead of opening a browser
   -h, --help               show this help
   --version                show the version
 
@@ -58,6 +63,9 @@ class Options:
         self.force = False
         self.all = False
         self.shell = "sh"
+        self.json = False  # --status --json
+        self.print_url = False  # --console --print
+        self.completion_shell = ""  # --completion SHELL
         self.command: list[str] = []
 
 
@@ -72,6 +80,8 @@ _OPTIONS = {
     "--min-remaining": ("min_remaining", True),
     "--force": ("force", False),
     "--all": ("all", False),
+    "--json": ("json", False),
+    "--print": ("print_url", False),
 }
 MODES = {
     "--login": "login",
@@ -80,12 +90,17 @@ MODES = {
     "--status": "status",
     "--logout": "logout",
     "--install-alias": "install-alias",
+    "--uninstall-alias": "uninstall-alias",
+    "--console": "console",
+    "--completion": "completion",
+    "--complete-profiles": "complete-profiles",  # hidden: for the completion scripts
     "-h": "help",
     "--help": "help",
     "--version": "version",
 }
 # Modes that take the words after them (not a command): the code, a shell name.
-_WORDS_MODES = ("login", "env")
+_WORDS_MODES = ("login", "env", "completion")
+COMPLETION_SHELLS = ("bash", "zsh", "fish")
 
 
 def parse_arguments(argv: list[str]) -> Options:
@@ -105,7 +120,7 @@ def parse_arguments(argv: list[str]) -> Options:
         if name in ("-h", "--help") or (word == "help" and options.mode in _WORDS_MODES):
             return _help()
         if name in MODES:
-            if has_value and name != "--env":
+            if has_value and name not in ("--env", "--completion"):
                 raise UsageError(f"{name} takes no value.")
             mode = MODES[name]
             if options.mode != "run" and options.mode != mode:
@@ -139,6 +154,10 @@ def parse_arguments(argv: list[str]) -> Options:
     _take_words(options, words)
     if options.command and options.mode != "run":
         raise UsageError(f"--{options.mode} runs no command; remove {options.command[0][:60]}.")
+    if options.json and options.mode != "status":
+        raise UsageError("--json goes with --status.")
+    if options.print_url and options.mode != "console":
+        raise UsageError("--print goes with --console.")
     return options
 
 
@@ -149,6 +168,11 @@ def _help() -> Options:
 
 
 def _take_words(options: Options, words: list[str]) -> None:
+    if options.mode == "completion":
+        if len(words) != 1 or words[0] not in COMPLETION_SHELLS:
+            raise UsageError(f"--completion needs a shell: {', '.join(COMPLETION_SHELLS)}.")
+        options.completion_shell = words[0]
+        return
     if options.mode == "env":
         if len(words) > 1 or (words and words[0] not in SHELLS):
             shown = " ".join(words)[:60]

@@ -25,6 +25,10 @@ COMMANDS = {
     "status": "status",
     "logout": "logout",
     "install-alias": "alias",
+    "uninstall-alias": "uninstall_alias",
+    "console": "console",
+    "completion": "completion",
+    "complete-profiles": "completion",
 }
 DEBUG_VARIABLE = "AWS_MFA_RUN_DEBUG"
 

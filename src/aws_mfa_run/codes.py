@@ -1,4 +1,4 @@
-"""Where the MFA code comes from: the command line, the profile's mfa_process, the terminal.
+"""Where the MFA code comes from: the command line, mfa_process, the terminal, mfa_prompt.
 
 A code we sent once is remembered per device (it is spent, so not a secret any more): AWS rejects a
 one-time code the second time, and saying "wait N seconds" beats a confusing AccessDenied.
@@ -130,6 +130,7 @@ def obtain_code(
     sleep: Callable[[float], None] = time.sleep,
     say: Callable[[str], None],
     stale_note: str | None = None,
+    prompt_program: str | None = None,
 ) -> str:
     """A fresh code for `serial`, from the first source that has one."""
     if given is not None:
@@ -151,10 +152,26 @@ def obtain_code(
     try:
         terminal = open_terminal()
     except NoTerminal:
+        # --- mfa_prompt: the profile's dialog program, only when there is no terminal ---
+        if prompt_program:
+            from aws_mfa_run import prompt_program as dialog
+
+            def check(answer: str) -> tuple[str | None, str | None]:
+                try:
+                    code = normalize(answer)
+                except UsageError as error:
+                    return None, str(error)
+                if spent.was_spent(serial, code, clock()):
+                    return None, _spent_message(serial, clock())
+                return code, None
+
+            question = f"MFA code for {serial}:"
+            return dialog.ask(prompt_program, profile=profile, question=question, check=check)
+        # --- end of mfa_prompt ---
         before = f"{stale_note} " if stale_note else ""
         raise NoCodeError(
             f"{before}No MFA code for {serial} and no terminal to ask on: pass it as "
-            "`aws mfa CODE` / --token-code CODE, or set mfa_process in the profile."
+            "`aws mfa CODE` / --token-code CODE, or set mfa_process or mfa_prompt in the profile."
         ) from None
     try:
         while True:

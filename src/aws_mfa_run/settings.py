@@ -39,6 +39,8 @@ ROLE_SOURCE_MIN_REMAINING = 2 * 60
 KEY_DURATION = "mfa_session_duration"
 KEY_MIN_REMAINING = "mfa_min_remaining"
 KEY_PROCESS = "mfa_process"
+# A dialog program asked for the code when there is no terminal (prompt_program.py).
+KEY_PROMPT = "mfa_prompt"
 KEY_SOURCE = "aws_mfa_run_source_profile"
 # In the target's credentials section: the config keys we copied into its config section from
 # the profile (ours to keep in step).
@@ -306,6 +308,7 @@ class Settings:
         region: str | None,
         output: str | None,
         mfa_process: str | None,
+        mfa_prompt: str | None,
         paths: Paths,
         session_copies: Mapping[str, str | None],
         login_copies: Mapping[str, str | None],
@@ -323,6 +326,7 @@ class Settings:
         self.region = region
         self.output = output
         self.mfa_process = mfa_process
+        self.mfa_prompt = mfa_prompt
         self.paths = paths
         # What the targets' config sections get from their profiles (region, output).
         self.session_copies = session_copies
@@ -459,6 +463,7 @@ def resolve(
         region=region or None,
         output=source_values.get("output") or None,
         mfa_process=values.get(KEY_PROCESS) or source_values.get(KEY_PROCESS) or None,
+        mfa_prompt=values.get(KEY_PROMPT) or source_values.get(KEY_PROMPT) or None,
         paths=paths,
         session_copies={key: source_values.get(key) for key in COPIED_KEYS},
         login_copies={

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 DEFAULT_REGION = "us-east-1"  # STS and IAM answer everywhere; botocore needs one to sign
+ASSUME_ROLE_DEFAULT_DURATION = 3600  # what AssumeRole gives without DurationSeconds
 # botocore's own list of throttling error codes (botocore.retries.standard): AWS is busy, not
 # refusing; the user should try again.
 THROTTLING_CODES = frozenset(
@@ -347,11 +348,12 @@ def assume_role(
 ) -> SessionCredentials:
     keys = (caller.access_key_id, caller.secret_access_key)
     client = _client("sts", keys, profile, region, env, caller.session_token, bounds)
-    arguments: dict[str, Any] = {
-        "RoleArn": role_arn,
-        "RoleSessionName": session_name,
-        "DurationSeconds": duration,
-    }
+    arguments: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name}
+    # Only a duration other than AWS's default is sent: the IAM User Guide says the console's
+    # federation endpoint refuses credentials of an AssumeRole called with DurationSeconds by
+    # anything but long-term keys, and ours is called with the MFA session (--console).
+    if duration != ASSUME_ROLE_DEFAULT_DURATION:
+        arguments["DurationSeconds"] = duration
     if external_id:
         arguments["ExternalId"] = external_id
     answer = _call(client.assume_role, profile, None, role_arn, **arguments)

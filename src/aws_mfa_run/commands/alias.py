@@ -79,6 +79,31 @@ def install(alias_file: str, force: bool) -> str:
     return f"Installed {names} in {alias_file}."
 
 
+def uninstall(alias_file: str) -> str:
+    """Remove our aliases from the alias file, and nothing else; returns what was done."""
+    wanted = shipped_aliases()
+    if not files.read_text(alias_file):
+        return f"There is no aws mfa alias in {alias_file}; nothing changed."
+    with files.locked_directory_of(alias_file):
+        current = inifile.parse(files.read_text(alias_file) or "", alias_file)
+        existing = current.get(ALIAS_SECTION) or {}
+        ours = [name for name, value in wanted.items() if existing.get(name) == value]
+        foreign = [name for name in wanted if name in existing and name not in ours]
+        if ours:
+            removed: dict[str, str | None] = dict.fromkeys(ours)
+            new = inifile.edit_section(current, ALIAS_SECTION, removed)
+            files.write_atomic(alias_file, new, private=False, locked_directory=True)
+    notes = []
+    if ours:
+        notes.append(f"Removed {', '.join(f'aws {name}' for name in ours)} from {alias_file}.")
+    for name in foreign:
+        notes.append(
+            f"The '{name}' alias in {alias_file} is not ours ({existing[name][:60]}); "
+            "left it as it is."
+        )
+    return " ".join(notes) or f"There is no aws mfa alias in {alias_file}; nothing changed."
+
+
 def _on_path(program: str, env: Mapping[str, str]) -> bool:
     for directory in env.get("PATH", "").split(os.pathsep):
         if directory and os.access(os.path.join(directory, program), os.X_OK):

@@ -15,21 +15,34 @@ from aws_mfa_run.timefmt import describe_left, describe_until
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from aws_mfa_run.commands import Context
-    from aws_mfa_run.credentials.session import SessionCredentials
     from aws_mfa_run.inifile import IniText
 
 
-class Row:
-    """One profile's state; `error` is set when its settings cannot be resolved."""
+class RoleCacheState:
+    """One role of a profile's chain and when its cached credentials end (no secret kept)."""
+
+    def __init__(self, profile: str, role_arn: str, expiration: float | None) -> None:
+        self.profile = profile
+        self.role_arn = role_arn
+        self.expiration = expiration
+
+
+class StatusRow:
+    """What aws-mfa-run holds for one profile: computed once, rendered as text or as JSON.
+
+    `target` and `expiration` describe the MFA session of the profile with the long-term keys
+    (for a role profile, of its source); `role_caches` lists the profile's chain, its own first.
+    """
 
     def __init__(self, profile: str) -> None:
         self.profile = profile
-        self.source = "-"
-        self.target = "-"
-        self.device = "-"
         self.kind = "session"  # session | role
-        self.credentials: SessionCredentials | None = None
-        self.margin = 0.0
+        self.source: str | None = None
+        self.target: str | None = None
+        self.device: str | None = None
+        self.expiration: float | None = None
+        self.margin: int | None = None  # seconds: renewed when less is left
+        self.role_caches: list[RoleCacheState] = []
         self.error: str | None = None
 
 
@@ -51,21 +64,20 @@ def profiles_to_show(config: IniText, credentials: IniText) -> list[tuple[str, s
     return list(dict.fromkeys(shown))
 
 
-def collect(context: Context, explicit: str | None) -> list[Row]:
+def collect(context: Context, explicit: str | None) -> list[StatusRow]:
     from aws_mfa_run.arguments import Options
     from aws_mfa_run.credentials.role import RoleCache
     from aws_mfa_run.settings import resolve
 
     config, credentials = context.files()
-    pairs = (
-        [(explicit, context.options.target_profile)]
-        if explicit
-        else (profiles_to_show(config, credentials))
-    )
-    rows: list[Row] = []
-    seen: set[tuple[str, str]] = set()
+    if explicit:
+        pairs = [(explicit, context.options.target_profile)]
+    else:
+        pairs = profiles_to_show(config, credentials)
+    rows: list[StatusRow] = []
+    seen: set[tuple[str, str | None]] = set()
     for name, target in pairs:
-        row = Row(name)
+        row = StatusRow(name)
         options = Options()
         options.profile, options.target_profile = name, target
         options.min_remaining = context.options.min_remaining
@@ -76,36 +88,68 @@ def collect(context: Context, explicit: str | None) -> list[Row]:
             rows.append(row)
             continue
         row.profile = settings.profile
-        row.source = settings.source_profile if settings.roles else "-"
-        row.device = settings.serial or "(not known yet)"
-        if settings.roles:
-            row.kind = "role"
-            row.target = "(role cache)"
-            row.credentials = RoleCache(settings, 0).read()
-        else:
-            row.target = settings.session_target
-            row.credentials = store.stored_session(
-                credentials, settings.session_target, settings.source_profile
-            )
-        key = (row.profile, row.target)
+        row.source = settings.source_profile
+        row.target = settings.session_target
+        row.device = settings.serial
+        key = (row.profile, row.target if not settings.roles else None)
         if key in seen:
             continue
         seen.add(key)
-        if row.credentials is not None:
-            row.margin = row.credentials.margin(settings.min_remaining)
+        session = store.stored_session(credentials, settings.session_target, row.source)
+        row.expiration = None if session is None else session.expiration
+        margin = (
+            settings.min_remaining if session is None else session.margin(settings.min_remaining)
+        )
+        row.margin = int(margin)
+        if settings.roles:
+            row.kind = "role"
+            for index, role in enumerate(settings.roles):
+                cached = RoleCache(settings, index).read()
+                expiration = None if cached is None else cached.expiration
+                row.role_caches.append(RoleCacheState(role.profile, role.role_arn, expiration))
         rows.append(row)
     return rows
 
 
-def describe(row: Row, now: float) -> str:
-    if row.error is not None:
-        return row.error
-    if row.credentials is None:
+def describe(expiration: float | None, margin: int | None, now: float) -> str:
+    if expiration is None:
         return "none"
-    if row.credentials.expiration <= now:
-        return describe_until(row.credentials.expiration, now)
-    margin = describe_left(row.margin)
-    return f"valid {describe_until(row.credentials.expiration, now)}; renewed under {margin} left"
+    if expiration <= now:
+        return describe_until(expiration, now)
+    renewed = f"; renewed under {describe_left(margin)} left" if margin else ""
+    return f"valid {describe_until(expiration, now)}{renewed}"
+
+
+def render_text(rows: list[StatusRow], now: float) -> str:
+    """The table for people: one line per profile, one time format (local)."""
+    if not rows:
+        return "No profile has an mfa_serial, a role_arn or a stored session yet.\n"
+    table = [("PROFILE", "SOURCE", "TARGET", "MFA DEVICE", "SESSION")]
+    for row in rows:
+        if row.error is not None:
+            table.append((row.profile, "-", "-", "-", row.error))
+        elif row.kind == "role":
+            cache = row.role_caches[0].expiration
+            device = row.device or "(not known yet)"
+            table.append(
+                (
+                    row.profile,
+                    row.source or "-",
+                    "(role cache)",
+                    device,
+                    describe(cache, row.margin, now),
+                )
+            )
+        else:
+            device = row.device or "(not known yet)"
+            session = describe(row.expiration, row.margin, now)
+            table.append((row.profile, "-", row.target or "-", device, session))
+    widths = [max(len(line[column]) for line in table) for column in range(4)]
+    lines = []
+    for line in table:
+        cells = "  ".join(cell.ljust(width) for cell, width in zip(line[:4], widths))
+        lines.append(f"{cells}  {line[4]}\n")
+    return "".join(lines)
 
 
 def run(context: Context) -> int:
@@ -116,14 +160,11 @@ def run(context: Context) -> int:
 
         explicit = requested_profile(options, env, context.aws_globals())
     rows = collect(context, explicit)
-    if not rows:
-        context.write("No profile has an mfa_serial, a role_arn or a stored session yet.\n")
-        return 0
     now = context.clock()
-    table = [("PROFILE", "SOURCE", "TARGET", "MFA DEVICE", "SESSION")]
-    table += [(r.profile, r.source, r.target, r.device, describe(r, now)) for r in rows]
-    widths = [max(len(line[column]) for line in table) for column in range(4)]
-    for line in table:
-        cells = "  ".join(cell.ljust(width) for cell, width in zip(line[:4], widths))
-        context.write(f"{cells}  {line[4]}\n")
+    if options.json:
+        from aws_mfa_run.status_json import render
+
+        context.write(render(rows, now))
+    else:
+        context.write(render_text(rows, now))
     return 0

@@ -132,6 +132,7 @@ def _fetch(
             sleep=prompting.sleep,
             say=prompting.say,
             stale_note=_stale_note(stale, prompting.clock(), margin, floor),
+            prompt_program=settings.mfa_prompt,
         )
         session = call.get_session_token(
             serial=serial, code=code, duration=settings.duration, clock=prompting.clock

@@ -1,0 +1,230 @@
+"""`--completion SHELL`: completion scripts for bash, zsh and fish, generated ahead of time.
+
+Pure: a shell name in, a script out. The options and modes are written into the script; profile
+names are read at completion time by `aws-mfa-run --complete-profiles` (a hidden mode that reads
+the config and credentials files, as `aws` itself completes `--profile`), so nothing here costs
+the warm path anything, and a profile added later is completed at once.
+"""
+
+from __future__ import annotations
+
+from aws_mfa_run.arguments import COMPLETION_SHELLS as SHELLS
+from aws_mfa_run.arguments import SHELLS as ENV_SHELLS
+from aws_mfa_run.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from aws_mfa_run.inifile import IniText
+
+PROFILES_MODE = "--complete-profiles"  # hidden: one profile name per line
+
+# (names, value kind, help). Kinds: "" no value, "profile", "value" (free text), "env" (an
+# optional shell after --env), "shell" (a shell for --completion). arguments.py's parser accepts
+# exactly these (a unit test compares them).
+WORDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("-p", "--profile"), "profile", "profile with the long-term keys"),
+    (("--target-profile",), "profile", "profile that receives the session"),
+    (("--serial",), "value", "MFA device ARN"),
+    (("--token-code",), "value", "the 6-digit MFA code"),
+    (("--duration",), "value", "session length in seconds"),
+    (("--min-remaining",), "value", "minutes a stored session must have left"),
+    (("--force",), "", "get a new session / replace a different alias"),
+    (("--login",), "", "store a session in the target profile"),
+    (("--env",), "env", "print the session as shell exports"),
+    (("--credential-process",), "", "print the session for credential_process"),
+    (("--status",), "", "show stored sessions"),
+    (("--logout",), "", "remove what aws-mfa-run stored for a profile"),
+    (("--all",), "", "with --logout, every profile"),
+    (("--json",), "", "with --status, one JSON document"),
+    (("--console",), "", "open the AWS console with a role's credentials"),
+    (("--print",), "", "with --console, print the sign-in URL instead"),
+    (("--install-alias",), "", "add `aws mfa` to ~/.aws/cli/alias"),
+    (("--uninstall-alias",), "", "remove `aws mfa` from ~/.aws/cli/alias"),
+    (("--completion",), "shell", "print a shell completion script"),
+    (("-h", "--help"), "", "show the help"),
+    (("--version",), "", "show the version"),
+)
+
+
+def _names(*kinds: str) -> list[str]:
+    return [name for names, kind, _ in WORDS if kind in kinds for name in names]
+
+
+def script(shell: str) -> str:
+    """The completion script for `shell` (bash, zsh or fish)."""
+    if shell == "bash":
+        return _bash()
+    if shell == "zsh":
+        return _zsh()
+    if shell == "fish":
+        return _fish()
+    raise UsageError(f"--completion takes one of {', '.join(SHELLS)}, not {shell[:20]!r}.")
+
+
+def _bash() -> str:
+    every = "\n".join(_names("", "profile", "value", "env", "shell"))
+    with_value = "|".join(_names("profile", "value", "shell"))
+    profile = "|".join(_names("profile"))
+    free = "|".join(_names("value"))
+    # Word lists are one per line: IFS is a line break, so that names with spaces stay whole.
+    env_shells, shells = "\n".join(ENV_SHELLS), "\n".join(SHELLS)
+    return f"""\
+# bash completion for aws-mfa-run (from `aws-mfa-run --completion bash`)
+_aws_mfa_run_command() {{
+    # Complete the wrapped command: its name, then what its own completion offers.
+    if declare -F _command_offset >/dev/null; then
+        _command_offset "$1"
+    elif (( COMP_CWORD == $1 )); then
+        COMPREPLY=( $(compgen -c -- "$cur") )
+    else
+        COMPREPLY=( $(compgen -f -- "$cur") )
+    fi
+}}
+
+_aws_mfa_run() {{
+    local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}} word i
+    local IFS=$'\\n'
+    COMPREPLY=()
+    # `--profile=NAME`: readline splits at `=`.
+    if [[ $cur == = ]]; then cur=; prev=${{COMP_WORDS[COMP_CWORD-1]}};
+    elif [[ $prev == = ]]; then prev=${{COMP_WORDS[COMP_CWORD-2]}}; fi
+    # Options end at `--` or at the first other word: the rest is the command's.
+    for (( i = 1; i < COMP_CWORD; i++ )); do
+        word=${{COMP_WORDS[i]}}
+        case $word in
+            --) _aws_mfa_run_command $((i + 1)); return ;;
+            {with_value}) (( i++ )) ;;
+            --env) case ${{COMP_WORDS[i+1]}} in {"|".join(ENV_SHELLS)}) (( i++ )) ;; esac ;;
+            =|-*) ;;
+            *) [[ ${{COMP_WORDS[i-1]}} == = ]] || {{ _aws_mfa_run_command $i; return; }} ;;
+        esac
+    done
+    case $prev in
+        {profile})
+            COMPREPLY=( $(compgen -W "$(aws-mfa-run {PROFILES_MODE} 2>/dev/null)" -- "$cur") )
+            return ;;
+        --env) if [[ $cur != -* ]]; then
+                COMPREPLY=( $(compgen -W "{env_shells}" -- "$cur") ); return
+            fi ;;
+        --completion) COMPREPLY=( $(compgen -W "{shells}" -- "$cur") ); return ;;
+        {free}) return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=( $(compgen -W "{every}" -- "$cur") )
+    else
+        COMPREPLY=( $(compgen -c -- "$cur") )
+    fi
+}}
+complete -F _aws_mfa_run aws-mfa-run
+"""
+
+
+def _zsh_quote(text: str) -> str:
+    return text.replace("'", "'\\''").replace("[", "\\[").replace("]", "\\]")
+
+
+def _zsh() -> str:
+    specs: list[str] = []
+    for names, kind, help_text in WORDS:
+        shown = _zsh_quote(help_text)
+        exclusive = f"({' '.join(names)})" if len(names) > 1 else ""
+        for name in names:
+            if kind == "":
+                specs.append(f"'{exclusive}{name}[{shown}]'")
+                continue
+            form = "+" if not name.startswith("--") else "="
+            action = {
+                "profile": "profile:_aws_mfa_run_profiles",
+                "value": "value: ",
+                "shell": f"shell:({' '.join(SHELLS)})",
+                "env": f":shell:({' '.join(ENV_SHELLS)})",
+            }[kind]
+            if kind == "env":
+                form = ""
+            specs.append(f"'{exclusive}{name}{form}[{shown}]:{action}'")
+    lines = " \\\n        ".join(specs)
+    return f"""\
+#compdef aws-mfa-run
+# zsh completion for aws-mfa-run (from `aws-mfa-run --completion zsh`)
+_aws_mfa_run_profiles() {{
+    local -a profiles
+    profiles=( ${{(f)"$(aws-mfa-run {PROFILES_MODE} 2>/dev/null)"}} )
+    compadd -a profiles
+}}
+
+_aws_mfa_run() {{
+    _arguments -S \\
+        {lines} \\
+        '*::command:_normal'
+}}
+
+# Autoloaded from a file `_aws-mfa-run` on $fpath, this file is that function's body: complete.
+# Sourced instead, register the function.
+if [[ $funcstack[1] == _aws-mfa-run ]]; then
+    _aws_mfa_run "$@"
+else
+    compdef _aws_mfa_run aws-mfa-run
+fi
+"""
+
+
+def _fish_quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _fish() -> str:
+    with_value = " ".join(_names("profile", "value", "shell"))
+    lines: list[str] = []
+    for names, kind, help_text in WORDS:
+        flags = " ".join(f"-s {name[1:]}" if len(name) == 2 else f"-l {name[2:]}" for name in names)
+        extra = {
+            "": "",
+            "profile": f" -x -a '(aws-mfa-run {PROFILES_MODE} 2>/dev/null)'",
+            "value": " -x",
+            "shell": f" -x -a '{' '.join(SHELLS)}'",
+            "env": "",  # its shell is optional; fish would offer it in the command's place
+        }[kind]
+        lines.append(
+            "complete -c aws-mfa-run -n __aws_mfa_run_no_command "
+            f"{flags}{extra} -d {_fish_quote(help_text)}"
+        )
+    options = "\n".join(lines)
+    return f"""\
+# fish completion for aws-mfa-run (from `aws-mfa-run --completion fish`)
+function __aws_mfa_run_no_command
+    # True while no word of the wrapped command has been typed (options end at `--`, too).
+    set -l words (commandline -opc)
+    set -e words[1]
+    set -l skip 0
+    for word in $words
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        switch $word
+            case --
+                return 1
+            case {with_value}
+                set skip 1
+            case '-*'
+            case '*'
+                return 1
+        end
+    end
+    return 0
+end
+
+complete -c aws-mfa-run -f
+{options}
+complete -c aws-mfa-run -x -a '(__fish_complete_subcommand -- {with_value})'
+"""
+
+
+def profile_names(config: IniText, credentials: IniText) -> list[str]:
+    """Every profile of both files, as `aws --profile` accepts them: `[profile NAME]` and
+    `[default]` of the config file, every section of the credentials file."""
+    from aws_mfa_run.settings import config_profiles
+
+    names = config_profiles(config)
+    names.extend(section.name for section in credentials.sections.values())
+    return list(dict.fromkeys(names))

@@ -1,0 +1,48 @@
+"""`--status --json`: the rows of `--status` as one JSON document, for scripts. No secret in it.
+
+The schema is documented in README.md ("Sessions you can see") and versioned by `"version"`: a
+field is only ever added, never renamed or retyped, without a new version.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_mfa_run.commands.status import RoleCacheState, StatusRow
+from aws_mfa_run.timefmt import format_utc
+
+SCHEMA_VERSION = 1
+
+
+def _expiry(expiration: float | None, now: float) -> dict[str, object]:
+    if expiration is None:
+        return {"expiration": None, "seconds_left": None}
+    return {"expiration": format_utc(expiration), "seconds_left": max(0, int(expiration - now))}
+
+
+def _role_cache(cache: RoleCacheState, now: float) -> dict[str, object]:
+    return {"profile": cache.profile, "role_arn": cache.role_arn, **_expiry(cache.expiration, now)}
+
+
+def _profile(row: StatusRow, now: float) -> dict[str, object]:
+    return {
+        "profile": row.profile,
+        "kind": row.kind,
+        "source": row.source,
+        "target": row.target,
+        "device": row.device,
+        **_expiry(row.expiration, now),
+        "refresh_margin_seconds": row.margin,
+        "role_caches": [_role_cache(cache, now) for cache in row.role_caches],
+        "error": row.error,
+    }
+
+
+def render(rows: list[StatusRow], now: float) -> str:
+    """The document, indented for people who read it too, with a final newline."""
+    document = {
+        "version": SCHEMA_VERSION,
+        "now": format_utc(now),
+        "profiles": [_profile(row, now) for row in rows],
+    }
+    return json.dumps(document, indent=2) + "\n"

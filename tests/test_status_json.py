@@ -1,0 +1,125 @@
+"""--status --json: the rows of --status as one documented JSON document, without secrets."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from conftest import AWS, AWS_MFA_RUN, Bed
+from test_readme import EXAMPLES
+from test_roles import WHOAMI, with_roles
+
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def epoch(text: str) -> float:
+    import calendar
+
+    return calendar.timegm(time.strptime(text, ISO_UTC))
+
+
+def status(bed: Bed, *args: str) -> dict:
+    done = bed.run("sh", "-c", EXAMPLES["status-json"].strip() + " " + " ".join(args))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_before_any_session(ready: Bed) -> None:
+    document = status(ready)
+    assert document["version"] == 1
+    assert abs(epoch(document["now"]) - time.time()) < 60
+    (only,) = document["profiles"]
+    assert only == {
+        "profile": "default",
+        "kind": "session",
+        "source": "default",
+        "target": "mfa",
+        "device": ready.device.serial,
+        "expiration": None,
+        "seconds_left": None,
+        "refresh_margin_seconds": 16 * 60,
+        "role_caches": [],
+        "error": None,
+    }
+
+
+def test_sessions_and_role_caches_with_their_times(ready: Bed) -> None:
+    with_roles(ready)
+    assert ready.run(AWS, "mfa", ready.fresh_code(), "--duration", "3600").returncode == 0
+    assert ready.run(AWS_MFA_RUN, "-p", "admin", *WHOAMI).returncode == 0
+    calls = sum(ready.fake.calls.values())
+    document = status(ready)
+    assert sum(ready.fake.calls.values()) == calls  # no AWS call
+    profiles = {entry["profile"]: entry for entry in document["profiles"]}
+    assert set(profiles) == {"default", "admin", "readonly"}
+    stored = ready.fake.sessions
+    mfa_session = next(s for s in stored.values() if s.role is None)
+    admin_session = next(s for s in stored.values() if s.role and s.role.name == "admin")
+
+    default = profiles["default"]
+    assert default["kind"] == "session" and default["target"] == "mfa"
+    assert epoch(default["expiration"]) == int(mfa_session.expiration)
+    assert 3500 < default["seconds_left"] <= 3600
+    assert default["refresh_margin_seconds"] == 16 * 60  # README: 16 minutes by default
+
+    admin = profiles["admin"]
+    assert admin["kind"] == "role"
+    assert (admin["source"], admin["target"]) == ("default", "mfa")
+    assert admin["device"] == ready.device.serial
+    assert admin["expiration"] == default["expiration"]
+    (cache,) = admin["role_caches"]
+    assert cache["profile"] == "admin"
+    assert cache["role_arn"] == "arn:aws:iam::123456789012:role/admin"
+    assert epoch(cache["expiration"]) == int(admin_session.expiration)
+    assert 3500 < cache["seconds_left"] <= 3600
+
+    readonly = profiles["readonly"]
+    assert readonly["role_caches"][0]["expiration"] is None
+    assert readonly["role_caches"][0]["seconds_left"] is None
+
+
+def test_no_secret_in_it(ready: Bed) -> None:
+    with_roles(ready)
+    assert ready.run(AWS_MFA_RUN, "--login", ready.fresh_code()).returncode == 0
+    assert ready.run(AWS_MFA_RUN, "-p", "admin", *WHOAMI).returncode == 0
+    done = ready.run(AWS_MFA_RUN, "--status", "--json")
+    assert done.returncode == 0
+    for secret in ready.secrets():
+        assert secret not in done.stdout
+    for session in ready.fake.sessions.values():
+        assert session.access_key not in done.stdout
+
+
+def test_expired_session_has_zero_seconds_left(ready: Bed) -> None:
+    past = time.strftime(ISO_UTC, time.gmtime(time.time() - 60))
+    with ready.credentials.open("a") as handle:
+        handle.write(
+            "[mfa]\naws_access_key_id = ASIAEXAMPLEEXAMPLE00\n"
+            "aws_secret_access_key = x\naws_session_token = y\n"
+            f"aws_mfa_run_expiration = {past}\naws_mfa_run_source_profile = default\n"
+        )
+    (entry,) = [p for p in status(ready)["profiles"] if p["profile"] == "default"]
+    assert entry["expiration"] == past and entry["seconds_left"] == 0
+
+
+def test_one_profile_and_a_broken_one(ready: Bed) -> None:
+    with ready.config.open("a") as handle:
+        handle.write("[profile broken]\nrole_arn = arn:aws:iam::123456789012:role/x\n")
+    document = status(ready)
+    broken = next(p for p in document["profiles"] if p["profile"] == "broken")
+    assert "source_profile" in broken["error"]
+    assert broken["source"] is None and broken["role_caches"] == []
+    only = status(ready, "-p", "default")["profiles"]
+    assert [entry["profile"] for entry in only] == ["default"]
+
+
+def test_text_form_stays(ready: Bed) -> None:
+    done = ready.run(AWS_MFA_RUN, "--status")
+    assert done.returncode == 0
+    assert done.stdout.startswith("PROFILE")
+    assert "default  -       mfa     " in done.stdout
+
+
+def test_json_without_status_is_a_usage_error(ready: Bed) -> None:
+    done = ready.run(AWS_MFA_RUN, "--json")
+    assert done.returncode == 2 and "--json goes with --status" in done.stderr
