@@ -55,15 +55,53 @@ def test_credential_process_example(ready: Bed) -> None:
 
 
 def test_mfa_process_and_makefile_examples(ready: Bed) -> None:
-    """make -j8 over the README Makefile, codes from the README mfa_process, no terminal."""
-    (ready.aws_dir / "mfa-secret").write_text(ready.device.secret + "\n")
+    """make -j8 over the README Makefile, codes from the README mfa_process, no terminal; and
+    the TOTP secret on no process's command line while it runs."""
+    secret = ready.device.secret
+    (ready.aws_dir / "mfa-secret").write_text(secret + "\n")
     example = EXAMPLES["mfa-process"].replace(
         "arn:aws:iam::123456789012:mfa/alice", ready.device.serial
     )
     ready.config.write_text(example + "region = eu-west-1\n")
     (ready.root / "Makefile").write_text(EXAMPLES["makefile"])
     env = {"PATH": f"{STAND_IN_BIN}:{ready.env['PATH']}"}
-    done = ready.run("make", "-j8", env=env)
+    with CommandLines() as seen:
+        done = ready.run("make", "-j8", env=env)
     assert done.returncode == 0, done.stderr
     assert ready.fake.calls["GetSessionToken"] == 1
     assert "orders" in (ready.root / "customers.txt").read_text()
+    assert any("oathtool" in line for line in seen), "the sampler saw the mfa_process run"
+    assert [line for line in seen if secret in line] == []
+
+
+class CommandLines:
+    """Every process command line seen in /proc while the block runs (sampled every ~2 ms)."""
+
+    def __enter__(self) -> set[str]:
+        import threading
+
+        self.seen: set[str] = set()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self.seen
+
+    def _sample(self) -> None:
+        import os
+        import time
+
+        while not self.stop.is_set():
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                            self.seen.add(
+                                handle.read().replace(b"\0", b" ").decode(errors="replace")
+                            )
+                    except OSError:
+                        pass
+            time.sleep(0.002)
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()

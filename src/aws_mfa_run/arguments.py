@@ -28,7 +28,8 @@ options:
                            else NAME-mfa)
   --serial ARN             MFA device (default: mfa_serial of the profile, else asked of IAM)
   --token-code CODE        the 6-digit MFA code (default: mfa_process of the profile, else the
-                           terminal); a code given means "log in now", even if a session is stored
+                           terminal); with --login, a code means "log in now", even while a
+                           stored session is valid
   --duration SECONDS       session length, 900 to 129600 (default: mfa_session_duration of the
                            profile, else STS's 12 hours)
   --min-remaining MINUTES  get a new session when the stored one has less left (default 16,
@@ -101,6 +102,8 @@ MODES = {
 # Modes that take the words after them (not a command): the code, a shell name.
 _WORDS_MODES = ("login", "env", "completion")
 COMPLETION_SHELLS = ("bash", "zsh", "fish")
+# Modes that may follow the alias's own --login (`aws mfa --logout`, `aws mfa --status`).
+_AFTER_LOGIN = ("logout", "status", "console", "uninstall-alias")
 
 
 def parse_arguments(argv: list[str]) -> Options:
@@ -123,6 +126,8 @@ def parse_arguments(argv: list[str]) -> Options:
             if has_value and name not in ("--env", "--completion"):
                 raise UsageError(f"{name} takes no value.")
             mode = MODES[name]
+            if options.mode == "login" and mode in _AFTER_LOGIN and not words:
+                options.mode = "run"  # `aws mfa --logout`: the alias put --login first
             if options.mode != "run" and options.mode != mode:
                 raise UsageError(f"{name} cannot be combined with --{options.mode}.")
             options.mode = mode
