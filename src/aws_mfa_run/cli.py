@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from aws_mfa_run.credentials.session import SessionCredentials
+    from aws_mfa_run.inifile import IniText
     from aws_mfa_run.settings import Settings
 
 USAGE = """\
@@ -34,6 +35,9 @@ usage: aws-mfa-run [OPTIONS] COMMAND [ARGS...]   run COMMAND with MFA session cr
        aws-mfa-run --credential-process          print the session for credential_process
        aws-mfa-run --status                      show stored sessions (no AWS call)
        aws-mfa-run --install-alias [--force]     add `aws mfa` to ~/.aws/cli/alias
+       aws-mfa-run --store-keys [-p NAME]        move the profile's keys into the OS keyring
+       aws-mfa-run --unstore-keys [-p NAME]      move them back into the credentials file
+       aws-mfa-run --rotate-keys [-p NAME]       replace the profile's access key with a new one
 
 options:
   -p, --profile NAME       profile with the long-term keys (default: $AWS_PROFILE, else default)
@@ -72,6 +76,9 @@ _MODES = {
     "--credential-process": "credential-process",
     "--status": "status",
     "--install-alias": "install-alias",
+    "--store-keys": "store-keys",
+    "--unstore-keys": "unstore-keys",
+    "--rotate-keys": "rotate-keys",
     "-h": "help",
     "--help": "help",
     "--version": "version",
@@ -235,6 +242,9 @@ def _with_files(
         sys.stdout.write("\n".join(lines) + "\n")
         return EXIT_OK
 
+    if options.mode in ("store-keys", "unstore-keys", "rotate-keys"):
+        return _keys_mode(options, env, config, credentials, token_code, state_dir)
+
     from aws_mfa_run import roles
 
     role_plan = roles.plan(options, env, config, credentials, state_dir)
@@ -292,6 +302,38 @@ def _with_files(
     )
     exec_command(options.command, child)
     return EXIT_OK  # not reached: exec replaced us
+
+
+def _keys_mode(
+    options: Options,
+    env: Mapping[str, str],
+    config: IniText,
+    credentials: IniText,
+    token_code: str | None,
+    state_dir: str,
+) -> int:
+    """--store-keys, --unstore-keys, --rotate-keys: where the profile's long-term keys live."""
+    from aws_mfa_run import roles
+    from aws_mfa_run.settings import resolve, source_profile_name
+
+    profile = source_profile_name(options, env)
+    if roles.role_chain(profile, config, credentials, env)[0]:
+        raise UsageError(
+            f"Profile '{profile}' is a role profile; name the profile that holds the keys with -p."
+        )
+    if options.mode == "rotate-keys":
+        from aws_mfa_run.commands.rotate_keys import rotate_keys
+
+        settings = resolve(options, env, config, credentials, state_dir)
+        rotate_keys(settings, config, credentials, env, token_code=token_code, say=_say)
+        return EXIT_OK
+    from aws_mfa_run.commands import store_keys
+
+    move = store_keys.store_keys if options.mode == "store-keys" else store_keys.unstore_keys
+    move(profile, config.path, credentials.path, say=_say)
+    if options.mode == "store-keys" and not _on_path("aws-mfa-run", env):
+        _say("Note: aws-mfa-run is not on your PATH, so that credential_process cannot run it.")
+    return EXIT_OK
 
 
 def _report_login(

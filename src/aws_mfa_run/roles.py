@@ -66,13 +66,15 @@ class Role:
                 )
 
 
-def role_chain(profile: str, config: IniText, credentials: IniText) -> tuple[list[Role], str]:
+def role_chain(
+    profile: str, config: IniText, credentials: IniText, env: Mapping[str, str] | None = None
+) -> tuple[list[Role], str]:
     """The roles to assume, the profile's own first, and the profile holding the keys."""
     chain: list[Role] = []
     visited = [profile]
     current = profile
     while True:
-        values = profile_values(current, config, credentials)
+        values = profile_values(current, config, credentials, env)
         if "role_arn" not in values:
             return chain, current
         for unsupported in ("credential_source", "web_identity_token_file"):
@@ -155,7 +157,7 @@ def plan(
 ) -> RolePlan | None:
     """None when the profile is no role profile."""
     profile = source_profile_name(options, env)
-    chain, base = role_chain(profile, config, credentials)
+    chain, base = role_chain(profile, config, credentials, env)
     if not chain:
         return None
     settings = resolve(options, env, config, credentials, state_dir)

@@ -13,13 +13,13 @@ from aws_mfa_run import codes, files, store
 from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.inifile import IniText
-from aws_mfa_run.settings import Settings, long_term_keys
+from aws_mfa_run.settings import Settings
 from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
 
 # Imported for type checkers only: collections.abc and typing cost import time on the warm path.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 
 FNV_OFFSET, FNV_PRIME, MASK_64 = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
@@ -90,10 +90,12 @@ def get_session(
     say: Callable[[str], None],
     clock: Callable[[], float] = time.time,
     terminal_opener: Callable[[], Terminal] = open_terminal,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[SessionCredentials, bool]:
     """The session for `settings`, and whether it was fetched now (False: reused from the store).
 
     `credentials` is the already parsed credentials file, so the warm path reads it only once.
+    `env`: where environment keys may come from (default: this process's environment).
     """
     if not force:
         session = store.stored_session(settings, credentials)
@@ -114,7 +116,14 @@ def get_session(
         config_now.validate()
         credentials_now.validate()
         files.check_writable(settings.credentials_path)
-        keys = long_term_keys(settings.source_profile, config_now, credentials_now)
+        from aws_mfa_run.credentials.longterm import long_term_keys
+
+        keys = long_term_keys(
+            settings.source_profile,
+            config_now,
+            credentials_now,
+            os.environ if env is None else env,
+        ).pair
         serial = settings.serial or discover_serial(settings, keys, say, terminal_opener)
         spent = codes.SpentCodes(settings.state_dir)
         from aws_mfa_run import sts

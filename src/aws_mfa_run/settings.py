@@ -133,16 +133,24 @@ def config_keys(profile: str, config: IniText) -> list[str]:
     return list(section or {})
 
 
-def profile_values(profile: str, config: IniText, credentials: IniText) -> dict[str, str]:
+def profile_values(
+    profile: str, config: IniText, credentials: IniText, env: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The profile's settings: config file first, credentials file filling what it lacks.
 
-    Raises ConfigError when neither file has the profile.
+    Raises ConfigError when neither file has the profile, unless it is `default` and `env` holds
+    long-term keys (a machine whose keys come from the environment needs no profile).
     """
     in_config = config.get(config_section_name(profile))
     if in_config is None and profile == "default":
         in_config = config.get("profile default")
     in_credentials = credentials.get(profile)
     if in_config is None and in_credentials is None:
+        if profile == "default" and env is not None:
+            from aws_mfa_run.credentials.longterm import environment_keys
+
+            if environment_keys(env) is not None:
+                return {}
         raise ConfigError(
             f"Profile '{profile}' is in neither {config.path} nor {credentials.path}; "
             "name an existing profile with -p."
@@ -204,7 +212,7 @@ def resolve(
     state_dir: str,
 ) -> Settings:
     source = source_profile_name(options, env)
-    values = profile_values(source, config, credentials)
+    values = profile_values(source, config, credentials, env)
     target = options.target_profile
     if target is None:
         target = "mfa" if source == "default" else f"{source}-mfa"
@@ -253,28 +261,4 @@ def resolve(
         config_path=config_path,
         credentials_path=credentials_path,
         state_dir=state_dir,
-    )
-
-
-def long_term_keys(profile: str, config: IniText, credentials: IniText) -> tuple[str, str]:
-    """The source profile's access key id and secret key, refusing anything else clearly."""
-    values = profile_values(profile, config, credentials)
-    key_id = values.get("aws_access_key_id", "")
-    secret = values.get("aws_secret_access_key", "")
-    if values.get("aws_session_token") or key_id.startswith("ASIA"):
-        raise ConfigError(
-            f"Profile '{profile}' holds temporary session credentials, not long-term keys; "
-            "name the profile that holds your access keys with -p."
-        )
-    if key_id and secret:
-        return key_id, secret
-    if "aws-mfa-run" in values.get("credential_process", ""):
-        raise ConfigError(
-            f"Profile '{profile}' gets its credentials from aws-mfa-run itself; name the profile "
-            "that holds your long-term access keys with -p."
-        )
-    missing = "aws_secret_access_key" if key_id else "aws_access_key_id"
-    raise ConfigError(
-        f"Profile '{profile}' has no long-term keys ({missing} is missing); "
-        "add them with `aws configure --profile NAME` or name another profile with -p."
     )

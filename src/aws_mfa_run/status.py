@@ -48,7 +48,7 @@ def status_lines(
     explicit_profile: str | None,
 ) -> list[str]:
     names = [explicit_profile] if explicit_profile else profiles_with_mfa(config, credentials)
-    rows = [("PROFILE", "SOURCE", "TARGET", "MFA DEVICE", "SESSION")]
+    rows = [("PROFILE", "SOURCE", "TARGET", "MFA DEVICE", "KEYS", "SESSION")]
     for name in names:
         options.profile = name
         try:
@@ -62,6 +62,7 @@ def status_lines(
                         "-",
                         settings.target_profile,
                         settings.serial or "(not known yet)",
+                        _keys(name, env, config, credentials, state_dir),
                         _describe(session, now),
                     )
                 )
@@ -73,15 +74,39 @@ def status_lines(
                     role_plan.source.source_profile,
                     "(role cache)",
                     role_plan.source.serial or "(not known yet)",
+                    _keys(role_plan.source.source_profile, env, config, credentials, state_dir),
                     _describe(cache.read(), now),
                 )
             )
         except MfaRunError as error:
-            rows.append((name, "-", "-", "-", str(error)))
+            rows.append((name, "-", "-", "-", "-", str(error)))
     if len(rows) == 1:
         return ["No profile has an mfa_serial, a role_arn or a stored session yet."]
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
     return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4]
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths)) + "  " + row[5]
         for row in rows
     ]
+
+
+def _keys(
+    profile: str, env: Mapping[str, str], config: IniText, credentials: IniText, state_dir: str
+) -> str:
+    """Where the profile's long-term keys come from (no process is run), and an old key that an
+    interrupted rotation left to delete."""
+    from aws_mfa_run.commands.rotate_keys import pending_deletion
+    from aws_mfa_run.credentials.longterm import FILE, KEYRING, file_keys, key_origin
+
+    origin = key_origin(profile, config, credentials, env)
+    if origin in (FILE, KEYRING):
+        from aws_mfa_run.credentials import keyring_store
+
+        try:
+            found = file_keys(profile, config, credentials)
+            current = found[0] if found else keyring_store.read(profile)
+        except MfaRunError:
+            current = None
+        old = pending_deletion(state_dir, profile, current.access_key_id if current else None)
+        if old:
+            origin += f" (old key {old} still to delete: --rotate-keys)"
+    return origin
