@@ -469,3 +469,21 @@ def test_store_keys_in_a_real_secret_service(ready: Bed) -> None:
     assert "SecretService" in done.stderr
     assert ready.credentials.read_text().startswith(credentials)
     (ready.home / "looked-up").unlink()
+
+
+# ---- README ------------------------------------------------------------------------------------
+
+
+def test_readme_store_keys_and_rotate_keys_examples(ready: Bed) -> None:
+    from test_readme import EXAMPLES
+
+    use_test_keyring(ready)
+    done = ready.run("sh", "-c", EXAMPLES["store-keys"])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1].split()[4] == "keyring"
+    assert ready.alice.access_key not in ready.credentials.read_text()
+    login(ready)
+    done = ready.run("sh", "-c", EXAMPLES["rotate-keys"])
+    assert done.returncode == 0, done.stderr
+    assert ready.alice.access_key not in ready.alice.keys and len(ready.alice.keys) == 1
+    assert keyring_entry(ready)["AccessKeyId"] == next(iter(ready.alice.keys))

@@ -23,7 +23,9 @@ def test_readme_has_every_example() -> None:
         "credential-process",
         "mfa-process",
         "roles",
-    }  # roles: test_roles.py
+        "store-keys",
+        "rotate-keys",
+    }  # roles: test_roles.py; store-keys, rotate-keys: test_keys.py
 
 
 def test_wrapper_example(ready: Bed) -> None:
