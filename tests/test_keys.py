@@ -263,6 +263,10 @@ def test_rotate_keys(ready: Bed, place: str) -> None:
         }
     assert old_key in done.stderr and new_key in done.stderr
     assert ready.fake.calls["GetCallerIdentity"] == 1
+    # The old key is gone from AWS: it no longer signs anything.
+    old_keys = {"AWS_ACCESS_KEY_ID": old_key, "AWS_SECRET_ACCESS_KEY": old_secret}
+    refused = ready.run(AWS, "sts", "get-caller-identity", env=old_keys)
+    assert refused.returncode != 0 and "InvalidClientTokenId" in refused.stderr
     # The new key is the one in use: a new session is fetched with it.
     login(ready, "--force")
     assert ready.fake.calls["GetSessionToken"] == 2
