@@ -151,6 +151,16 @@ def test_refusals_change_nothing(ready: Bed) -> None:
     assert ready.snapshot() == before and keyring_entry(ready) is None
 
 
+def test_without_any_keyring_store_keys_changes_nothing(ready: Bed) -> None:
+    ready.env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    before = ready.snapshot()
+    done = ready.run(AWS_MFA_RUN, "--store-keys")
+    assert done.returncode == 3 and "keyring" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert ready.snapshot() == before
+    login(ready)  # the keys are where they were
+
+
 def test_a_damaged_keyring_entry_is_refused_clearly(ready: Bed) -> None:
     use_test_keyring(ready)
     assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
@@ -188,6 +198,10 @@ def test_keys_from_the_environment(bed: Bed) -> None:
     assert status.stdout.splitlines()[1].split()[4] == "environment"
     login(bed)
     assert bed.fake.calls["GetSessionToken"] == 1
+    # aws-mfa-run cannot store keys back into the environment, so it does not rotate them.
+    refused = bed.run(AWS_MFA_RUN, "--rotate-keys")
+    assert refused.returncode == 3 and "environment" in refused.stderr
+    assert bed.fake.calls["CreateAccessKey"] == 0
     # No config at all: the default profile is the environment's.
     bed.config.unlink()
     done = bed.run(
@@ -207,7 +221,7 @@ def test_a_credential_process_of_the_users_as_source(ready: Bed) -> None:
     carol = ready.fake.add_user("carol")
     plugin = ready.root / "vault-plugin"
     answer = {"Version": 1, "AccessKeyId": carol.access_key, "SecretAccessKey": carol.secret_key}
-    plugin.write_text(f"#!/bin/sh\necho '{json.dumps(answer)}'\n")
+    plugin.write_text(f"#!/bin/sh\ntouch \"$HOME/ran\"\necho '{json.dumps(answer)}'\n")
     plugin.chmod(0o700)
     with ready.config.open("a") as handle:
         handle.write(
@@ -216,6 +230,7 @@ def test_a_credential_process_of_the_users_as_source(ready: Bed) -> None:
         )
     status = ready.run(AWS_MFA_RUN, "--status", "-p", "vault")
     assert status.stdout.splitlines()[1].split()[4] == "credential_process"
+    assert not (ready.home / "ran").exists()  # --status runs no process
     done = ready.run(AWS_MFA_RUN, "--login", carol.devices[0].code(), "-p", "vault")
     assert done.returncode == 0, done.stderr
     who = ready.run(AWS, "sts", "get-caller-identity", "--profile", "vault-mfa", "--query", "Arn")

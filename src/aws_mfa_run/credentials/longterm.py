@@ -262,27 +262,13 @@ def key_origin(
 ) -> str:
     """Where `long_term_keys` would find the profile's keys, without running any process: one of
     the origins, or 'none'. For --status."""
-    from aws_mfa_run.credentials import keyring_store
+
+    def not_run(command: str, profile: str) -> LongTermKeys:
+        return LongTermKeys("-", "-", PROCESS)
 
     try:
-        if file_keys(profile, config, credentials) is not None:
-            return FILE
+        return long_term_keys(
+            profile, config, credentials, env, keyring_backend=keyring_backend, run_process=not_run
+        ).origin
     except ConfigError:
-        return "none (see --login)"
-    values = _profile_values(profile, config, credentials)
-    process = (values or {}).get("credential_process", "")
-    if values is not None:
-        try:
-            if keyring_store.read(profile, keyring_backend) is not None:
-                return KEYRING
-        except ConfigError:
-            if process and is_own_process(process):
-                return "keyring (unavailable)"
-        if process and not is_own_process(process):
-            return PROCESS
-    try:
-        if environment_keys(env) is not None:
-            return ENVIRONMENT
-    except ConfigError:
-        pass
-    return "none"
+        return "none"
