@@ -95,18 +95,10 @@ def _keys(
     """Where the profile's long-term keys come from (no process is run), and an old key that an
     interrupted rotation left to delete."""
     from aws_mfa_run.commands.rotate_keys import pending_deletion
-    from aws_mfa_run.credentials.longterm import FILE, KEYRING, file_keys, key_origin
+    from aws_mfa_run.credentials.longterm import keys_without_running
 
-    origin = key_origin(profile, config, credentials, env)
-    if origin in (FILE, KEYRING):
-        from aws_mfa_run.credentials import keyring_store
-
-        try:
-            found = file_keys(profile, config, credentials)
-            current = found[0] if found else keyring_store.read(profile)
-        except MfaRunError:
-            current = None
-        old = pending_deletion(state_dir, profile, current.access_key_id if current else None)
-        if old:
-            origin += f" (old key {old} still to delete: --rotate-keys)"
-    return origin
+    found = keys_without_running(profile, config, credentials, env)
+    if found is None:
+        return "none"
+    old = pending_deletion(state_dir, profile, found.access_key_id)
+    return f"{found.origin} (old key {old} still to delete: --rotate-keys)" if old else found.origin

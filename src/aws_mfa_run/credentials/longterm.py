@@ -252,16 +252,17 @@ def long_term_keys(
     )
 
 
-def key_origin(
+def keys_without_running(
     profile: str,
     config: IniText,
     credentials: IniText,
     env: Mapping[str, str],
     *,
     keyring_backend: Any = None,
-) -> str:
-    """Where `long_term_keys` would find the profile's keys, without running any process: one of
-    the origins, or 'none'. For --status."""
+) -> LongTermKeys | None:
+    """What `long_term_keys` would find, without running any process (a credential_process
+    source gives its origin only, with '-' for the keys); None when it would find none. For
+    --status."""
 
     def not_run(command: str, profile: str) -> LongTermKeys:
         return LongTermKeys("-", "-", PROCESS)
@@ -269,6 +270,6 @@ def key_origin(
     try:
         return long_term_keys(
             profile, config, credentials, env, keyring_backend=keyring_backend, run_process=not_run
-        ).origin
+        )
     except ConfigError:
-        return "none"
+        return None
