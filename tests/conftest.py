@@ -126,7 +126,7 @@ class Bed:
 
     def secrets(self) -> list[str]:
         """Every secret key and session token the stand-in has handed out or knows."""
-        found = [user.secret_key for user in self.fake.users.values()]
+        found = [secret for user in self.fake.everyone for secret in user.all_secrets]
         for session in self.fake.sessions.values():
             found += [session.secret_key, session.token]
         return found + list(self.fake.signin_tokens)

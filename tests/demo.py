@@ -71,7 +71,25 @@ def main() -> int:
         "Every SDK gets the same session through credential_process (see ~/.aws/config)",
         "aws dynamodb list-tables --profile work --query 'TableNames' --output text",
     )
-    print(f"\nSTS GetSessionToken was called {fake.calls['GetSessionToken']} time(s).")
+    # The OS keyring of the demo: the tests' own backend (a file in the throw-away HOME), chosen
+    # the way keyring chooses any backend.
+    env["PYTHON_KEYRING_BACKEND"] = "filekeyring.FileKeyring"
+    env["PYTHONPATH"] = str(Path(__file__).parent / "keyrings")
+    show(
+        "Move the long-term keys out of ~/.aws/credentials into the OS keyring "
+        "(here the tests' stand-in keyring)",
+        "aws-mfa-run --store-keys",
+    )
+    show(
+        "The default profile now gets its MFA session through credential_process",
+        "cat ~/.aws/config",
+    )
+    show("aws keeps working", "aws dynamodb list-tables --query 'TableNames' --output text")
+    show("Rotate the access key, with the MFA session", "aws-mfa-run --rotate-keys")
+    show("Where the keys live", "aws-mfa-run --status")
+    keys = ", ".join(alice.keys)
+    print(f"\nIAM now knows one access key of alice: {keys}.")
+    print(f"STS GetSessionToken was called {fake.calls['GetSessionToken']} time(s).")
     fake.stop()
     return 0
 

@@ -69,6 +69,9 @@ class User:
         self.access_key = new_access_key("AKIA")
         self.secret_key = new_secret_key()
         self.devices: list[Device] = []
+        # Every access key the user has now: id -> (secret, creation time). IAM allows two.
+        self.keys: dict[str, tuple[str, float]] = {self.access_key: (self.secret_key, time.time())}
+        self.all_secrets = [self.secret_key]  # deleted keys' too: none may ever be shown
 
     def add_device(self, name: str | None = None) -> Device:
         device = Device(self.name, name or self.name)
@@ -113,7 +116,8 @@ class FakeAws:
     expired."""
 
     def __init__(self) -> None:
-        self.users: dict[str, User] = {}
+        self.users: dict[str, User] = {}  # by access key id: every key of every user
+        self.everyone: list[User] = []
         self.roles: dict[str, Role] = {}
         self.assumed: Counter[str] = Counter()  # AssumeRole calls that succeeded, per role name
         self.sessions: dict[str, Session] = {}
@@ -121,6 +125,7 @@ class FakeAws:
         self.agents: list[tuple[str, str]] = []  # (action, User-Agent) of every call
         self.proxied = 0  # requests that came as to a proxy (absolute URL in the request line)
         self.mode = "normal"
+        self.failing: set[str] = set()  # actions that fail with a server error whatever the mode
         # How answers are framed: length (Content-Length), chunked, close (the end of the
         # connection), or interim (a 100 Continue first, then Content-Length).
         self.framing = "length"
@@ -145,6 +150,7 @@ class FakeAws:
         for number in range(devices):
             user.add_device(name if number == 0 else f"{name}-{number + 1}")
         self.users[user.access_key] = user
+        self.everyone.append(user)
         return user
 
     def add_role(
@@ -189,7 +195,7 @@ class FakeAws:
     # ---- request handling ---------------------------------------------------------------
     def secret_for(self, access_key: str) -> tuple[str, str | None] | None:
         if access_key in self.users:
-            return self.users[access_key].secret_key, None
+            return self.users[access_key].keys[access_key][0], None
         if access_key in self.sessions:
             session = self.sessions[access_key]
             return session.secret_key, session.token
@@ -353,7 +359,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if mode == "throttle":
                 raise AwsError(400, aws.throttle_code, "Rate exceeded")
-            if mode == "error":
+            if mode == "error" or action in aws.failing:
                 raise AwsError(503, "ServiceUnavailable", "Service is unavailable")
             caller = self._authenticate(headers, body)
             if service == "dynamodb":
@@ -457,7 +463,58 @@ class _Handler(BaseHTTPRequestHandler):
                 for device in user.devices
             )
             return f"<IsTruncated>false</IsTruncated><MFADevices>{members}</MFADevices>"
+        if service == "iam" and action in ("ListAccessKeys", "CreateAccessKey", "DeleteAccessKey"):
+            return self._access_keys(action, form, caller)
         raise AwsError(400, "InvalidAction", f"Could not find operation {action}")
+
+    def _access_keys(self, action: str, form: dict[str, str], caller: User | Session) -> str:
+        """The caller's own access keys; like an IAM policy on aws:MultiFactorAuthPresent, only
+        an MFA session of the user may list, create or delete them. New keys work at once."""
+        aws = self.aws
+        user = caller.user if isinstance(caller, Session) else caller
+        mfa = isinstance(caller, Session) and caller.mfa and caller.role is None
+        if not mfa or form.get("UserName", user.name) != user.name:
+            raise AwsError(
+                403,
+                "AccessDenied",
+                f"User: {user.arn} is not authorized to perform: iam:{action} on resource: "
+                f"{user.arn} with an explicit deny in an identity-based policy",
+            )
+
+        def created(at: float) -> str:
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+        with aws.lock:
+            if action == "ListAccessKeys":
+                members = "".join(
+                    f"<member><UserName>{user.name}</UserName><AccessKeyId>{key}</AccessKeyId>"
+                    f"<Status>Active</Status><CreateDate>{created(at)}</CreateDate></member>"
+                    for key, (_, at) in user.keys.items()
+                )
+                listed = f"<AccessKeyMetadata>{members}</AccessKeyMetadata>"
+                return f"<IsTruncated>false</IsTruncated>{listed}"
+            if action == "CreateAccessKey":
+                if len(user.keys) >= 2:
+                    raise AwsError(
+                        409, "LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2"
+                    )
+                key, secret, now = new_access_key("AKIA"), new_secret_key(), aws.now()
+                user.keys[key] = (secret, now)
+                user.all_secrets.append(secret)
+                aws.users[key] = user
+                return (
+                    f"<AccessKey><UserName>{user.name}</UserName><AccessKeyId>{key}</AccessKeyId>"
+                    f"<Status>Active</Status><SecretAccessKey>{secret}</SecretAccessKey>"
+                    f"<CreateDate>{created(now)}</CreateDate></AccessKey>"
+                )
+            key = form.get("AccessKeyId", "")
+            if key not in user.keys:
+                raise AwsError(
+                    404, "NoSuchEntity", f"The Access Key with id {key} cannot be found."
+                )
+            del user.keys[key]
+            del aws.users[key]
+            return ""
 
     def _get_session_token(self, form: dict[str, str], caller: User | Session) -> str:
         aws = self.aws

@@ -28,7 +28,11 @@ def test_readme_has_every_example() -> None:
         "mfa-prompt",
         "uninstall-alias",
         "console",
-    }  # roles: test_roles.py; the last five: test_status_json.py, test_completion.py, ...
+        "logout",
+        "store-keys",
+        "rotate-keys",
+    }  # Run by test_roles.py, test_status_json.py, test_completion.py, test_mfa_prompt.py,
+    # test_uninstall_alias.py, test_console.py, test_logout.py and test_keys.py.
 
 
 def test_wrapper_example(ready: Bed) -> None:

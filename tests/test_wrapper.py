@@ -228,13 +228,13 @@ def test_nesting_for_another_profile_works_as_usual(ready: Bed) -> None:
     assert done.stdout.strip().endswith("user/bob")
 
 
-def test_warm_path_imports_no_botocore(ready: Bed) -> None:
+def test_warm_path_imports_no_botocore_nor_keyring(ready: Bed) -> None:
     login(ready)
     done = ready.run(sys.executable, "-X", "importtime", "-m", "aws_mfa_run", "true")
     assert done.returncode == 0
     imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()]
     assert "aws_mfa_run.cli" in imported  # the guard sees our own imports...
-    assert not [name for name in imported if name.startswith(("botocore", "boto3"))]
+    assert not [name for name in imported if name.startswith(("botocore", "boto3", "keyring"))]
 
 
 @pytest.mark.parametrize("mode", ["--env", "--credential-process"])

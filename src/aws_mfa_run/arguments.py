@@ -20,6 +20,9 @@ usage: aws-mfa-run [OPTIONS] COMMAND [ARGS...]   run COMMAND with MFA session cr
        aws-mfa-run --install-alias [--force]     add `aws mfa` to ~/.aws/cli/alias
        aws-mfa-run --uninstall-alias             remove `aws mfa` from ~/.aws/cli/alias
        aws-mfa-run --completion bash|zsh|fish    print a shell completion script
+       aws-mfa-run --store-keys [-p NAME]        move the profile's keys into the OS keyring
+       aws-mfa-run --unstore-keys [-p NAME]      move them back into the credentials file
+       aws-mfa-run --rotate-keys [-p NAME]       replace the profile's access key with a new one
 
 options:
   -p, --profile NAME       profile to use: with the long-term keys, or a role profile
@@ -95,6 +98,9 @@ MODES = {
     "--console": "console",
     "--completion": "completion",
     "--complete-profiles": "complete-profiles",  # hidden: for the completion scripts
+    "--store-keys": "store-keys",
+    "--unstore-keys": "unstore-keys",
+    "--rotate-keys": "rotate-keys",
     "-h": "help",
     "--help": "help",
     "--version": "version",

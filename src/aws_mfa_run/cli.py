@@ -29,6 +29,9 @@ COMMANDS = {
     "console": "console",
     "completion": "completion",
     "complete-profiles": "completion",
+    "store-keys": "store_keys",
+    "unstore-keys": "store_keys",
+    "rotate-keys": "rotate_keys",
 }
 DEBUG_VARIABLE = "AWS_MFA_RUN_DEBUG"
 

@@ -41,6 +41,9 @@ WORDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("--install-alias",), "", "add `aws mfa` to ~/.aws/cli/alias"),
     (("--uninstall-alias",), "", "remove `aws mfa` from ~/.aws/cli/alias"),
     (("--completion",), "shell", "print a shell completion script"),
+    (("--store-keys",), "", "move the profile's keys into the OS keyring"),
+    (("--unstore-keys",), "", "move them back into the credentials file"),
+    (("--rotate-keys",), "", "replace the profile's access key with a new one"),
     (("-h", "--help"), "", "show the help"),
     (("--version",), "", "show the version"),
 )

@@ -197,14 +197,22 @@ def config_profiles(config: IniText) -> list[str]:
     return [name for name in names if name is not None]
 
 
-def profile_values(profile: str, config: IniText, credentials: IniText) -> dict[str, str]:
+def profile_values(
+    profile: str, config: IniText, credentials: IniText, env: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The profile's settings: config file first, credentials file filling what it lacks.
 
-    Raises ConfigError when neither file has the profile.
+    Raises ConfigError when neither file has the profile, unless it is `default` and `env` holds
+    long-term keys (a machine whose keys come from the environment needs no profile).
     """
     in_config = config_values(profile, config)
     in_credentials = credentials.get(profile)
     if in_config is None and in_credentials is None:
+        if profile == "default" and env is not None:
+            from aws_mfa_run.credentials.longterm import environment_keys
+
+            if environment_keys(env) is not None:
+                return {}
         raise ConfigError(
             f"Profile '{profile}' is in neither {config.path} nor {credentials.path}; "
             "name an existing profile with -p."
@@ -259,13 +267,15 @@ class Role:
             self.duration = min(asked, ROLE_MAX_DURATION)
 
 
-def role_chain(profile: str, config: IniText, credentials: IniText) -> tuple[list[Role], str]:
+def role_chain(
+    profile: str, config: IniText, credentials: IniText, env: Mapping[str, str] | None = None
+) -> tuple[list[Role], str]:
     """The roles to assume, the profile's own first, and the profile holding the keys."""
     chain: list[Role] = []
     visited = [profile]
     current = profile
     while True:
-        values = profile_values(current, config, credentials)
+        values = profile_values(current, config, credentials, env)
         if "role_arn" not in values:
             return chain, current
         for unsupported in ("credential_source", "web_identity_token_file"):
@@ -405,9 +415,9 @@ def resolve(
     source = followed_profile(asked, config, credentials)
     if source is not None and source != asked:
         profile, followed_from = check_profile_name(source), asked
-    roles, source_profile = role_chain(profile, config, credentials)
-    values = profile_values(profile, config, credentials)
-    source_values = profile_values(source_profile, config, credentials) if roles else values
+    roles, source_profile = role_chain(profile, config, credentials, env)
+    values = profile_values(profile, config, credentials, env)
+    source_values = profile_values(source_profile, config, credentials, env) if roles else values
 
     login_target = options.target_profile or default_target(profile)
     check_profile_name(login_target, "target profile")

@@ -31,6 +31,7 @@ def _profile(row: StatusRow, now: float) -> dict[str, object]:
         "source": row.source,
         "target": row.target,
         "device": row.device,
+        "keys": row.keys,
         **_expiry(row.expiration, now),
         "refresh_margin_seconds": row.margin,
         "role_caches": [_role_cache(cache, now) for cache in row.role_caches],

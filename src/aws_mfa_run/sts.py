@@ -375,3 +375,65 @@ def list_mfa_devices(
 
     # Values from AWS are checked before one is saved in the config file.
     return [s for s in serials if 9 <= len(s) <= 256 and SERIAL_CHARACTERS.issuperset(s)]
+
+
+# ---- IAM access keys, for --rotate-keys: called with the MFA session (IAM policies usually demand
+# it for these), except GetCallerIdentity, which checks a new key with that key itself.
+
+
+def _iam(
+    caller: SessionCredentials, profile: str, region: str | None, env: Mapping[str, str]
+) -> Any:
+    keys = (caller.access_key_id, caller.secret_access_key)
+    return _client("iam", keys, profile, region, env, caller.session_token)
+
+
+def list_access_keys(
+    *, caller: SessionCredentials, profile: str, region: str | None, env: Mapping[str, str]
+) -> list[tuple[str, float]]:
+    """The IAM user's access key ids and when each was created (epoch seconds)."""
+    answer = _call(_iam(caller, profile, region, env).list_access_keys, profile, None)
+    found = []
+    for entry in answer.get("AccessKeyMetadata", []):
+        created = entry.get("CreateDate")
+        found.append((entry["AccessKeyId"], created.timestamp() if created else 0.0))
+    return found
+
+
+def create_access_key(
+    *, caller: SessionCredentials, profile: str, region: str | None, env: Mapping[str, str]
+) -> tuple[str, str]:
+    """A new access key of the IAM user: its id and secret, both checked."""
+    from aws_mfa_run.credentials.session import is_access_key_id, is_secret_text
+
+    answer = _call(_iam(caller, profile, region, env).create_access_key, profile, None)
+    try:
+        key_id = answer["AccessKey"]["AccessKeyId"]
+        secret = answer["AccessKey"]["SecretAccessKey"]
+    except (KeyError, TypeError):
+        raise AwsUnreachableError(MALFORMED) from None
+    if not (isinstance(key_id, str) and isinstance(secret, str)):
+        raise AwsUnreachableError(MALFORMED)
+    if not (is_access_key_id(key_id) and is_secret_text(secret)):
+        raise AwsUnreachableError(MALFORMED)
+    return key_id, secret
+
+
+def delete_access_key(
+    *,
+    caller: SessionCredentials,
+    profile: str,
+    region: str | None,
+    key_id: str,
+    env: Mapping[str, str],
+) -> None:
+    _call(_iam(caller, profile, region, env).delete_access_key, profile, None, AccessKeyId=key_id)
+
+
+def caller_arn(
+    *, keys: tuple[str, str], profile: str, region: str | None, env: Mapping[str, str]
+) -> str:
+    """GetCallerIdentity with `keys`: the ARN they act as (our error when AWS refuses them)."""
+    client = _client("sts", keys, profile, region, env)
+    answer = _call(client.get_caller_identity, profile, None)
+    return str(answer.get("Arn", ""))

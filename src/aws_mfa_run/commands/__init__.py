@@ -75,6 +75,12 @@ class Context:
         paths = self.paths
         return read_ini(paths.config), read_ini(paths.credentials)
 
+    def settings_profile(self) -> str:
+        """The profile the command line (or the environment) names, not followed anywhere."""
+        from aws_mfa_run.settings import requested_profile
+
+        return requested_profile(self.options, self.env, self.aws_globals())
+
     def settings(self, config: IniText, credentials: IniText) -> Settings:
         from aws_mfa_run.settings import resolve
 

@@ -104,7 +104,7 @@ def uninstall(alias_file: str) -> str:
     return " ".join(notes) or f"There is no aws mfa alias in {alias_file}; nothing changed."
 
 
-def _on_path(program: str, env: Mapping[str, str]) -> bool:
+def on_path(program: str, env: Mapping[str, str]) -> bool:
     for directory in env.get("PATH", "").split(os.pathsep):
         if directory and os.access(os.path.join(directory, program), os.X_OK):
             return True
@@ -113,6 +113,6 @@ def _on_path(program: str, env: Mapping[str, str]) -> bool:
 
 def run(context: Context) -> int:
     context.say(install(context.paths.alias_file, context.options.force))
-    if not _on_path("aws-mfa-run", context.env):
+    if not on_path("aws-mfa-run", context.env):
         context.say("Note: aws-mfa-run is not on your PATH, so the alias cannot run it yet.")
     return 0

@@ -43,6 +43,7 @@ class StatusRow:
         self.expiration: float | None = None
         self.margin: int | None = None  # seconds: renewed when less is left
         self.role_caches: list[RoleCacheState] = []
+        self.keys: str | None = None  # where the source's long-term keys come from
         self.error: str | None = None
 
 
@@ -91,6 +92,7 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
         row.source = settings.source_profile
         row.target = settings.session_target
         row.device = settings.serial
+        row.keys = _keys(settings.source_profile, context, config, credentials)
         key = (row.profile, row.target if not settings.roles else None)
         if key in seen:
             continue
@@ -111,6 +113,19 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
     return rows
 
 
+def _keys(profile: str, context: Context, config: IniText, credentials: IniText) -> str | None:
+    """Where the profile's long-term keys come from (no process is run), and an old key that an
+    interrupted rotation left to delete."""
+    from aws_mfa_run.commands.rotate_keys import pending_deletion
+    from aws_mfa_run.credentials.longterm import keys_without_running
+
+    found = keys_without_running(profile, config, credentials, context.env)
+    if found is None:
+        return None
+    old = pending_deletion(context.paths.state_dir, profile, found.access_key_id)
+    return f"{found.origin} (old key {old} still to delete: --rotate-keys)" if old else found.origin
+
+
 def describe(expiration: float | None, margin: int | None, now: float) -> str:
     if expiration is None:
         return "none"
@@ -124,10 +139,11 @@ def render_text(rows: list[StatusRow], now: float) -> str:
     """The table for people: one line per profile, one time format (local)."""
     if not rows:
         return "No profile has an mfa_serial, a role_arn or a stored session yet.\n"
-    table = [("PROFILE", "SOURCE", "TARGET", "MFA DEVICE", "SESSION")]
+    table = [("PROFILE", "SOURCE", "TARGET", "MFA DEVICE", "KEYS", "SESSION")]
     for row in rows:
+        keys = row.keys or "none"
         if row.error is not None:
-            table.append((row.profile, "-", "-", "-", row.error))
+            table.append((row.profile, "-", "-", "-", "-", row.error))
         elif row.kind == "role":
             cache = row.role_caches[0].expiration
             device = row.device or "(not known yet)"
@@ -137,18 +153,19 @@ def render_text(rows: list[StatusRow], now: float) -> str:
                     row.source or "-",
                     "(role cache)",
                     device,
+                    keys,
                     describe(cache, row.margin, now),
                 )
             )
         else:
             device = row.device or "(not known yet)"
             session = describe(row.expiration, row.margin, now)
-            table.append((row.profile, "-", row.target or "-", device, session))
-    widths = [max(len(line[column]) for line in table) for column in range(4)]
+            table.append((row.profile, "-", row.target or "-", device, keys, session))
+    widths = [max(len(line[column]) for line in table) for column in range(5)]
     lines = []
     for line in table:
-        cells = "  ".join(cell.ljust(width) for cell, width in zip(line[:4], widths))
-        lines.append(f"{cells}  {line[4]}\n")
+        cells = "  ".join(cell.ljust(width) for cell, width in zip(line[:5], widths))
+        lines.append(f"{cells}  {line[5]}\n")
     return "".join(lines)
 
 

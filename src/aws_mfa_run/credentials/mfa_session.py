@@ -15,7 +15,7 @@ import time
 from aws_mfa_run import codes, files
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
-from aws_mfa_run.credentials.longterm import long_term_keys
+from aws_mfa_run.credentials.longterm import FILE, file_keys, long_term_keys
 from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.settings import Settings
@@ -113,12 +113,13 @@ def _fetch(
 
     sts.check_environment(env)
     keys = long_term_keys(settings.source_profile, config, credentials, env)
-    _warn_if_readable(keys, paths.config, prompting.say)
+    found_in = file_keys(settings.source_profile, config, credentials)
+    _warn_if_readable(keys, found_in[1] if found_in else None, paths.config, prompting.say)
     serial = settings.serial or discover_serial(settings, keys, env, prompting)
     stale = store.stored_session(credentials, settings.session_target, settings.source_profile)
     spent = codes.SpentCodes(state.used_codes(paths.state_dir))
     call = sts.prepare_session_token_call(
-        keys=keys.pair(), profile=settings.source_profile, region=settings.region, env=env
+        keys=keys.pair, profile=settings.source_profile, region=settings.region, env=env
     )
     try:
         code = codes.obtain_code(
@@ -153,9 +154,11 @@ def _stale_note(
     return f"The stored session has {left} minutes left, under the {wanted}-minute margin."
 
 
-def _warn_if_readable(keys: LongTermKeys, config_path: str, say: Callable[[str], None]) -> None:
+def _warn_if_readable(
+    keys: LongTermKeys, keys_file: str | None, config_path: str, say: Callable[[str], None]
+) -> None:
     """Long-term keys in a config file others can read get the warning the AWS CLI gives."""
-    if keys.origin != config_path:
+    if keys.origin != FILE or keys_file != config_path:
         return
     try:
         mode = os.stat(config_path).st_mode
@@ -175,9 +178,7 @@ def discover_serial(
     from aws_mfa_run import sts
 
     profile = settings.source_profile
-    serials = sts.list_mfa_devices(
-        keys=keys.pair(), profile=profile, region=settings.region, env=env
-    )
+    serials = sts.list_mfa_devices(keys=keys.pair, profile=profile, region=settings.region, env=env)
     if not serials:
         raise ConfigError(
             f"The IAM user of profile '{profile}' has no MFA device; assign one in the IAM "

@@ -1,0 +1,310 @@
+"""`--rotate-keys`: replace a profile's access key with a new one, where the old one was kept.
+
+With the profile's MFA session (IAM policies usually demand MFA for this), in this order:
+  1. ListAccessKeys: refused when the IAM user has two keys already (IAM's limit);
+  2. a note of the rotation in our state directory (the old key id: no secret);
+  3. CreateAccessKey, and the new key id added to the note;
+  4. GetCallerIdentity with the new key (retried while IAM makes it known everywhere);
+  5. the new key stored where the old one was (the file's two lines in one atomic write, or the
+     keyring entry replaced and read back) and read back from there;
+  6. DeleteAccessKey of the old key; the note removed.
+A kill before 5 leaves the old key in place and working; the next run deletes the new key, whose
+secret never reached a file. A kill after 5 leaves the new key in place and working; the next run
+(or --status) names the old key that still needs deleting, and --rotate-keys deletes it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from aws_mfa_run import files, inifile
+from aws_mfa_run.credentials import keyring_store, store
+from aws_mfa_run.credentials.longterm import (
+    FILE,
+    KEY_ID,
+    KEYRING,
+    SECRET,
+    LongTermKeys,
+    config_section,
+    file_keys,
+    long_term_keys,
+)
+from aws_mfa_run.errors import AwsRefusedError, ConfigError, MfaRunError, UsageError
+from aws_mfa_run.inifile import IniText
+from aws_mfa_run.settings import Settings
+
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    from aws_mfa_run.commands import Context
+
+IAM_KEY_LIMIT = 2
+# IAM is eventually consistent: a new key may be refused for some seconds after CreateAccessKey.
+NEW_KEY_PROPAGATION = 30
+# A key created this long before the note was written still counts as ours when the note lacks
+# its id (a kill between CreateAccessKey's answer and the note): clocks of AWS and ours differ.
+CLOCK_SLACK = 5 * 60
+ROTATIONS_DIRECTORY = "rotations"
+
+
+class Note:
+    """The note of a rotation under way for one profile: old key id, new key id, start time."""
+
+    def __init__(self, state_dir: str, profile: str) -> None:
+        safe = "".join(ch if ch.isalnum() or ch in "._-" else f"%{ord(ch):02x}" for ch in profile)
+        self.directory = os.path.join(state_dir, ROTATIONS_DIRECTORY)
+        self.path = os.path.join(self.directory, f"{safe}.ini")
+        self.lock_path = os.path.join(self.directory, f"{safe}.lock")
+
+    def read(self) -> dict[str, str]:
+        text = files.read_text(self.path)
+        if not text:
+            return {}
+        try:
+            return inifile.parse(text, self.path).get("rotation") or {}
+        except ConfigError:
+            return {}
+
+    def write(self, values: dict[str, str]) -> None:
+        files.ensure_directory(self.directory)
+        text = inifile.edit_section(inifile.parse("", self.path), "rotation", dict(values))
+        files.write_atomic(self.path, text, private=True)
+
+    def remove(self) -> None:
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def pending_deletion(state_dir: str, profile: str, current_key_id: str | None) -> str | None:
+    """The old key id a rotation of `profile` left to delete, if any (for --status)."""
+    note = Note(state_dir, profile).read()
+    old = note.get("old_key_id")
+    if old and current_key_id and current_key_id != old:
+        return old
+    return None
+
+
+def _store(
+    profile: str,
+    old: LongTermKeys,
+    new: LongTermKeys,
+    config_path: str,
+    credentials_path: str,
+    backend: Any,
+) -> None:
+    """Put `new` where `old` is: the same file lines, or the keyring entry."""
+    if old.origin == KEYRING:
+        keyring_store.write(profile, new, backend)
+        return
+    with store._Locks(credentials_path, config_path):
+        config, credentials = store.read_ini(config_path), store.read_ini(credentials_path)
+        found = file_keys(profile, config, credentials)
+        if found is None or not old.same_keys(found[0]):
+            raise ConfigError(
+                f"The keys of profile '{profile}' changed during the rotation; the new key "
+                f"{new.access_key_id} was not stored."
+            )
+        holder = credentials if found[1] == credentials.path else config
+        section = profile if holder is credentials else config_section(profile, config)
+        assert section is not None
+        text = inifile.edit_section(
+            holder, section, {KEY_ID: new.access_key_id, SECRET: new.secret_access_key}
+        )
+        files.write_atomic(holder.path, text, private=True, locked_directory=True)
+
+
+def rotate_keys(
+    settings: Settings,
+    config: IniText,
+    credentials: IniText,
+    env: Mapping[str, str],
+    *,
+    token_code: str | None,
+    say: Callable[[str], None],
+    backend: Any = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    from aws_mfa_run import sts
+    from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
+    from aws_mfa_run.settings import ROLE_SOURCE_MIN_REMAINING
+
+    profile = settings.source_profile
+    config.validate()
+    credentials.validate()
+    old = long_term_keys(profile, config, credentials, env, keyring_backend=backend)
+    if old.origin not in (FILE, KEYRING):
+        raise ConfigError(
+            f"The keys of profile '{profile}' come from the {old.origin}; aws-mfa-run can only "
+            "rotate keys it can store back (in a file or the keyring)."
+        )
+    note = Note(settings.paths.state_dir, profile)
+    files.ensure_directory(note.directory)
+    with files.locked(note.lock_path):
+        # The MFA session only has to outlive these few calls.
+        prompting = Prompting(say=say, clock=clock, sleep=sleep)
+        session, _ = get_mfa_session(
+            settings,
+            env,
+            prompting,
+            token_code=token_code,
+            force=False,
+            margin=ROLE_SOURCE_MIN_REMAINING,
+        )
+        region = settings.region
+
+        def listed() -> dict[str, float]:
+            return dict(
+                sts.list_access_keys(caller=session, profile=profile, region=region, env=env)
+            )
+
+        def delete(key_id: str) -> None:
+            sts.delete_access_key(
+                caller=session, profile=profile, region=region, key_id=key_id, env=env
+            )
+
+        keys = listed()
+        if _finish_earlier_rotation(note, old, keys, delete, say):
+            return
+        keys = listed()
+        if old.access_key_id not in keys:
+            raise ConfigError(
+                f"The key of profile '{profile}' ({old.access_key_id}) is not one of the IAM "
+                "user's keys; check that profile."
+            )
+        others = sorted(key for key in keys if key != old.access_key_id)
+        if len(keys) >= IAM_KEY_LIMIT:
+            raise AwsRefusedError(
+                "The IAM user already has two access keys, IAM's limit: "
+                f"{old.access_key_id} (profile '{profile}') and {', '.join(others)}. Delete the "
+                "one nothing uses (aws iam delete-access-key --access-key-id ID), then try again."
+            )
+        note.write({"old_key_id": old.access_key_id, "started": str(int(clock()))})
+        key_id, secret = sts.create_access_key(
+            caller=session, profile=profile, region=region, env=env
+        )
+        new = LongTermKeys(key_id, secret, old.origin)
+        note.write(
+            {"old_key_id": old.access_key_id, "new_key_id": key_id, "started": str(int(clock()))}
+        )
+        _check_new_key(new, profile, region, env, clock, sleep, delete, note)
+        paths = settings.paths
+        _store(profile, old, new, paths.config, paths.credentials, backend)
+        stored = long_term_keys(
+            profile,
+            store.read_ini(paths.config),
+            store.read_ini(paths.credentials),
+            {},
+            keyring_backend=backend,
+        )
+        if not new.same_keys(stored):
+            raise ConfigError(
+                f"The new key {key_id} of profile '{profile}' did not read back from where it was "
+                f"stored; the old key {old.access_key_id} was kept in AWS."
+            )
+        where = "the OS keyring" if old.origin == KEYRING else "its file"
+        try:
+            delete(old.access_key_id)
+        except MfaRunError as error:
+            raise type(error)(
+                f"The new key {key_id} of profile '{profile}' is stored in {where} and works, "
+                f"but deleting the old key {old.access_key_id} failed: {error} Run "
+                "--rotate-keys again to finish."
+            ) from None
+        note.remove()
+    say(
+        f"Rotated the access key of profile '{profile}': {old.access_key_id} -> {key_id} "
+        f"(stored in {where}, checked with AWS); the old key is deleted."
+    )
+
+
+def _finish_earlier_rotation(
+    note: Note,
+    current: LongTermKeys,
+    keys: dict[str, float],
+    delete: Callable[[str], None],
+    say: Callable[[str], None],
+) -> bool:
+    """Complete what an interrupted rotation left. True when that completed a rotation."""
+    values = note.read()
+    old, new = values.get("old_key_id"), values.get("new_key_id")
+    if not old:
+        return False
+    if new and current.access_key_id not in (old, new):
+        note.remove()  # the profile has another key now: that rotation is not ours to finish
+        return False
+    if current.access_key_id == old:
+        # The new key never reached its place: its secret is gone, so delete it.
+        orphan = new
+        if not orphan:
+            try:
+                started = float(values.get("started", ""))
+            except ValueError:
+                started = 0.0
+            since = started - CLOCK_SLACK
+            newer = [key for key, created in keys.items() if key != old and created >= since]
+            orphan = newer[0] if len(newer) == 1 else None
+        if orphan and orphan in keys:
+            delete(orphan)
+            say(f"Deleted key {orphan}, left by an interrupted rotation (it was never stored).")
+        note.remove()
+        return False
+    if old in keys:
+        delete(old)
+        say(f"Deleted the old key {old}, left by an interrupted rotation.")
+    note.remove()
+    say(f"The rotation of key {old} to {current.access_key_id} is complete; nothing more to do.")
+    return True
+
+
+def _check_new_key(
+    new: LongTermKeys,
+    profile: str,
+    region: str | None,
+    env: Mapping[str, str],
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    delete: Callable[[str], None],
+    note: Note,
+) -> None:
+    """GetCallerIdentity with the new key until IAM knows it; else delete it and give up."""
+    from aws_mfa_run import sts
+
+    deadline = clock() + NEW_KEY_PROPAGATION
+    pause = 1.0
+    while True:
+        try:
+            sts.caller_arn(keys=new.pair, profile=profile, region=region, env=env)
+            return
+        except AwsRefusedError:
+            if clock() + pause > deadline:
+                break
+            sleep(pause)
+            pause = min(pause * 2, 8)
+    delete(new.access_key_id)
+    note.remove()
+    raise AwsRefusedError(
+        f"AWS did not accept the new key {new.access_key_id} within {NEW_KEY_PROPAGATION} seconds; "
+        "it was deleted again and the old key kept."
+    )
+
+
+def run(context: Context) -> int:
+    """--rotate-keys for the named profile (never a role profile)."""
+    config, credentials = context.files()
+    settings = context.settings(config, credentials)
+    if settings.roles:
+        raise UsageError(
+            f"Profile '{settings.profile}' is a role profile; name the profile that holds the "
+            "keys with -p."
+        )
+    rotate_keys(
+        settings, config, credentials, context.env, token_code=context.token_code(), say=context.say
+    )
+    return 0

@@ -1,0 +1,180 @@
+"""`--store-keys`, `--unstore-keys`: move a profile's long-term keys into the OS keyring and back.
+
+Crash-safe: every step leaves the keys in at least one place, whole.
+  --store-keys:   1. keyring: write the pair, read it back, compare;
+                  2. config file: `credential_process = aws-mfa-run --credential-process -p NAME`
+                     (the file keys still win while they are there, in botocore and here);
+                  3. credentials file: remove the two key lines.
+  --unstore-keys: 1. credentials file: the two key lines back; 2. config file: our
+                  credential_process removed; 3. keyring: the entry removed.
+Each file changes in one atomic write under the lock of its directory. After --store-keys,
+`aws --profile NAME` gets the profile's MFA session through that credential_process, which reads
+the keys from the keyring when it needs a new session (our own credential_process is never taken
+as a source of keys: see credentials/longterm.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_mfa_run import files, inifile
+from aws_mfa_run.credentials import keyring_store, store
+from aws_mfa_run.credentials.longterm import (
+    KEY_ID,
+    SECRET,
+    config_section,
+    file_keys,
+    is_own_process,
+    own_process_command,
+)
+from aws_mfa_run.errors import ConfigError, UsageError
+from aws_mfa_run.settings import config_section_name
+
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from aws_mfa_run.commands import Context
+
+PROCESS_KEY = "credential_process"
+
+
+def _read(path: str) -> inifile.IniText:
+    ini = store.read_ini(path)
+    ini.validate()
+    return ini
+
+
+def _own_process_of(profile: str, config: inifile.IniText) -> str | None:
+    section = config_section(profile, config)
+    return (config.get(section) or {}).get(PROCESS_KEY) if section else None
+
+
+def store_keys(
+    profile: str,
+    config_path: str,
+    credentials_path: str,
+    *,
+    say: Callable[[str], None],
+    backend: Any = None,
+) -> None:
+    config, credentials = _read(config_path), _read(credentials_path)
+    found = file_keys(profile, config, credentials)
+    process = _own_process_of(profile, config)
+    if found is None:
+        if process and is_own_process(process) and keyring_store.read(profile, backend):
+            say(f"The keys of profile '{profile}' are in the keyring already; nothing to do.")
+            return
+        raise ConfigError(
+            f"Profile '{profile}' has no keys in {credentials_path} or {config_path} to move "
+            "into the keyring; name the profile that holds them with -p."
+        )
+    if process and not is_own_process(process):
+        raise ConfigError(
+            f"Profile '{profile}' has a credential_process of its own; --store-keys would "
+            "replace it. Remove it first, or keep the keys where they are."
+        )
+    keys, holder = found
+    keyring_store.write(profile, keys, backend)
+
+    files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
+    with store._Locks(credentials_path, config_path):
+        config, credentials = _read(config_path), _read(credentials_path)
+        again = file_keys(profile, config, credentials)
+        if again is None or not keys.same_keys(again[0]):
+            raise ConfigError(
+                f"The keys of profile '{profile}' changed while they were being stored; "
+                "run --store-keys again."
+            )
+        section = config_section(profile, config) or config_section_name(profile)
+        # Step 2: the config file (and the keys, when that is where they are).
+        config_values: dict[str, str | None] = {PROCESS_KEY: own_process_command(profile)}
+        if holder == config.path:
+            config_values.update({KEY_ID: None, SECRET: None})
+        new_config = inifile.edit_section(config, section, config_values)
+        files.write_atomic(config_path, new_config, private=False, locked_directory=True)
+        # Step 3: the credentials file.
+        if holder == credentials.path:
+            values: dict[str, str | None] = {KEY_ID: None, SECRET: None}
+            new_credentials = inifile.edit_section(credentials, profile, values)
+            files.write_atomic(
+                credentials_path, new_credentials, private=True, locked_directory=True
+            )
+    say(
+        f"Moved the keys of profile '{profile}' ({keys.access_key_id}) into the OS keyring "
+        f"({keyring_store.backend_name(backend)}) and out of {holder}."
+    )
+    say(
+        f"{config_path} now says `credential_process = {own_process_command(profile)}` for it, "
+        "so `aws --profile ...` gets its MFA session; --unstore-keys puts the keys back."
+    )
+
+
+def unstore_keys(
+    profile: str,
+    config_path: str,
+    credentials_path: str,
+    *,
+    say: Callable[[str], None],
+    backend: Any = None,
+) -> None:
+    keys = keyring_store.read(profile, backend)
+    if keys is None:
+        raise ConfigError(f"The OS keyring holds no keys of profile '{profile}'.")
+    files.ensure_directory(os.path.dirname(os.path.abspath(credentials_path)))
+    files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
+    with store._Locks(credentials_path, config_path):
+        config, credentials = _read(config_path), _read(credentials_path)
+        found = file_keys(profile, config, credentials)
+        if found is not None and not keys.same_keys(found[0]):
+            raise ConfigError(
+                f"Profile '{profile}' has other keys in {found[1]} than the keyring; "
+                "remove the ones you no longer use first."
+            )
+        # Step 1: the keys back into the credentials file.
+        if found is None:
+            new_credentials = inifile.edit_section(
+                credentials,
+                profile,
+                {KEY_ID: keys.access_key_id, SECRET: keys.secret_access_key},
+            )
+            files.write_atomic(
+                credentials_path, new_credentials, private=True, locked_directory=True
+            )
+        # Step 2: our credential_process out of the config file.
+        section = config_section(profile, config)
+        process = _own_process_of(profile, config)
+        if section is not None and process and is_own_process(process):
+            new_config = inifile.edit_section(config, section, {PROCESS_KEY: None})
+            files.write_atomic(config_path, new_config, private=False, locked_directory=True)
+    # Step 3: the keyring entry.
+    keyring_store.delete(profile, backend)
+    say(
+        f"Moved the keys of profile '{profile}' ({keys.access_key_id}) from the OS keyring back "
+        f"into {credentials_path}."
+    )
+
+
+def run(context: Context) -> int:
+    """--store-keys and --unstore-keys for the named profile (never a role profile)."""
+    from aws_mfa_run.commands.alias import on_path
+    from aws_mfa_run.settings import role_chain
+
+    config, credentials = context.files()
+    profile = context.settings_profile()
+    if role_chain(profile, config, credentials, context.env)[0]:
+        raise UsageError(
+            f"Profile '{profile}' is a role profile; name the profile that holds the keys with -p."
+        )
+    paths = context.paths
+    if context.options.mode == "store-keys":
+        store_keys(profile, paths.config, paths.credentials, say=context.say)
+        if not on_path("aws-mfa-run", context.env):
+            context.say(
+                "Note: aws-mfa-run is not on your PATH, so that credential_process cannot run it."
+            )
+    else:
+        unstore_keys(profile, paths.config, paths.credentials, say=context.say)
+    return 0

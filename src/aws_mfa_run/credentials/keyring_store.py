@@ -1,0 +1,102 @@
+"""Long-term keys in the OS keyring (macOS Keychain, Windows Credential Locker, Secret Service,
+KWallet), through the `keyring` library, imported only here and only when called.
+
+One entry per profile: service `aws-mfa-run`, user name the profile, and as its password one JSON
+object with both keys, so the pair is written (and replaced) in one step and is never half there.
+keyring picks the backend itself (PYTHON_KEYRING_BACKEND, its keyringrc.cfg, else the best the
+system offers); a backend object can be passed in instead.
+"""
+
+from __future__ import annotations
+
+from aws_mfa_run.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from aws_mfa_run.credentials.longterm import LongTermKeys
+
+SERVICE = "aws-mfa-run"
+
+
+def _backend(backend: Any) -> Any:
+    if backend is not None:
+        return backend
+    try:
+        import keyring
+    except ImportError:
+        raise ConfigError(
+            "The keyring library is not installed; install it (pip install keyring) to keep "
+            "keys in the OS keyring."
+        ) from None
+    return keyring.get_keyring()
+
+
+def _failed(error: Exception, doing: str) -> ConfigError:
+    # keyring's messages name the backend's trouble, never a stored secret.
+    detail = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+    return ConfigError(f"The OS keyring could not {doing}: {detail}")
+
+
+def backend_name(backend: Any = None) -> str:
+    found = _backend(backend)
+    return f"{type(found).__module__}.{type(found).__name__}"
+
+
+def read(profile: str, backend: Any = None) -> LongTermKeys | None:
+    """The profile's keys in the keyring, None when it holds none; ConfigError when the keyring
+    cannot be used or its entry is damaged."""
+    import json
+
+    from aws_mfa_run.credentials.longterm import KEYRING, checked_keys
+
+    found = _backend(backend)
+    try:
+        text = found.get_password(SERVICE, profile)
+    except Exception as error:  # keyring.errors.KeyringError and the backends' own
+        raise _failed(error, "be read") from None
+    if text is None:
+        return None
+    where = f"the keyring entry of profile '{profile}'"
+    try:
+        value = json.loads(text)
+        key_id, secret = value["AccessKeyId"], value["SecretAccessKey"]
+    except (ValueError, TypeError, KeyError):
+        raise ConfigError(
+            f"{where[0].upper()}{where[1:]} is not one aws-mfa-run wrote; remove it "
+            f"(service {SERVICE}, user {profile})."
+        ) from None
+    if not isinstance(key_id, str) or not isinstance(secret, str):
+        raise ConfigError(f"{where[0].upper()}{where[1:]} holds no keys.")
+    return checked_keys(key_id, secret, KEYRING, where)
+
+
+def write(profile: str, keys: LongTermKeys, backend: Any = None) -> None:
+    """Put the keys into the keyring and read them back: ConfigError unless they are there."""
+    import json
+
+    found = _backend(backend)
+    text = json.dumps(
+        {"Version": 1, "AccessKeyId": keys.access_key_id, "SecretAccessKey": keys.secret_access_key}
+    )
+    try:
+        found.set_password(SERVICE, profile, text)
+    except Exception as error:
+        raise _failed(error, "store the keys") from None
+    if not keys.same_keys(read(profile, found)):
+        raise ConfigError(
+            "The OS keyring did not give back the keys just stored in it; they stay where "
+            "they were."
+        )
+
+
+def delete(profile: str, backend: Any = None) -> None:
+    """Remove the profile's entry (none there is fine)."""
+    found = _backend(backend)
+    try:
+        if found.get_password(SERVICE, profile) is None:
+            return
+        found.delete_password(SERVICE, profile)
+    except Exception as error:
+        raise _failed(error, "remove the entry") from None

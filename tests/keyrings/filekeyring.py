@@ -1,0 +1,60 @@
+"""A keyring backend of the tests' own: entries in one JSON file in the (temporary) HOME.
+
+Selected the way keyring selects any backend, with PYTHON_KEYRING_BACKEND=filekeyring.FileKeyring
+and this directory on PYTHONPATH, so that separate processes (aws-mfa-run, the tests) share it.
+Writes are atomic (a new file renamed over the old one, under a lock), as a real keyring's are:
+a kill leaves the old entries or the new ones.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
+
+
+def keyring_path() -> Path:
+    return Path.home() / "test-keyring.json"
+
+
+class FileKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def _entries(self) -> dict[str, str]:
+        try:
+            return json.loads(keyring_path().read_text())
+        except FileNotFoundError:
+            return {}
+
+    def _change(self, key: str, value: str | None) -> bool:
+        path = keyring_path()
+        with open(f"{path}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            entries = self._entries()
+            existed = key in entries
+            if value is None:
+                entries.pop(key, None)
+            else:
+                entries[key] = value
+            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            with open(temporary, "w") as handle:
+                json.dump(entries, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, 0o600)
+            os.replace(temporary, path)
+        return existed
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._entries().get(f"{service}\0{username}")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._change(f"{service}\0{username}", password)
+
+    def delete_password(self, service: str, username: str) -> None:
+        if not self._change(f"{service}\0{username}", None):
+            raise PasswordDeleteError("no such entry")

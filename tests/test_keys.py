@@ -1,0 +1,508 @@
+"""Long-term keys: the OS keyring (--store-keys, --unstore-keys), the other sources (environment,
+a credential_process of the user's), --rotate-keys, and kills in the middle of moving keys.
+
+The keyring is driven through its real API: the tests' own backend (tests/keyrings/filekeyring.py,
+a JSON file in the temporary HOME) is selected the way keyring selects any backend, through
+PYTHON_KEYRING_BACKEND, and a real Secret Service (gnome-keyring) is used where it is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import AWS, AWS_MFA_RUN, FIGURES, REPO, Bed
+
+KEYRINGS = REPO / "tests" / "keyrings"
+SERVICE = "aws-mfa-run"  # README: "service aws-mfa-run, user name the profile"
+KILL_TRIALS = 100
+
+
+def use_test_keyring(bed: Bed) -> None:
+    bed.env.update(PYTHON_KEYRING_BACKEND="filekeyring.FileKeyring", PYTHONPATH=str(KEYRINGS))
+
+
+def keyring_entry(bed: Bed, profile: str = "default") -> dict[str, str] | None:
+    path = bed.home / "test-keyring.json"
+    if not path.exists():
+        return None
+    text = json.loads(path.read_text()).get(f"{SERVICE}\0{profile}")
+    return None if text is None else json.loads(text)
+
+
+def login(bed: Bed, *args: str) -> None:
+    done = bed.run(AWS_MFA_RUN, "--login", bed.fresh_code(), *args)
+    assert done.returncode == 0, done.stderr
+
+
+def key_lines(bed: Bed) -> str:
+    return (
+        f"aws_access_key_id = {bed.alice.access_key}\n"
+        f"aws_secret_access_key = {bed.alice.secret_key}\n"
+    )
+
+
+# ---- the keyring -----------------------------------------------------------------------------
+
+
+def test_store_keys_moves_them_into_the_keyring_and_everything_keeps_working(ready: Bed) -> None:
+    use_test_keyring(ready)
+    credentials, config = ready.credentials.read_text(), ready.config.read_text()
+    done = ready.run(AWS_MFA_RUN, "--store-keys")
+    assert done.returncode == 0, done.stderr
+    # Byte for byte: the two key lines are gone, one line is added, nothing else changed.
+    assert ready.credentials.read_text() == credentials.replace(key_lines(ready), "")
+    own = "credential_process = aws-mfa-run --credential-process -p default\n"
+    assert ready.config.read_text() == config + own
+    assert keyring_entry(ready) == {
+        "Version": 1,
+        "AccessKeyId": ready.alice.access_key,
+        "SecretAccessKey": ready.alice.secret_key,
+    }
+    assert "keyring" in done.stderr and ready.alice.access_key in done.stderr
+
+    # A new session is fetched with the keys from the keyring, through the alias...
+    assert ready.run(AWS, "mfa", ready.fresh_code()).returncode == 0
+    assert ready.fake.calls["GetSessionToken"] == 1
+    # ...and the profile that lost its keys serves its MFA session through credential_process.
+    tables = ready.run(
+        AWS, "dynamodb", "list-tables", "--query", "TableNames[0]", "--output", "text"
+    )
+    assert tables.returncode == 0 and tables.stdout.strip() == "orders", tables.stderr
+    assert ready.run(AWS_MFA_RUN, "aws", "dynamodb", "list-tables").returncode == 0
+    status = ready.run(AWS_MFA_RUN, "--status")
+    assert status.stdout.splitlines()[1].split()[4] == "keyring"
+    assert ready.fake.calls["GetSessionToken"] == 1
+
+    back = ready.run(AWS_MFA_RUN, "--unstore-keys")
+    assert back.returncode == 0, back.stderr
+    assert ready.credentials.read_text().startswith(credentials)  # + the [mfa] session
+    assert ready.config.read_text().startswith(config)
+    assert own not in ready.config.read_text()
+    assert keyring_entry(ready) is None
+    login(ready, "--force")
+    assert ready.fake.calls["GetSessionToken"] == 2
+
+
+def test_a_named_profile_in_the_keyring_serves_aws_profile(ready: Bed) -> None:
+    use_test_keyring(ready)
+    bob = ready.add_profile("bob", "bob", region="eu-west-1")
+    assert ready.run(AWS_MFA_RUN, "--store-keys", "-p", "bob").returncode == 0
+    assert bob.access_key not in ready.credentials.read_text()
+    assert "[profile bob]" in ready.config.read_text()
+    code = bob.devices[0].code()
+    assert ready.run(AWS_MFA_RUN, "--login", code, "-p", "bob").returncode == 0
+    who = ready.run(AWS, "sts", "get-caller-identity", "--profile", "bob", "--query", "Arn")
+    assert who.returncode == 0 and who.stdout.strip().strip('"').endswith("user/bob"), who.stderr
+    # The keys of default are untouched and still used for default.
+    assert ready.alice.access_key in ready.credentials.read_text()
+    again = ready.run(AWS_MFA_RUN, "--store-keys", "-p", "bob")
+    assert again.returncode == 0 and "already" in again.stderr
+
+
+def test_warm_path_imports_no_keyring_for_a_keyring_profile(ready: Bed) -> None:
+    use_test_keyring(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    login(ready)
+    done = ready.run(sys.executable, "-X", "importtime", "-m", "aws_mfa_run", "true")
+    assert done.returncode == 0
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()]
+    assert "aws_mfa_run.cli" in imported
+    assert not [n for n in imported if n.startswith(("keyring", "botocore", "filekeyring"))]
+    # The same through credential_process, as `aws --profile default` runs it.
+    process = ready.run(
+        sys.executable, "-X", "importtime", "-m", "aws_mfa_run", "--credential-process"
+    )
+    assert process.returncode == 0
+    imported = [line.rsplit("|", 1)[-1].strip() for line in process.stderr.splitlines()]
+    assert not [n for n in imported if n.startswith(("keyring", "botocore"))]
+
+
+def test_refusals_change_nothing(ready: Bed) -> None:
+    use_test_keyring(ready)
+    before = ready.snapshot()
+    cases = {
+        "no such profile": (["--store-keys", "-p", "nobody"], 3),
+        "nothing in the keyring": (["--unstore-keys"], 3),
+        "role profile": (["--store-keys", "-p", "admin"], 2),
+    }
+    with ready.config.open("a") as handle:
+        handle.write("[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/x\n")
+        handle.write("source_profile = default\n")
+    before = ready.snapshot()
+    for name, (args, code) in cases.items():
+        done = ready.run(AWS_MFA_RUN, *args)
+        assert done.returncode == code, (name, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, (name, done.stderr)
+        assert ready.snapshot() == before, name
+    # A secret that is no secret key (a space in it) is never moved anywhere.
+    text = ready.credentials.read_text()
+    ready.credentials.write_text(text.replace(ready.alice.secret_key, "not a key"))
+    before = ready.snapshot()
+    done = ready.run(AWS_MFA_RUN, "--store-keys")
+    assert done.returncode == 3 and "secret access key" in done.stderr
+    assert ready.snapshot() == before and keyring_entry(ready) is None
+
+
+def test_without_any_keyring_store_keys_changes_nothing(ready: Bed) -> None:
+    ready.env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    before = ready.snapshot()
+    done = ready.run(AWS_MFA_RUN, "--store-keys")
+    assert done.returncode == 3 and "keyring" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert ready.snapshot() == before
+    login(ready)  # the keys are where they were
+
+
+def test_a_damaged_keyring_entry_is_refused_clearly(ready: Bed) -> None:
+    use_test_keyring(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    path = ready.home / "test-keyring.json"
+    entry = {"Version": 1, "AccessKeyId": "AKIA\nregion=x", "SecretAccessKey": "s"}
+    path.write_text(json.dumps({f"{SERVICE}\0default": json.dumps(entry)}))
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+    assert done.returncode == 3 and "keyring entry" in done.stderr
+    assert ready.fake.calls["GetSessionToken"] == 0
+
+
+def test_own_credential_process_without_keyring_entry_names_the_fix(ready: Bed) -> None:
+    use_test_keyring(ready)
+    with ready.config.open("a") as handle:
+        handle.write(
+            "[profile loop]\ncredential_process = aws-mfa-run --credential-process -p loop\n"
+        )
+    done = ready.run(AWS_MFA_RUN, "--credential-process", "-p", "loop")
+    assert done.returncode == 3
+    assert "aws-mfa-run itself" in done.stderr and "--store-keys" in done.stderr
+
+
+# ---- other sources -----------------------------------------------------------------------------
+
+
+def test_keys_from_the_environment(bed: Bed) -> None:
+    bed.config.write_text(f"[default]\nregion = eu-west-1\nmfa_serial = {bed.device.serial}\n")
+    keys = {
+        "AWS_ACCESS_KEY_ID": bed.alice.access_key,
+        "AWS_SECRET_ACCESS_KEY": bed.alice.secret_key,
+    }
+    bed.env.update(keys)
+    assert not bed.credentials.exists()
+    status = bed.run(AWS_MFA_RUN, "--status")
+    assert status.stdout.splitlines()[1].split()[4] == "environment"
+    login(bed)
+    assert bed.fake.calls["GetSessionToken"] == 1
+    # aws-mfa-run cannot store keys back into the environment, so it does not rotate them.
+    refused = bed.run(AWS_MFA_RUN, "--rotate-keys")
+    assert refused.returncode == 3 and "environment" in refused.stderr
+    assert bed.fake.calls["CreateAccessKey"] == 0
+    # No config at all: the default profile is the environment's.
+    bed.config.unlink()
+    done = bed.run(
+        AWS_MFA_RUN, "--login", bed.fresh_code(), "--force", "--serial", bed.device.serial
+    )
+    assert done.returncode == 0, done.stderr
+    # With a session token they are session keys (a wrapped command's): never long-term keys.
+    bed.env["AWS_SESSION_TOKEN"] = "FwoGZXIvYXdzEtoken"
+    done = bed.run(
+        AWS_MFA_RUN, "--login", bed.fresh_code(), "--force", "--serial", bed.device.serial
+    )
+    assert done.returncode == 3 and "neither" in done.stderr
+    assert bed.fake.calls["GetSessionToken"] == 2
+
+
+def test_a_credential_process_of_the_users_as_source(ready: Bed) -> None:
+    carol = ready.fake.add_user("carol")
+    plugin = ready.root / "vault-plugin"
+    answer = {"Version": 1, "AccessKeyId": carol.access_key, "SecretAccessKey": carol.secret_key}
+    plugin.write_text(f"#!/bin/sh\ntouch \"$HOME/ran\"\necho '{json.dumps(answer)}'\n")
+    plugin.chmod(0o700)
+    with ready.config.open("a") as handle:
+        handle.write(
+            f"[profile vault]\ncredential_process = {plugin}\n"
+            f"mfa_serial = {carol.devices[0].serial}\nregion = eu-west-1\n"
+        )
+    status = ready.run(AWS_MFA_RUN, "--status", "-p", "vault")
+    assert status.stdout.splitlines()[1].split()[4] == "credential_process"
+    assert not (ready.home / "ran").exists()  # --status runs no process
+    done = ready.run(AWS_MFA_RUN, "--login", carol.devices[0].code(), "-p", "vault")
+    assert done.returncode == 0, done.stderr
+    who = ready.run(AWS, "sts", "get-caller-identity", "--profile", "vault-mfa", "--query", "Arn")
+    assert who.stdout.strip().strip('"').endswith("user/carol")
+    # A process that answers temporary credentials is no source of long-term keys.
+    plugin.write_text(f"#!/bin/sh\necho '{json.dumps({**answer, 'SessionToken': 'x'})}'\n")
+    before = ready.snapshot()
+    done = ready.run(AWS_MFA_RUN, "--login", "123456", "-p", "vault", "--force")
+    assert done.returncode == 3 and "temporary credentials" in done.stderr
+    assert ready.snapshot() == before
+
+
+# ---- rotation ----------------------------------------------------------------------------------
+
+
+def test_stand_in_demands_mfa_for_access_keys(ready: Bed) -> None:
+    plain = ready.run(AWS, "iam", "list-access-keys")
+    assert plain.returncode != 0 and "AccessDenied" in plain.stderr
+    login(ready)
+    listed = ready.run(AWS, "iam", "list-access-keys", "--profile", "mfa")
+    assert listed.returncode == 0 and ready.alice.access_key in listed.stdout
+
+
+@pytest.mark.parametrize("place", ["file", "keyring"])
+def test_rotate_keys(ready: Bed, place: str) -> None:
+    use_test_keyring(ready)
+    if place == "keyring":
+        assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    old_key, old_secret = ready.alice.access_key, ready.alice.secret_key
+    login(ready)
+    credentials = ready.credentials.read_text()
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0, done.stderr
+    assert list(ready.alice.keys) != [old_key] and len(ready.alice.keys) == 1
+    ((new_key, (new_secret, _)),) = ready.alice.keys.items()
+    if place == "file":
+        expected = credentials.replace(old_key, new_key).replace(old_secret, new_secret)
+        assert ready.credentials.read_text() == expected
+    else:
+        assert ready.credentials.read_text() == credentials
+        assert keyring_entry(ready) == {
+            "Version": 1,
+            "AccessKeyId": new_key,
+            "SecretAccessKey": new_secret,
+        }
+    assert old_key in done.stderr and new_key in done.stderr
+    assert ready.fake.calls["GetCallerIdentity"] == 1
+    # The old key is gone from AWS: it no longer signs anything.
+    old_keys = {"AWS_ACCESS_KEY_ID": old_key, "AWS_SECRET_ACCESS_KEY": old_secret}
+    refused = ready.run(AWS, "sts", "get-caller-identity", env=old_keys)
+    assert refused.returncode != 0 and "InvalidClientTokenId" in refused.stderr
+    # The new key is the one in use: a new session is fetched with it.
+    login(ready, "--force")
+    assert ready.fake.calls["GetSessionToken"] == 2
+
+
+def test_rotate_keys_refused_at_two_keys(ready: Bed) -> None:
+    login(ready)
+    other = "AKIAOTHERKEYOFALICE1"
+    ready.alice.keys[other] = ("secret/other", time.time() - 86400)
+    ready.fake.users[other] = ready.alice
+    before = ready.snapshot()
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 5 and "two access keys" in done.stderr
+    assert other in done.stderr
+    assert ready.snapshot() == before and ready.fake.calls["CreateAccessKey"] == 0
+
+
+def test_rotate_keys_without_a_session_or_code_fails_before_any_change(ready: Bed) -> None:
+    before = ready.snapshot()
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 4
+    assert ready.snapshot() == before and ready.fake.calls["CreateAccessKey"] == 0
+
+
+# ---- kills -------------------------------------------------------------------------------------
+
+
+def run_time(bed: Bed, *args: str) -> float:
+    started = time.monotonic()
+    done = bed.run(AWS_MFA_RUN, *args)
+    assert done.returncode == 0, done.stderr
+    return time.monotonic() - started
+
+
+def kill_at(bed: Bed, delay: float, *args: str) -> int:
+    process = subprocess.Popen(
+        [AWS_MFA_RUN, *args],
+        env=bed.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    return process.wait()
+
+
+def places_of_keys(bed: Bed) -> list[tuple[str, str, str]]:
+    """(where, key id, secret) for every copy of long-term keys of alice's default profile; fails
+    on a half-written one (a key id without its secret, a damaged keyring entry)."""
+    found = []
+    import configparser
+
+    for path in (bed.credentials, bed.config):
+        parser = configparser.RawConfigParser()
+        parser.read_string(path.read_text())
+        if not parser.has_section("default"):
+            continue
+        section = parser["default"]
+        key_id, secret = section.get("aws_access_key_id"), section.get("aws_secret_access_key")
+        assert (key_id is None) == (secret is None), f"half a key pair in {path.name}"
+        if key_id and secret:
+            found.append((path.name, key_id, secret))
+    entry = keyring_entry(bed)
+    if entry is not None:
+        found.append(("keyring", entry["AccessKeyId"], entry["SecretAccessKey"]))
+    return found
+
+
+def test_sigkill_during_store_keys_never_loses_or_tears_a_key(ready: Bed) -> None:
+    use_test_keyring(ready)
+    credentials, config = ready.credentials.read_bytes(), ready.config.read_bytes()
+    whole = run_time(ready, "--store-keys")
+    rng = random.Random(16)
+    outcomes: dict[str, int] = {}
+    pair = (ready.alice.access_key, ready.alice.secret_key)
+    for _ in range(KILL_TRIALS):
+        ready.credentials.write_bytes(credentials)
+        ready.config.write_bytes(config)
+        (ready.home / "test-keyring.json").unlink(missing_ok=True)
+        kill_at(ready, rng.uniform(0, whole * 1.2), "--store-keys")
+        places = places_of_keys(ready)
+        assert places, "the keys are nowhere after a kill"
+        assert all((key_id, secret) == pair for _, key_id, secret in places)
+        outcome = "+".join(sorted(where for where, _, _ in places))
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        # Whatever the kill left, the profile still works: the next run finds its keys.
+        process = ready.config.read_text()
+        assert process.count("credential_process") <= 1
+    # And --store-keys finishes from any of those states.
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    assert [where for where, _, _ in places_of_keys(ready)] == ["keyring"]
+    login(ready)
+    FIGURES["kill trials (--store-keys)"] = (
+        f"{KILL_TRIALS} SIGKILLs in the first {whole * 1.2:.2f} s, the keys whole in: "
+        + ", ".join(f"{where} {count}" for where, count in sorted(outcomes.items()))
+    )
+    assert len(outcomes) >= 2  # the kills landed on both sides of a step
+
+
+def working_key(bed: Bed) -> tuple[str, str]:
+    """The one stored key of alice; it must be one AWS accepts, with its own secret."""
+    places = places_of_keys(bed)
+    assert len(places) == 1, places
+    _, key_id, secret = places[0]
+    assert bed.alice.keys.get(key_id, ("",))[0] == secret, "the stored key does not work"
+    return key_id, secret
+
+
+@pytest.mark.parametrize("place", ["file", "keyring"])
+def test_sigkill_during_rotate_keys_always_leaves_a_working_key(ready: Bed, place: str) -> None:
+    use_test_keyring(ready)
+    if place == "keyring":
+        assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    login(ready)
+    whole = run_time(ready, "--rotate-keys")
+    rng = random.Random(place)
+    trials = KILL_TRIALS
+    rotated = leftover = 0
+    for _ in range(trials):
+        before = working_key(ready)[0]
+        kill_at(ready, rng.uniform(0, whole * 1.1), "--rotate-keys")
+        after = working_key(ready)[0]
+        rotated += after != before
+        assert len(ready.alice.keys) <= 2
+        leftover += len(ready.alice.keys) == 2
+    # The next run finishes (or redoes) what a kill left: one key, stored, working, no note.
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0, done.stderr
+    key_id, _ = working_key(ready)
+    assert list(ready.alice.keys) == [key_id]
+    assert not list((ready.aws_dir / "aws-mfa-run" / "rotations").glob("*.ini"))
+    login(ready, "--force")
+    FIGURES[f"kill trials (--rotate-keys, {place})"] = (
+        f"{trials} SIGKILLs in the first {whole * 1.1:.2f} s: a working key stored after every "
+        f"one; {rotated} after the new key was stored, {leftover} left a second key in IAM for "
+        "the next run to delete"
+    )
+    assert rotated > 0 and leftover > 0
+
+
+def test_interrupted_rotation_names_the_old_key(ready: Bed) -> None:
+    """DeleteAccessKey fails after the new key is stored: the old key is named, by the error and
+    by --status, and the next --rotate-keys deletes it."""
+    login(ready)
+    old = ready.alice.access_key
+    ready.fake.failing.add("DeleteAccessKey")
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 6 and f"deleting the old key {old} failed" in done.stderr
+    new, _ = working_key_allowing_two(ready)
+    assert new != old and len(ready.alice.keys) == 2
+    status = ready.run(AWS_MFA_RUN, "--status")
+    assert f"old key {old} still to delete" in status.stdout
+    ready.fake.failing.clear()
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0 and old in done.stderr, done.stderr
+    assert list(ready.alice.keys) == [new]
+    assert "still to delete" not in ready.run(AWS_MFA_RUN, "--status").stdout
+
+
+def working_key_allowing_two(bed: Bed) -> tuple[str, str]:
+    places = places_of_keys(bed)
+    assert len(places) == 1, places
+    _, key_id, secret = places[0]
+    assert bed.alice.keys[key_id][0] == secret
+    return key_id, secret
+
+
+# ---- a real Secret Service ---------------------------------------------------------------------
+
+SECRET_SERVICE_TOOLS = ("dbus-run-session", "gnome-keyring-daemon", "secret-tool")
+
+
+@pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in SECRET_SERVICE_TOOLS),
+    reason="no Secret Service here: install gnome-keyring, dbus-x11 and libsecret-tools "
+    "(Debian packages; .ci/run does so where apt-get works)",
+)
+def test_store_keys_in_a_real_secret_service(ready: Bed) -> None:
+    """gnome-keyring under its own D-Bus session: keyring picks the Secret Service itself."""
+    script = ready.root / "session.sh"
+    script.write_text(
+        "set -e\n"
+        "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null\n"
+        f'"{AWS_MFA_RUN}" --store-keys\n'
+        f'secret-tool lookup service {SERVICE} username default > "$HOME/looked-up"\n'
+        f'"{AWS_MFA_RUN}" --login "$CODE"\n'
+        f'"{AWS}" dynamodb list-tables --query "TableNames[0]" --output text\n'
+        f'"{AWS_MFA_RUN}" --unstore-keys\n'
+        f"secret-tool lookup service {SERVICE} username default || echo no-entry-left\n"
+    )
+    env = {k: v for k, v in ready.env.items() if not k.startswith(("DBUS", "XDG_RUNTIME"))}
+    runtime = ready.root / "runtime"
+    runtime.mkdir(mode=0o700)
+    env.update(CODE=ready.fresh_code(), XDG_RUNTIME_DIR=str(runtime))
+    credentials = ready.credentials.read_text()
+    done = ready.run("dbus-run-session", "--", "sh", str(script), env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["orders", "no-entry-left"], done.stdout
+    stored = json.loads((ready.home / "looked-up").read_text())
+    assert stored["AccessKeyId"] == ready.alice.access_key
+    assert stored["SecretAccessKey"] == ready.alice.secret_key
+    assert "SecretService" in done.stderr
+    assert ready.credentials.read_text().startswith(credentials)
+    (ready.home / "looked-up").unlink()
+
+
+# ---- README ------------------------------------------------------------------------------------
+
+
+def test_readme_store_keys_and_rotate_keys_examples(ready: Bed) -> None:
+    from test_readme import EXAMPLES
+
+    use_test_keyring(ready)
+    done = ready.run("sh", "-c", EXAMPLES["store-keys"])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1].split()[4] == "keyring"
+    assert ready.alice.access_key not in ready.credentials.read_text()
+    login(ready)
+    done = ready.run("sh", "-c", EXAMPLES["rotate-keys"])
+    assert done.returncode == 0, done.stderr
+    assert ready.alice.access_key not in ready.alice.keys and len(ready.alice.keys) == 1
+    assert keyring_entry(ready)["AccessKeyId"] == next(iter(ready.alice.keys))
