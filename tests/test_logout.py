@@ -23,7 +23,10 @@ def test_logout_restores_every_file_byte_for_byte(ready: Bed) -> None:
     before = ready.snapshot()
     assert ready.run(AWS, "mfa", ready.fresh_code()).returncode == 0
     assert ready.run(AWS, "mfa", "-p", "admin").returncode == 0  # role keys to admin-mfa
-    assert ready.run(AWS_MFA_RUN, "--login", "--target-profile", "team").returncode == 0
+    assert (
+        ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "--target-profile", "team").returncode
+        == 0
+    )
     assert ready.snapshot() != before and state_files(ready)
     done = ready.run(AWS, "mfa", "--logout")  # through the alias
     assert done.returncode == 0, done.stderr

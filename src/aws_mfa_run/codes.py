@@ -77,6 +77,9 @@ class SpentCodes:
             kept = {name: entry for name, entry in entries.items() if name not in serials}
             if kept == entries:
                 return False
+            if not kept:
+                os.unlink(self.path)
+                return True
             text = "".join(f"{name} {last} {when}\n" for name, (last, when) in kept.items())
             files.write_atomic(self.path, text, private=True, locked_directory=True)
         return True
