@@ -87,6 +87,10 @@ def main() -> int:
     show("aws keeps working", "aws dynamodb list-tables --query 'TableNames' --output text")
     show("Rotate the access key, with the MFA session", "aws-mfa-run --rotate-keys")
     show("Where the keys live", "aws-mfa-run --status")
+    show(
+        "Log out: everything aws-mfa-run stored for the profile goes, every other byte stays",
+        "aws mfa --logout && aws-mfa-run --status",
+    )
     keys = ", ".join(alice.keys)
     print(f"\nIAM now knows one access key of alice: {keys}.")
     print(f"STS GetSessionToken was called {fake.calls['GetSessionToken']} time(s).")

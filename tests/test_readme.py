@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import AWS, REPO, Bed
+from conftest import AWS, AWS_MFA_RUN, REPO, Bed
 
 BLOCK = re.compile(r"<!-- test: ([\w-]+) -->\n```\w*\n(.*?)```", re.S)
 EXAMPLES = dict(BLOCK.findall((REPO / "README.md").read_text()))
@@ -109,3 +109,26 @@ class CommandLines:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join()
+
+
+def test_the_options_block_is_the_help(bed: Bed) -> None:
+    """README's Options block is `aws-mfa-run --help`, word for word."""
+    block = (REPO / "README.md").read_text().split("## Options\n\n```\n", 1)[1].split("```")[0]
+    done = bed.run(AWS_MFA_RUN, "--help")
+    assert done.returncode == 0
+    shown = done.stdout.split("\nThrough the alias")[0].rstrip()
+    usage, options = shown.split("\noptions:\n")
+    # The usage lines lose the indentation that "usage: " gave them.
+    usage = "\n".join(line[7:] for line in usage.splitlines())
+    assert f"{usage}\n\noptions:\n{options}\n" == block
+
+
+def test_install_alias_from_a_source_tree(bed: Bed) -> None:
+    """An editable install (`pip install -e .`) imports the package from src/, where no built
+    wheel put the alias file beside it: the alias comes from cli-alias/ of the checkout."""
+    import sys
+
+    script = "import sys; from aws_mfa_run.cli import main; sys.exit(main(['--install-alias']))"
+    done = bed.run(sys.executable, "-c", script, env={"PYTHONPATH": str(REPO / "src")})
+    assert done.returncode == 0, done.stderr
+    assert (bed.aws_dir / "cli" / "alias").read_text() == (REPO / "cli-alias" / "alias").read_text()

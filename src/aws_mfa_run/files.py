@@ -91,9 +91,10 @@ class locked:
     (A class, not @contextmanager: contextlib is not worth its import time on the warm path.)
     """
 
-    def __init__(self, path: str, directory: bool = False) -> None:
+    def __init__(self, path: str, directory: bool = False, must_exist: bool = False) -> None:
         self.path = path
         self.directory = directory
+        self.must_exist = must_exist  # a lock file that is not there is not created
         self.fd = -1
 
     def __enter__(self) -> None:
@@ -101,7 +102,8 @@ class locked:
             if self.directory:
                 self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             else:
-                flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+                flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
+                flags |= 0 if self.must_exist else os.O_CREAT
                 self.fd = os.open(self.path, flags, 0o600)
         except FileNotFoundError:
             if self.directory:

@@ -139,9 +139,10 @@ def shell_words(text: str) -> list[str] | None:
             continue
         in_word = True
         if ch == "\\":
-            if index < len(text):
-                current.append(text[index])
-                index += 1
+            if index >= len(text):
+                return None  # shlex: "No escaped character"
+            current.append(text[index])
+            index += 1
             continue
         if ch == "'":
             end = text.find("'", index)

@@ -34,6 +34,8 @@ def parse_utc(text: str) -> float | None:
             days = _days_from_civil(year, month, day)
             return float(days * 86400 + hour * 3600 + minute * 60 + second)
         return None
+    if len(value) < 10:
+        return None  # too short for a date, let alone a time (and no datetime import for it)
     import datetime
 
     if value.endswith(("Z", "z")):

@@ -72,15 +72,15 @@ def run(context: Context) -> int:
                 source=source or "",
             ):
                 removed += 1
-            if source and not (sources is None or source in role_profiles):
-                _remove(
-                    state.session_lock(paths.state_dir, paths.credentials, source, section.name)
-                )
+            if source and sources is not None and source not in role_profiles:
+                lock = state.session_lock(paths.state_dir, paths.credentials, source, section.name)
+                _remove(lock, locked=True)
     if options.all:
         for directory in (state.ROLES, state.LOCKS):
             folder = os.path.join(paths.state_dir, directory)
             for name in _listing(folder):
-                removed += _remove(os.path.join(folder, name))
+                path = os.path.join(folder, name)
+                removed += _remove(path, locked=directory == state.LOCKS)
     removed += _forget_codes(context, sources, config, credentials)
     if removed:
         context.say(f"Logged out {what}: removed what aws-mfa-run stored for it.")
@@ -112,10 +112,17 @@ def _listing(folder: str) -> list[str]:
         return []
 
 
-def _remove(path: str) -> int:
+def _remove(path: str, locked: bool = False) -> int:
+    """Remove `path`; a lock file only while holding its lock, so that no fetch is under way."""
+    from aws_mfa_run import files
+
     try:
-        os.unlink(path)
-    except FileNotFoundError:
+        if locked:
+            with files.locked(path, must_exist=True):
+                os.unlink(path)
+        else:
+            os.unlink(path)
+    except (FileNotFoundError, MfaRunError):
         return 0
     except OSError:
         return 0
