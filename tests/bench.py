@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fakeaws import FakeAws, hermetic_environment
+from makefiles import write_makefile
 
 BIN = Path(sys.executable).parent
 # The interpreter aws-mfa-run's console script runs on (its shebang): this virtualenv's python,
@@ -106,14 +107,6 @@ def measure(
                 raise SystemExit(f"{name} failed: {done.stderr.decode()[-500:]}")
             times[name].append(elapsed * 1000)
     return {name: statistics.median(values) for name, values in times.items()}
-
-
-def write_makefile(world: World, count: int) -> None:
-    targets = [f"t{n}" for n in range(count)]
-    rules = "".join(f"{t}:\n\t@{AWS_MFA_RUN} true\n" for t in targets)
-    (world.home / "Makefile").write_text(
-        f".PHONY: all {' '.join(targets)}\nall: {' '.join(targets)}\n{rules}"
-    )
 
 
 def main() -> int:
@@ -202,7 +195,7 @@ def main() -> int:
     row("cold aws mfa CODE (alias)", cold["alias"], "manual step", cold["manual"], "<= 1.5")
 
     # 4. make -j16 of sixteen wrapped targets, warm and cold (code from mfa_process).
-    write_makefile(world, 16)
+    write_makefile(world.home, {f"t{n}": f"@{AWS_MFA_RUN} true" for n in range(16)})
     world.login()
     make_warm = measure(world, {"warm": lambda: ["make", "-s", "-j16"]}, runs)["warm"]
     calls_before = fake.calls["GetSessionToken"]
