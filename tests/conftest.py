@@ -216,10 +216,12 @@ def ready(bed: Bed) -> Bed:
 
 
 @pytest.fixture
-def closed_port() -> int:
+def closed_port() -> Iterator[int]:
+    """A port that refuses connections: bound for the whole test but not listening, so that no
+    stand-in of a test running beside this one can be given it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        yield sock.getsockname()[1]
 
 
 # Figures from the adversarial tests, printed at the end of the run for README's Reliability.
