@@ -153,15 +153,30 @@ def test_32_writers_and_32_readers(bed: Bed) -> None:
     )
 
 
+def lock_waiters(bed: Bed) -> int:
+    """How many processes are blocked on one of aws-mfa-run's lock files (Linux: /proc/locks,
+    where a waiter's line has '->' and every line ends in MAJOR:MINOR:INODE START END)."""
+    inodes = {path.stat().st_ino for path in (bed.aws_dir / "aws-mfa-run" / "locks").glob("*")}
+    waiting = [line.split() for line in Path("/proc/locks").read_text().splitlines()]
+    return sum("->" in fields and int(fields[-3].rsplit(":", 1)[1]) in inodes for fields in waiting)
+
+
 def test_ctrl_c_with_two_waiters_leaves_no_lock(ready: Bed) -> None:
     write_makefile(ready.root, {target: f"{AWS_MFA_RUN} true" for target in "abc"})
     child = ready.spawn("make", "-j3")
     child.expect_exact("MFA code for ")
-    time.sleep(0.3)  # the other two are waiting on the lock now
+    deadline = time.monotonic() + 20
+    while lock_waiters(ready) < 2:  # the other two must be waiting on the lock
+        assert time.monotonic() < deadline, "the other two runs never waited on the lock"
+        time.sleep(0.05)
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()
-    assert child.signalstatus == signal.SIGINT, child.before  # make stopped, as for any Ctrl-C
+    transcript = child.before or ""
+    assert transcript.count("aws-mfa-run: interrupted; nothing was written.") == 3, transcript
+    # make stops: killed by the SIGINT, or, when its children's exits beat its own handler (a
+    # race inside GNU make), with its error status 2.
+    assert child.signalstatus == signal.SIGINT or child.exitstatus == 2, transcript
     done = ready.run(AWS_MFA_RUN, "--token-code", ready.fresh_code(), "true", timeout=20)
     assert done.returncode == 0, done.stderr
     assert "aws_session_token" in ready.credentials.read_text()
