@@ -1,17 +1,32 @@
 # `make demo`: set everything up and show the whole flow against a local AWS stand-in.
 # `make test`: run the test suite. Both need only Python 3.9+ and make.
+# `make test PYTHON=python3.9`: the same on another interpreter, in a virtualenv of its own
+# (.venv-3.9), so that several Pythons can be tested side by side.
 PYTHON ?= python3
+ifeq ($(PYTHON),python3)
 VENV := .venv
+else
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifeq ($(PYTHON_VERSION),)
+$(error $(PYTHON) does not run here; with pyenv, name the interpreter itself: PYTHON=$$(pyenv root)/versions/3.9.18/bin/python3.9)
+endif
+VENV := .venv-$(PYTHON_VERSION)
+endif
 BIN := $(VENV)/bin
 SOURCES := pyproject.toml $(shell find src -name "*.py") cli-alias/alias
+# Tests run in parallel, a bed (HOME, stand-in, port) each. Most of their time is spent waiting
+# for processes, so more workers than the machine's 2 cores still shortens the run.
+TEST_WORKERS ?= 4
+TEST_ARGS ?=
 
 .PHONY: demo test lint bench install clean
 
 demo: $(VENV)/.installed
 	$(BIN)/python tests/demo.py
 
+# AWS_MFA_RUN_TRIALS sets the SIGKILL trials per file of the crash tests (default 50; CI: 200).
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(TEST_ARGS)
 
 # Not part of the suite: prints medians and ratios measured in one run (BENCH_ARGS=--json FILE).
 bench: $(VENV)/.installed
@@ -24,7 +39,7 @@ lint: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-# The test extras (awscli, pexpect, pyotp, pytest, ruff), once per change of pyproject.toml.
+# The test extras (awscli, pexpect, pyotp, pytest, ruff, ...), once per change of pyproject.toml.
 $(VENV)/.dependencies: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -37,4 +52,4 @@ $(VENV)/.installed: $(VENV)/.dependencies $(SOURCES)
 	touch $@
 
 clean:
-	rm -rf $(VENV) build dist
+	rm -rf .venv .venv-* build dist

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fakeaws import FakeAws, hermetic_environment
+from makefiles import write_makefile
 
 BIN = Path(sys.executable).parent
 # The interpreter aws-mfa-run's console script runs on (its shebang): this virtualenv's python,
@@ -108,14 +109,6 @@ def measure(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def write_makefile(world: World, count: int) -> None:
-    targets = [f"t{n}" for n in range(count)]
-    rules = "".join(f"{t}:\n\t@{AWS_MFA_RUN} true\n" for t in targets)
-    (world.home / "Makefile").write_text(
-        f".PHONY: all {' '.join(targets)}\nall: {' '.join(targets)}\n{rules}"
-    )
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="runs per command (default 20)")
@@ -193,7 +186,7 @@ def main() -> int:
     row("cold aws mfa CODE (alias)", cold["alias"], "manual step", cold["manual"], "<= 1.5")
 
     # 4. make -j16 of sixteen wrapped targets, warm and cold (code from mfa_process).
-    write_makefile(world, 16)
+    write_makefile(world.home, {f"t{n}": f"@{AWS_MFA_RUN} true" for n in range(16)})
     world.login()
     make_warm = measure(world, {"warm": lambda: ["make", "-s", "-j16"]}, runs)["warm"]
     calls_before = fake.calls["GetSessionToken"]

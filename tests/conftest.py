@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fakeaws import FakeAws, User, hermetic_environment
+from fakeaws import Device, FakeAws, User, hermetic_environment
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
@@ -84,7 +86,7 @@ class Bed:
                 handle.write(f"region = {region}\n")
         return user
 
-    def fresh_code(self, device=None) -> str:
+    def fresh_code(self, device: Device | None = None) -> str:
         """A code AWS accepts now that has not been used: this step's, else a neighbour's."""
         import time
 
@@ -124,12 +126,29 @@ class Bed:
         self.outputs.append(done)
         return done
 
+    def spawn(self, command: str, *args: str, timeout: float = 30) -> pexpect.spawn:
+        """Run a command on a pseudo-terminal of its own, as a user at a terminal would."""
+        return pexpect.spawn(
+            command,
+            list(args),
+            env=self.env,
+            cwd=str(self.root),
+            encoding="utf-8",
+            timeout=timeout,
+            preexec_fn=_interruptible,
+        )
+
     def secrets(self) -> list[str]:
         """Every secret key and session token the stand-in has handed out or knows."""
         found = [secret for user in self.fake.everyone for secret in user.all_secrets]
         for session in self.fake.sessions.values():
             found += [session.secret_key, session.token]
         return found + list(self.fake.signin_tokens)
+
+    def login(self, *options: str, device: Device | None = None) -> None:
+        """Set-up: store a session as `aws mfa` would, without the AWS CLI's start-up (0.4 s)."""
+        done = self.run(AWS_MFA_RUN, "--login", self.fresh_code(device), *options)
+        assert done.returncode == 0, done.stderr
 
     def install_alias(self) -> None:
         done = self.run(AWS_MFA_RUN, "--install-alias")
@@ -166,6 +185,12 @@ class Bed:
         parser = configparser.RawConfigParser()
         parser.read_string(path.read_text())
         return dict(parser[section]) if parser.has_section(section) else {}
+
+
+def _interruptible() -> None:
+    """Ctrl-C must reach the command even when the suite was started with SIGINT ignored (by
+    nohup, or `&` in a script), which every child would otherwise inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture
@@ -215,18 +240,40 @@ def ready(bed: Bed) -> Bed:
 
 
 @pytest.fixture
-def closed_port() -> int:
+def closed_port() -> Iterator[int]:
+    """A port that refuses connections: bound for the whole test but not listening, so that no
+    stand-in of a test running beside this one can be given it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        yield sock.getsockname()[1]
 
 
 # Figures from the adversarial tests, printed at the end of the run for README's Reliability.
+# A test sets FIGURES[name] = text. The figure travels in that test's report: under pytest-xdist
+# the tests run in worker processes and only the controller prints the summary.
 FIGURES: dict[str, str] = {}
+_FIGURE = "aws-mfa-run figure"
+_RECEIVED: dict[str, str] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    if call.when == "call" and FIGURES:
+        report = outcome.get_result()  # type: ignore[attr-defined]
+        report.user_properties.extend((_FIGURE, [name, text]) for name, text in FIGURES.items())
+        FIGURES.clear()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for key, value in report.user_properties:
+        if key == _FIGURE:
+            name, text = value
+            _RECEIVED[name] = text
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if FIGURES:
+    if _RECEIVED:
         terminalreporter.section("reliability figures")
-        for name, figure in FIGURES.items():
-            terminalreporter.write_line(f"{name}: {figure}")
+        for name, text in sorted(_RECEIVED.items()):
+            terminalreporter.write_line(f"{name}: {text}")

@@ -676,10 +676,13 @@ def hermetic_environment(
     """`environ` for a program that must see only `home` and the stand-in at `endpoint_url`.
 
     Dropped: AWS_* settings, proxies, CA bundles and our own Python's paths, anything that would
-    lead it past the stand-in or into the user's setup. Callers add PATH (and more) as they need.
+    lead it past the stand-in or into the user's setup; and the variables of a make that ran us
+    (`make test`), which would turn a `make -j` of the tests into a sub-make of that one.
+    Callers add PATH (and more) as they need.
     """
     dropped = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle"}
     dropped |= {"pythonpath", "virtual_env", "ssl_cert_file", "ssl_cert_dir"}
+    dropped |= {"makeflags", "mflags", "makelevel", "make_termout", "make_termerr"}
     kept = {
         name: value
         for name, value in environ.items()

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import stat
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
@@ -23,10 +25,22 @@ from aws_mfa_run import codes, inifile
 from aws_mfa_run.credentials.session import stored_values
 from aws_mfa_run.settings import KEY_SOURCE
 from conftest import AWS, AWS_MFA_RUN, FIGURES, REPO, Bed
+from fakeaws import FakeAws
 from hammer import session_for
+from makefiles import write_makefile
 
 HAMMER = [sys.executable, str(REPO / "tests" / "hammer.py")]
-CRASH_TRIALS = 200
+
+
+def crash_trials() -> int:
+    """SIGKILLs per file: AWS_MFA_RUN_TRIALS (CI sets 200), else 50 to keep `make test` short."""
+    value = os.environ.get("AWS_MFA_RUN_TRIALS", "50")
+    if not value.isdigit() or int(value) < 1:
+        raise pytest.UsageError(f"AWS_MFA_RUN_TRIALS must be a positive number, not {value!r}")
+    return int(value)
+
+
+CRASH_TRIALS = crash_trials()
 
 
 def edited(text: str, section: str, values: dict[str, str | None]) -> str:
@@ -140,19 +154,30 @@ def test_32_writers_and_32_readers(bed: Bed) -> None:
     )
 
 
+def lock_waiters(bed: Bed) -> int:
+    """How many processes are blocked on one of aws-mfa-run's lock files (Linux: /proc/locks,
+    where a waiter's line has '->' and every line ends in MAJOR:MINOR:INODE START END)."""
+    inodes = {path.stat().st_ino for path in (bed.aws_dir / "aws-mfa-run" / "locks").glob("*")}
+    waiting = [line.split() for line in Path("/proc/locks").read_text().splitlines()]
+    return sum("->" in fields and int(fields[-3].rsplit(":", 1)[1]) in inodes for fields in waiting)
+
+
 def test_ctrl_c_with_two_waiters_leaves_no_lock(ready: Bed) -> None:
-    (ready.root / "Makefile").write_text(
-        "all: a b c\na b c:\n\t" + AWS_MFA_RUN + " true\n.PHONY: all a b c\n"
-    )
-    child = pexpect.spawn(
-        "make", ["-j3"], env=ready.env, cwd=str(ready.root), encoding="utf-8", timeout=30
-    )
+    write_makefile(ready.root, {target: f"{AWS_MFA_RUN} true" for target in "abc"})
+    child = ready.spawn("make", "-j3")
     child.expect_exact("MFA code for ")
-    time.sleep(0.3)  # the other two are waiting on the lock now
+    deadline = time.monotonic() + 20
+    while lock_waiters(ready) < 2:  # the other two must be waiting on the lock
+        assert time.monotonic() < deadline, "the other two runs never waited on the lock"
+        time.sleep(0.05)
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()
-    assert child.exitstatus != 0 or child.signalstatus is not None
+    transcript = child.before or ""
+    assert transcript.count("aws-mfa-run: interrupted; nothing was written.") == 3, transcript
+    # make stops: killed by the SIGINT, or, when its children's exits beat its own handler (a
+    # race inside GNU make), with its error status 2.
+    assert child.signalstatus == signal.SIGINT or child.exitstatus == 2, transcript
     done = ready.run(AWS_MFA_RUN, "--token-code", ready.fresh_code(), "true", timeout=20)
     assert done.returncode == 0, done.stderr
     assert "aws_session_token" in ready.credentials.read_text()
@@ -188,7 +213,8 @@ def test_no_secret_on_any_command_line(ready: Bed) -> None:
         assert ready.run(AWS_MFA_RUN, "sh", "-c", "sleep 0.3").returncode == 0
         assert ready.run(AWS, "dynamodb", "list-tables", "--profile", "cp").returncode == 0
         assert ready.run("sh", "-c", f'eval "$("{AWS_MFA_RUN}" --env)"; sleep 0.3').returncode == 0
-        assert ready.run(AWS, "mfa", "--force", ready.fresh_code()).returncode in (0, 5)
+        forced = ready.run(AWS, "mfa", "--force", ready.fresh_code())
+        assert forced.returncode == 0, forced.stderr
     finally:
         stop.set()
         sampler.join()
@@ -220,43 +246,53 @@ def test_planted_symlink_is_written_through_never_widened(ready: Bed) -> None:
     target.chmod(0o644)
     ready.credentials.unlink()
     ready.credentials.symlink_to(target)
-    done = ready.run(AWS, "mfa", ready.fresh_code())
-    assert done.returncode == 0, done.stderr
+    ready.login()
     assert ready.credentials.is_symlink() and os.readlink(ready.credentials) == str(target)
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert "aws_session_token" in target.read_text()
 
 
+STORED = "'default' -> 'mfa': MFA session valid until"
+
+
 def test_files_that_are_not_what_they_should_be(ready: Bed) -> None:
     keys = ready.credentials.read_text()
+    path = str(ready.credentials)
+    # name: (file contents, exit status, what the one sentence must name)
     cases = {
-        "empty": ("", 3),
-        "binary": ("\x00\x01\x02[default]\n", 3),
-        "only junk": ("this is not ini\n", 3),
-        "duplicate section elsewhere": (keys + "[x]\na=1\n[x]\nb=2\n", 3),
-        "key before section": ("k = v\n" + keys, 3),
-        "crlf": (keys.replace("\n", "\r\n"), 0),
-        "no final newline": (keys.rstrip("\n"), 0),
-        "bom": ("\ufeff" + keys, 0),
-        "tabs": (keys.replace(" = ", "\t=\t"), 0),
-        "profile-style section in credentials": (keys + "[profile x]\nregion = y\n", 0),
-        "huge": (keys + "".join(f"[p{n}]\nk = {'v' * 50}\n" for n in range(20000)), 0),
+        "empty": ("", 3, "'default' has no long-term keys"),
+        "binary": ("\x00\x01\x02[default]\n", 3, f"{path} is not a text file"),
+        "only junk": ("this is not ini\n", 3, f"{path} line 1:"),
+        "duplicate section elsewhere": (keys + "[x]\na=1\n[x]\nb=2\n", 3, f"{path} line 7:"),
+        "key before section": ("k = v\n" + keys, 3, f"{path} line 1:"),
+        "crlf": (keys.replace("\n", "\r\n"), 0, STORED),
+        "no final newline": (keys.rstrip("\n"), 0, STORED),
+        "bom": ("\ufeff" + keys, 0, STORED),
+        "tabs": (keys.replace(" = ", "\t=\t"), 0, STORED),
+        "profile-style section in credentials": (keys + "[profile x]\nregion = y\n", 0, STORED),
+        "huge": (keys + "".join(f"[p{n}]\nk = {'v' * 50}\n" for n in range(20000)), 0, STORED),
     }
     ready.fake.accept_reused_codes = True  # this test is about files: one code serves every case
-    for name, (text, expected) in cases.items():
+    for name, (text, expected, named) in cases.items():
         ready.credentials.write_bytes(text.encode("utf-8", "surrogateescape"))
         for leftover in ready.credentials.parent.glob("aws-mfa-run/used-codes"):
             leftover.unlink()
         before = ready.credentials.read_bytes()
+        sessions = len(ready.fake.sessions)
         done = ready.run(AWS_MFA_RUN, "--login", "--force", ready.device.code())
         assert done.returncode == expected, (name, done.stderr)
-        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) >= 1
+        (line,) = done.stderr.strip().splitlines()  # one sentence, never a traceback
+        assert named in line, (name, line)
         if expected:
             assert ready.credentials.read_bytes() == before, name
-            assert len(done.stderr.strip().splitlines()) == 1, (name, done.stderr)
+            assert len(ready.fake.sessions) == sessions, f"{name}: a code was spent"
         else:
+            # The user's lines come first, unchanged; the new session follows.
             after = ready.credentials.read_bytes()
-            assert after.startswith(before.split(b"[mfa]")[0]), name
+            assert after.startswith(before), name
+            session = list(ready.fake.sessions.values())[-1]
+            stored = inifile.parse(after.decode("utf-8"), name).get("mfa") or {}
+            assert stored.get("aws_session_token") == session.token, name
     FIGURES["malformed files tried"] = f"{len(cases)} kinds, each a clear refusal or a correct edit"
 
 
@@ -306,13 +342,24 @@ def _unprivileged(bed: Bed) -> list[str]:
     return prefix
 
 
-def test_permission_denied_as_an_unprivileged_user(fake) -> None:
-    """Permission bits do not stop root, so these cases run as nobody (when we are root)."""
+@pytest.fixture
+def world_for_nobody(fake: FakeAws) -> Iterator[Bed]:
+    """A bed outside pytest's 0700 temporary root, which nobody could not enter; removed after
+    the test, whatever its outcome."""
     import tempfile
 
     root = Path(tempfile.mkdtemp(prefix="aws-mfa-run-nobody-"))
-    os.chmod(root, 0o755)
-    bed = Bed(root, fake)
+    try:
+        os.chmod(root, 0o755)
+        yield Bed(root, fake)
+    finally:
+        shutil.rmtree(root)
+
+
+def test_permission_denied_as_an_unprivileged_user(world_for_nobody: Bed) -> None:
+    """Permission bits do not stop root, so these cases run as nobody (when we are root)."""
+    bed = world_for_nobody
+    root = bed.root
     prefix = _unprivileged(bed)
     bed.write_profiles()
     if prefix:
@@ -329,7 +376,6 @@ def test_permission_denied_as_an_unprivileged_user(fake) -> None:
     assert bed.fake.calls["GetSessionToken"] == 0  # refused before the code was spent
     bed.aws_dir.chmod(0o755)
     assert bed.snapshot() == before
-    subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
 def test_spent_codes_of_different_devices_written_at_once_are_all_kept(tmp_path) -> None:

@@ -5,18 +5,15 @@ from __future__ import annotations
 import pexpect
 
 from conftest import AWS_MFA_RUN, REPO, Bed
+from makefiles import write_makefile
 
 TARGETS = [f"t{number}" for number in range(8)]
 
 
-def write_makefile(bed: Bed) -> None:
-    rules = "".join(
-        f"{target}:\n\t{AWS_MFA_RUN} sh -c 'echo $$AWS_ACCESS_KEY_ID > {target}.out'\n"
-        for target in TARGETS
-    )
-    (bed.root / "Makefile").write_text(
-        f".PHONY: all {' '.join(TARGETS)}\nall: {' '.join(TARGETS)}\n{rules}"
-    )
+def write_targets(bed: Bed) -> None:
+    """Each target writes the access key its command was given to TARGET.out."""
+    recipe = AWS_MFA_RUN + " sh -c 'echo $$AWS_ACCESS_KEY_ID > {}.out'"
+    write_makefile(bed.root, {target: recipe.format(target) for target in TARGETS})
 
 
 def outputs(bed: Bed) -> set[str]:
@@ -24,10 +21,8 @@ def outputs(bed: Bed) -> set[str]:
 
 
 def test_make_j8_asks_once_on_the_terminal(ready: Bed) -> None:
-    write_makefile(ready)
-    child = pexpect.spawn(
-        "make", ["-j8"], env=ready.env, cwd=str(ready.root), encoding="utf-8", timeout=60
-    )
+    write_targets(ready)
+    child = ready.spawn("make", "-j8", timeout=60)
     child.expect_exact(f"MFA code for {ready.device.serial}: ")
     child.sendline(ready.fresh_code())
     child.expect(pexpect.EOF)
@@ -48,7 +43,7 @@ def test_make_j8_with_mfa_process_and_no_terminal(ready: Bed) -> None:
             f"mfa_process = {ready.env['PATH'].split(':')[0]}/python "
             f"{REPO / 'tests' / 'totp.py'} {secret}\n"
         )
-    write_makefile(ready)
+    write_targets(ready)
     done = ready.run("make", "-j8", timeout=60)
     assert done.returncode == 0, done.stderr
     assert ready.fake.calls["GetSessionToken"] == 1

@@ -11,10 +11,6 @@ EXAMPLES = dict(BLOCK.findall((REPO / "README.md").read_text()))
 STAND_IN_BIN = REPO / "tests" / "bin"  # oathtool's stand-in
 
 
-def login(bed: Bed) -> None:
-    assert bed.run(AWS, "mfa", bed.fresh_code()).returncode == 0
-
-
 def test_readme_has_every_example() -> None:
     assert set(EXAMPLES) == {
         "wrapper",
@@ -36,21 +32,21 @@ def test_readme_has_every_example() -> None:
 
 
 def test_wrapper_example(ready: Bed) -> None:
-    login(ready)
+    ready.login()
     done = ready.run("sh", "-c", EXAMPLES["wrapper"])
     assert done.returncode == 0, done.stderr
     assert "orders" in done.stdout
 
 
 def test_env_example(ready: Bed) -> None:
-    login(ready)
+    ready.login()
     done = ready.run("sh", "-c", EXAMPLES["env"])
     assert done.returncode == 0, done.stderr
     assert "orders" in done.stdout
 
 
 def test_credential_process_example(ready: Bed) -> None:
-    login(ready)
+    ready.login()
     with ready.config.open("a") as handle:
         handle.write("\n" + EXAMPLES["credential-process"])
     done = ready.run(AWS, "dynamodb", "list-tables", "--profile", "work")

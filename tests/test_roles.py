@@ -8,6 +8,7 @@ import stat
 import pexpect
 
 from conftest import AWS, AWS_MFA_RUN, REPO, Bed
+from makefiles import write_makefile
 
 ROLES_EXAMPLE = re.search(
     r"<!-- test: roles -->\n```ini\n(.*?)```", (REPO / "README.md").read_text(), re.S
@@ -25,14 +26,7 @@ def with_roles(bed: Bed) -> Bed:
 
 def test_one_code_for_every_role_of_a_source(ready: Bed) -> None:
     with_roles(ready)
-    child = pexpect.spawn(
-        AWS_MFA_RUN,
-        ["-p", "admin", *WHOAMI],
-        env=ready.env,
-        cwd=str(ready.root),
-        encoding="utf-8",
-        timeout=60,
-    )
+    child = ready.spawn(AWS_MFA_RUN, "-p", "admin", *WHOAMI, timeout=60)
     child.expect_exact(f"MFA code for {ready.device.serial}: ")
     child.sendline(ready.fresh_code())
     child.expect(pexpect.EOF)
@@ -70,7 +64,7 @@ def test_aws_mfa_writes_the_role_to_its_target_profile(ready: Bed) -> None:
 
 def test_credential_process_serves_the_role(ready: Bed) -> None:
     with_roles(ready)
-    assert ready.run(AWS, "mfa", ready.fresh_code()).returncode == 0
+    ready.login()
     with ready.config.open("a") as handle:
         handle.write(
             "\n[profile admin-sdk]\ncredential_process = aws-mfa-run --credential-process "
@@ -84,17 +78,15 @@ def test_credential_process_serves_the_role(ready: Bed) -> None:
 def test_make_j8_across_two_roles_asks_once(ready: Bed) -> None:
     with_roles(ready)
     targets = [f"{role}{number}" for role in ("admin", "readonly") for number in range(4)]
-    rules = "".join(
-        f"{target}:\n\t{AWS_MFA_RUN} -p {target.rstrip('0123456789')} "
-        f"aws sts get-caller-identity --query Arn --output text > {target}.out\n"
-        for target in targets
+    write_makefile(
+        ready.root,
+        {
+            target: f"{AWS_MFA_RUN} -p {target.rstrip('0123456789')} "
+            f"aws sts get-caller-identity --query Arn --output text > {target}.out"
+            for target in targets
+        },
     )
-    (ready.root / "Makefile").write_text(
-        f".PHONY: all {' '.join(targets)}\nall: {' '.join(targets)}\n{rules}"
-    )
-    child = pexpect.spawn(
-        "make", ["-j8"], env=ready.env, cwd=str(ready.root), encoding="utf-8", timeout=90
-    )
+    child = ready.spawn("make", "-j8", timeout=90)
     child.expect_exact("MFA code for ")
     child.sendline(ready.fresh_code())
     child.expect(pexpect.EOF)

@@ -7,14 +7,8 @@ import pexpect
 from conftest import AWS, AWS_MFA_RUN, Bed
 
 
-def spawn(bed: Bed, *args: str) -> pexpect.spawn:
-    return pexpect.spawn(
-        args[0], list(args[1:]), env=bed.env, cwd=str(bed.root), encoding="utf-8", timeout=30
-    )
-
-
 def test_aws_mfa_asks_for_the_code_on_the_terminal(ready: Bed) -> None:
-    child = spawn(ready, AWS, "mfa")
+    child = ready.spawn(AWS, "mfa")
     child.expect_exact(f"MFA code for {ready.device.serial}: ")
     code = ready.fresh_code()
     child.sendline(f"{code[:3]} {code[3:]}")
@@ -26,7 +20,7 @@ def test_aws_mfa_asks_for_the_code_on_the_terminal(ready: Bed) -> None:
 
 
 def test_a_bad_answer_is_asked_again(ready: Bed) -> None:
-    child = spawn(ready, AWS_MFA_RUN, "--login")
+    child = ready.spawn(AWS_MFA_RUN, "--login")
     child.expect_exact("MFA code for ")
     child.sendline("12")
     child.expect_exact("6 digits")
@@ -40,7 +34,7 @@ def test_a_bad_answer_is_asked_again(ready: Bed) -> None:
 def test_ctrl_c_at_the_prompt_exits_130_and_writes_nothing(ready: Bed) -> None:
     # botocore's client is being built in a thread during the prompt.
     before = ready.snapshot()
-    child = spawn(ready, AWS_MFA_RUN, "--login")
+    child = ready.spawn(AWS_MFA_RUN, "--login")
     child.expect_exact("MFA code for ")
     child.sendintr()
     child.expect(pexpect.EOF)
@@ -55,7 +49,7 @@ def test_ctrl_c_at_the_prompt_exits_130_and_writes_nothing(ready: Bed) -> None:
 def test_several_devices_are_offered_on_the_terminal(bed: Bed) -> None:
     second = bed.alice.add_device("alice-backup")
     bed.write_profiles(serial=False)
-    child = spawn(bed, AWS_MFA_RUN, "--login")
+    child = bed.spawn(AWS_MFA_RUN, "--login")
     child.expect_exact(second.serial)
     child.expect_exact("Which MFA device [1-2]: ")
     child.sendline("2")
