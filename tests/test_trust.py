@@ -231,7 +231,15 @@ def test_a_profile_only_in_the_credentials_file_gets_no_settings_of_default(read
         )
     with ready.config.open("a") as handle:
         handle.write("sdk_ua_app_id = from-default\n")
-    done = ready.run(AWS_MFA_RUN, "-p", "solo", "--login", ready.fresh_code(user.devices[0]))
+    # (AWS_STS_REGIONAL_ENDPOINTS, harmless here, made earlier versions call through botocore.)
+    done = ready.run(
+        AWS_MFA_RUN,
+        "-p",
+        "solo",
+        "--login",
+        ready.fresh_code(user.devices[0]),
+        env={"AWS_STS_REGIONAL_ENDPOINTS": "regional"},
+    )
     assert done.returncode == 0, done.stderr
     agents = [agent for action, agent in ready.fake.agents if action == "GetSessionToken"]
     assert agents and "from-default" not in agents[-1], agents
