@@ -35,6 +35,7 @@ def test_before_any_session(ready: Bed) -> None:
         "source": "default",
         "target": "mfa",
         "device": ready.device.serial,
+        "keys": "file",
         "expiration": None,
         "seconds_left": None,
         "refresh_margin_seconds": 16 * 60,
