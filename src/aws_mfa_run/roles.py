@@ -25,7 +25,7 @@ from aws_mfa_run.settings import (
     source_profile_name,
 )
 from aws_mfa_run.terminal import Terminal, open_terminal
-from aws_mfa_run.timefmt import parse_utc
+from aws_mfa_run.timefmt import format_utc, parse_utc
 
 # Imported for type checkers only: collections.abc and typing cost import time on the warm path.
 TYPE_CHECKING = False
@@ -40,6 +40,9 @@ ROLE_MAX_DURATION = 3600
 # this would be a needless prompt.
 ROLE_SOURCE_MIN_REMAINING = 2 * 60
 ROLES_DIRECTORY = "roles"
+# When cached role credentials were fetched: how long they really last (AWS, or a stand-in, may
+# give less than was asked for) caps the margin they are reused with.
+KEY_FETCHED = "aws_mfa_run_fetched"
 
 
 class Role:
@@ -104,8 +107,10 @@ class RoleCache:
         self.directory = os.path.join(state_dir, ROLES_DIRECTORY)
         self.path = os.path.join(self.directory, f"{safe}.ini")
         self.role = role
+        self.lifetime: float | None = None  # of the credentials read last, when known
 
     def read(self) -> SessionCredentials | None:
+        self.lifetime = None
         text = files.read_text(self.path)
         if not text:
             return None
@@ -121,14 +126,18 @@ class RoleCache:
         key_id, secret, token = (values.get(key) for key in store.SESSION_KEYS)
         if expiration is None or not key_id or not secret or not token:
             return None
+        fetched = parse_utc(values.get(KEY_FETCHED, ""))
+        if fetched is not None and fetched < expiration:
+            self.lifetime = expiration - fetched
         return SessionCredentials(key_id, secret, token, expiration)
 
-    def write(self, credentials: SessionCredentials) -> None:
+    def write(self, credentials: SessionCredentials, fetched: float) -> None:
         files.ensure_directory(self.directory)
         values = {
             "role_arn": self.role.role_arn,
             "external_id": self.role.external_id or "",
             **store.session_values(credentials),
+            KEY_FETCHED: format_utc(fetched),
         }
         text = inifile.edit_section(inifile.parse("", self.path), "role", values)
         files.write_atomic(self.path, text, private=True)
@@ -196,12 +205,19 @@ def get_role_session(
 
     def for_role(index: int, force_this: bool) -> tuple[SessionCredentials, bool]:
         role = role_plan.chain[index]
-        # A margin as long as a short role session would make every cached one stale at once.
-        margin = max(min(role_plan.settings.min_remaining, role.duration // 2), role_plan.floor)
         cache = RoleCache(role_plan.settings.state_dir, role)
+
+        def margin() -> float:
+            # A margin as long as a short role session would make every cached one stale at
+            # once: at most half the duration asked for, and half the lifetime they really had.
+            wanted = min(role_plan.settings.min_remaining, role.duration // 2)
+            if cache.lifetime is not None:
+                wanted = min(wanted, cache.lifetime / 2)
+            return max(wanted, role_plan.floor)
+
         if not force_this:
             cached = cache.read()
-            if cached is not None and store.usable(cached, clock(), margin):
+            if cached is not None and store.usable(cached, clock(), margin()):
                 return cached, False
         if index + 1 < len(role_plan.chain):
             caller, _ = for_role(index + 1, False)
@@ -221,10 +237,11 @@ def get_role_session(
         with files.locked(_fetch_lock_path(cache)):
             if not force_this:
                 cached = cache.read()
-                if cached is not None and store.usable(cached, clock(), margin):
+                if cached is not None and store.usable(cached, clock(), margin()):
                     return cached, False
             from aws_mfa_run import sts
 
+            fetched = clock()
             assumed = sts.assume_role(
                 caller=caller,
                 profile=role.profile,
@@ -234,7 +251,7 @@ def get_role_session(
                 duration=role.duration,
                 region=role.region or role_plan.settings.region,
             )
-            cache.write(assumed)
+            cache.write(assumed, fetched)
             return assumed, True
 
     return for_role(0, force)
