@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 USAGE = """\
 usage: aws-mfa-run [OPTIONS] COMMAND [ARGS...]   run COMMAND with MFA session credentials
+       aws-mfa-run --server [OPTIONS] COMMAND    the same, kept fresh for as long as it runs
        aws-mfa-run --login [CODE] [OPTIONS]      store a session in the target profile
        aws-mfa-run --env [sh|bash|zsh|fish]      print the session as shell exports
        aws-mfa-run --credential-process          print the session for credential_process
@@ -47,6 +48,8 @@ options:
   --min-remaining MINUTES  get a new session when the stored one has less left (default 16)
   --force                  --login: get a new session even if the stored one is valid;
                            --install-alias: replace a different `mfa` alias
+  --server                 serve credentials to COMMAND from a local endpoint, renewed before
+                           they run out (default: mfa_server of the profile)
   -h, --help               show this help
   --version                show the version
 
@@ -65,6 +68,7 @@ _OPTIONS = {
     "--duration": ("duration", True),
     "--min-remaining": ("min_remaining", True),
     "--force": ("force", False),
+    "--server": ("server", False),
 }
 _MODES = {
     "--login": "login",
@@ -130,6 +134,8 @@ def parse_arguments(argv: list[str]) -> tuple[Options, list[str]]:
         break
     if options.command and options.mode != "run":
         raise UsageError(f"--{options.mode} runs no command; remove {options.command[0][:60]}.")
+    if options.server and options.mode != "run":
+        raise UsageError(f"--server runs a command; it cannot be combined with --{options.mode}.")
     return options, code_words
 
 
@@ -168,6 +174,18 @@ def _nested_session(
     return SessionCredentials(key_id, secret, token, expiration)
 
 
+def _inside_server(options: Options, env: Mapping[str, str]) -> bool:
+    """Inside `aws-mfa-run --server` for the same profile: its endpoint serves us as well."""
+    from aws_mfa_run.settings import MARKER_VARIABLE, source_profile_name
+
+    marker = env.get(MARKER_VARIABLE)
+    if not marker or not env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        return False
+    if options.target_profile or options.serial:
+        return False
+    return source_profile_name(options, env) == marker
+
+
 def run(argv: list[str], env: Mapping[str, str]) -> int:
     options, code_words = parse_arguments(argv)
     if options.mode == "help":
@@ -203,10 +221,12 @@ def run(argv: list[str], env: Mapping[str, str]) -> int:
 
     now = time.time()
     nested = _nested_session(options, env, now)
-    if nested is not None and options.mode == "run":
+    if options.mode == "run" and (
+        (nested is not None and not options.server) or _inside_server(options, env)
+    ):
         from aws_mfa_run.run import exec_command
 
-        exec_command(options.command, dict(env))  # the session is already in it
+        exec_command(options.command, dict(env))  # the session (or endpoint) is already in it
     return _with_files(options, env, token_code, now, nested)
 
 
@@ -241,6 +261,10 @@ def _with_files(
     settings = (
         role_plan.settings if role_plan else resolve(options, env, config, credentials, state_dir)
     )
+    if options.mode == "run" and (options.server or settings.server):
+        from aws_mfa_run.commands import server
+
+        return server.run(options, env, settings, token_code=token_code, say=_say)
     login = options.mode == "login"
     if nested is not None:
         session = nested

@@ -35,13 +35,17 @@ def session_variables(
         "AWS_CREDENTIAL_EXPIRATION": format_utc(session.expiration),
         MARKER_VARIABLE: profile,
     }
-    # AWS CLI v1 reads only AWS_DEFAULT_REGION, most other SDKs AWS_REGION: fill in both.
-    chosen = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or region
-    if chosen:
-        for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-            if not env.get(name):
-                variables[name] = chosen
+    variables.update(region_variables(region, env))
     return variables
+
+
+def region_variables(region: str | None, env: Mapping[str, str]) -> dict[str, str]:
+    """AWS CLI v1 reads only AWS_DEFAULT_REGION, most other SDKs AWS_REGION: fill in both, from
+    whichever is set, else the profile's region."""
+    chosen = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or region
+    if not chosen:
+        return {}
+    return {name: chosen for name in ("AWS_REGION", "AWS_DEFAULT_REGION") if not env.get(name)}
 
 
 def child_environment(
@@ -75,7 +79,7 @@ def shell_script(variables: Mapping[str, str], shell: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _json_string(value: str) -> str:
+def json_string(value: str) -> str:
     """A JSON string literal (the json module costs milliseconds to import on the warm path)."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return '"' + "".join(ch if ord(ch) >= 0x20 else f"\\u{ord(ch):04x}" for ch in escaped) + '"'
@@ -93,7 +97,7 @@ def credential_process_json(session: SessionCredentials) -> str:
         "{"
         + ", ".join(
             ['"Version": 1']
-            + [f"{_json_string(key)}: {_json_string(value)}" for key, value in fields.items()]
+            + [f"{json_string(key)}: {json_string(value)}" for key, value in fields.items()]
         )
         + "}"
     )

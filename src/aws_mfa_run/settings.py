@@ -27,10 +27,15 @@ CREDENTIAL_PROCESS_MIN_REMAINING = 11 * 60
 KEY_DURATION = "mfa_session_duration"
 KEY_MIN_REMAINING = "mfa_min_remaining"
 KEY_PROCESS = "mfa_process"
+KEY_SERVER = "mfa_server"  # true: the wrapper runs commands as --server does
 KEY_EXPIRATION = "aws_mfa_run_expiration"
 KEY_SOURCE = "aws_mfa_run_source_profile"
 # Set in a wrapped command's environment: names the profile whose session it runs with.
 MARKER_VARIABLE = "AWS_MFA_RUN_PROFILE"
+# Under --server, a credentials or config file whose default profile holds credentials is hidden
+# from the command (those would win over the endpoint); its real path is here, for us.
+REAL_CREDENTIALS_FILE_VARIABLE = "AWS_MFA_RUN_CREDENTIALS_FILE"
+REAL_CONFIG_FILE_VARIABLE = "AWS_MFA_RUN_CONFIG_FILE"
 
 
 class Options:
@@ -45,6 +50,7 @@ class Options:
         self.min_remaining: str | None = None
         self.token_code: str | None = None
         self.force = False
+        self.server = False  # --server: run the command with a credentials endpoint
         self.shell = "sh"
         self.command: list[str] = []
         self.aws_globals: dict[str, str] = {}  # from the `aws` that ran us as an alias
@@ -64,6 +70,7 @@ class Settings:
         region: str | None,
         output: str | None,
         mfa_process: str | None,
+        server: bool = False,
         config_path: str,
         credentials_path: str,
         state_dir: str,
@@ -76,6 +83,7 @@ class Settings:
         self.region = region
         self.output = output
         self.mfa_process = mfa_process
+        self.server = server
         self.config_path = config_path
         self.credentials_path = credentials_path
         self.state_dir = state_dir
@@ -84,9 +92,15 @@ class Settings:
 def file_paths(env: Mapping[str, str]) -> tuple[str, str, str]:
     """The config file, the credentials file and our own state directory."""
     home = os.path.expanduser("~")
-    config = os.path.expanduser(env.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config"))
+    config = os.path.expanduser(
+        env.get(REAL_CONFIG_FILE_VARIABLE)
+        or env.get("AWS_CONFIG_FILE")
+        or os.path.join(home, ".aws", "config")
+    )
     credentials = os.path.expanduser(
-        env.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials")
+        env.get(REAL_CREDENTIALS_FILE_VARIABLE)
+        or env.get("AWS_SHARED_CREDENTIALS_FILE")
+        or os.path.join(home, ".aws", "credentials")
     )
     return config, credentials, os.path.join(home, ".aws", "aws-mfa-run")
 
@@ -178,6 +192,18 @@ def _seconds(value: str, what: str, low: int, high: int, source: str) -> int:
     return number
 
 
+def _flag(value: str | None, what: str) -> bool:
+    """A yes/no setting of ours, as botocore spells its own (`true`/`false`, any case)."""
+    if value is None or value.strip() == "":
+        return False
+    word = value.strip().lower()
+    if word in ("true", "yes", "on", "1"):
+        return True
+    if word in ("false", "no", "off", "0"):
+        return False
+    raise ConfigError(f"{what} must be true or false, not {value[:40]!r}.")
+
+
 def reuse_margin(options: Options, configured: str | None, duration: int | None) -> int:
     """Seconds a stored session must still have left to be used: --min-remaining, else the
     profile's setting (minutes), else the default; at most half a known session duration, and
@@ -250,6 +276,7 @@ def resolve(
         region=options.aws_globals.get("region") or values.get("region") or None,
         output=values.get("output") or None,
         mfa_process=values.get(KEY_PROCESS) or None,
+        server=_flag(values.get(KEY_SERVER), f"{KEY_SERVER} of profile '{source}'"),
         config_path=config_path,
         credentials_path=credentials_path,
         state_dir=state_dir,
