@@ -13,7 +13,8 @@ credentials it got run out. This module answers those requests and nothing else:
   reused while they have more than the reuse margin left;
 - a failed fetch is answered with `{"Code", "Message"}` (botocore shows the body, the JavaScript
   SDK v3 attaches Code and Message to its error, the Go SDK v2 decodes both) and is not retried
-  for RETRY_AFTER_ERROR seconds: no busy loop however hard the clients retry.
+  for RETRY_AFTER_ERROR seconds, unless the files it reads changed meanwhile (`aws mfa CODE`
+  stored a session): no busy loop however hard the clients retry.
 
 The HTTP side is a few lines over `socket` rather than `http.server`: importing http.server (and
 the email package it pulls in) takes about 20 ms, most of the start-up budget of `--server`.
@@ -66,7 +67,8 @@ class CredentialsCache:
     """`fetch` behind a lock and a cache: one upstream call however many clients ask at once.
 
     `describe_error` turns our exception into the error answer (code, sentence); `say` gets one
-    line per new failure (not per request).
+    line per new failure (not per request); `version` names the state of what `fetch` reads (a
+    file's size and time, say): a failure is retried at once when it changes.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class CredentialsCache:
         clock: Callable[[], float] = time.time,
         margin: float = REUSE_MARGIN,
         retry_after: float = RETRY_AFTER_ERROR,
+        version: Callable[[], object] = lambda: None,
     ) -> None:
         self._fetch = fetch
         self._describe_error = describe_error
@@ -85,6 +88,8 @@ class CredentialsCache:
         self._clock = clock
         self._margin = margin
         self._retry_after = retry_after
+        self._version = version
+        self._failed_version: object = None
         self._lock = threading.Lock()
         self._current: SessionCredentials | None = None
         self._lifetime = 0.0
@@ -108,13 +113,19 @@ class CredentialsCache:
             fresh = self._fresh(now)  # another thread may just have fetched
             if fresh is not None:
                 return fresh
-            if self._failure is not None and now - self._failed_at < self._retry_after:
+            if (
+                self._failure is not None
+                and now - self._failed_at < self._retry_after
+                and self._version() == self._failed_version
+            ):
                 raise self._failure
+            version = self._version()
             try:
                 credentials = checked(self._fetch(), self._clock())
             except MfaRunError as error:
                 failure = self._describe_error(error)
                 self._failure, self._failed_at = failure, self._clock()
+                self._failed_version = version
                 if failure.message != self._said:
                     self._said = failure.message
                     self._say(failure.message)

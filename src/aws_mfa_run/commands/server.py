@@ -229,8 +229,16 @@ def run(
     def report(message: str) -> None:
         say(message.removeprefix("aws-mfa-run: "))  # say() puts our name in front
 
+    def version() -> object:
+        # The session store: `aws mfa CODE` in another terminal changes it.
+        try:
+            status = os.stat(settings.credentials_path)
+        except OSError:
+            return None
+        return status.st_mtime_ns, status.st_size, status.st_ino
+
     cache = CredentialsCache(
-        fetch, describe_error=describe_error(settings.source_profile), say=report
+        fetch, describe_error=describe_error(settings.source_profile), say=report, version=version
     )
     cache.prime(first, started)
     server = CredentialsServer(cache)
