@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from aws_mfa_run.errors import CommandNotExecutableError, CommandNotFoundError
+from aws_mfa_run.errors import CommandNotExecutableError, CommandNotFoundError, MfaRunError
 
 # Imported for type checkers only: collections.abc and typing cost import time on the warm path.
 TYPE_CHECKING = False
@@ -18,11 +18,16 @@ def exec_command(command: list[str], env: Mapping[str, str]) -> None:
     sys.stderr.flush()
     try:
         os.execvpe(command[0], command, env)
-    except FileNotFoundError:
-        raise CommandNotFoundError(f"Command not found: {command[0]}") from None
-    except PermissionError:
-        raise CommandNotExecutableError(f"Command is not executable: {command[0]}") from None
     except OSError as error:
-        raise CommandNotExecutableError(
-            f"Cannot run {command[0]}: {error.strerror or type(error).__name__}."
-        ) from None
+        raise command_error(command[0], error) from None
+
+
+def command_error(program: str, error: OSError) -> MfaRunError:
+    """Our error for a command that could not be started (exit 127 or 126)."""
+    if isinstance(error, FileNotFoundError):
+        return CommandNotFoundError(f"Command not found: {program}")
+    if isinstance(error, PermissionError):
+        return CommandNotExecutableError(f"Command is not executable: {program}")
+    return CommandNotExecutableError(
+        f"Cannot run {program}: {error.strerror or type(error).__name__}."
+    )

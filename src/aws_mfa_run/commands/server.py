@@ -18,12 +18,7 @@ import os
 import sys
 import time
 
-from aws_mfa_run.errors import (
-    CommandNotExecutableError,
-    CommandNotFoundError,
-    MfaRunError,
-    NoCodeError,
-)
+from aws_mfa_run.errors import MfaRunError, NoCodeError
 from aws_mfa_run.server import CredentialsCache, CredentialsServer, FetchFailed
 
 # Imported for type checkers only: collections.abc and typing cost import time.
@@ -277,14 +272,10 @@ def _spawn(command: list[str], env: Mapping[str, str], sigmask: set[int]) -> int
         return os.posix_spawnp(
             command[0], command, dict(env), setsigmask=sigmask, setsigdef=defaults
         )
-    except FileNotFoundError:
-        raise CommandNotFoundError(f"Command not found: {command[0]}") from None
-    except PermissionError:
-        raise CommandNotExecutableError(f"Command is not executable: {command[0]}") from None
     except OSError as error:
-        raise CommandNotExecutableError(
-            f"Cannot run {command[0]}: {error.strerror or type(error).__name__}."
-        ) from None
+        from aws_mfa_run.run import command_error
+
+        raise command_error(command[0], error) from None
 
 
 # si_code of a signal the kernel sent (a terminal hang-up, say), as opposed to kill() by a program.
