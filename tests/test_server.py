@@ -101,6 +101,10 @@ def test_the_command_gets_an_endpoint_and_no_keys(ready: Bed) -> None:
     assert child["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
     # ... and no command line of ours carried the token.
     assert token not in " ".join(str(arg) for arg in done.args)
+    # The endpoint ended with the command.
+    port = int(child["AWS_CONTAINER_CREDENTIALS_FULL_URI"].split(":")[2].split("/")[0])
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
+        pass
 
 
 def test_aws_calls_a_protected_api_through_the_endpoint(ready: Bed) -> None:
@@ -202,6 +206,32 @@ def test_mfa_process_renews_the_session_mid_run(ready: Bed) -> None:
     assert looped["failed"] == 0 and looped["seconds"] > lifetime, done.stdout
     assert 2 <= ready.fake.calls["GetSessionToken"] <= 3  # renewed at half its lifetime
     assert ready.fake.calls["ListTables"] == looped["ok"]
+
+
+def test_the_terminal_is_asked_for_a_code_mid_run(ready: Bed) -> None:
+    """No mfa_process: when the MFA session ends the endpoint asks on the terminal (the command's
+    process group owns it), and the command's calls go on."""
+    lifetime = 4
+    ready.fake.session_lifetime = lifetime
+    loop = [PYTHON, loop_script(ready), str(lifetime + 2), "0.2", "dynamodb"]
+    child = pexpect.spawn(
+        AWS_MFA_RUN,
+        ["--server", "--token-code", ready.fresh_code(), *loop],
+        env=ready.env,
+        cwd=str(ready.root),
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.expect_exact(f"MFA code for {ready.device.serial}: ")
+    ready.fake.session_lifetime = None
+    child.sendline(ready.fresh_code())
+    child.expect(r"ok=\d+ failed=\d+ keys=\d+ seconds=[\d.]+")
+    looped = summary(child.after)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert looped["failed"] == 0 and looped["seconds"] > lifetime, child.before
+    assert ready.fake.calls["GetSessionToken"] == 2
 
 
 def test_without_a_code_source_the_sdk_shows_that_the_session_ended(ready: Bed) -> None:
@@ -376,6 +406,10 @@ def test_exit_status_and_signal_death_come_through(ready: Bed) -> None:
     missing = ready.run(AWS_MFA_RUN, "--server", "no-such-command-here")
     assert missing.returncode == 127
     assert missing.stderr == "aws-mfa-run: Command not found: no-such-command-here\n"
+    (ready.root / "plain.txt").write_text("echo hi\n")
+    refused = ready.run(AWS_MFA_RUN, "--server", "./plain.txt")
+    assert refused.returncode == 126
+    assert refused.stderr == "aws-mfa-run: Command is not executable: ./plain.txt\n"
 
 
 TRAPS = """
