@@ -23,6 +23,7 @@ def test_readme_has_every_example() -> None:
         "credential-process",
         "mfa-process",
         "roles",
+        "long-runs",
     }  # roles: test_roles.py
 
 
@@ -62,3 +63,17 @@ def test_mfa_process_and_makefile_examples(ready: Bed) -> None:
     assert done.returncode == 0, done.stderr
     assert ready.fake.calls["GetSessionToken"] == 1
     assert "orders" in (ready.root / "customers.txt").read_text()
+
+
+def test_long_runs_example(ready: Bed) -> None:
+    """`aws-mfa-run --server $SHELL`: the shell's commands get credentials from the endpoint."""
+    login(ready)
+    done = ready.run(
+        "sh",
+        "-c",
+        EXAMPLES["long-runs"],
+        env={"SHELL": "/bin/sh"},
+        input="aws dynamodb list-tables --output text\necho $AWS_CONTAINER_CREDENTIALS_FULL_URI\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "orders" in done.stdout and "http://127.0.0.1:" in done.stdout
