@@ -302,6 +302,10 @@ def supervise(command: list[str], env: Mapping[str, str], *, on_started: Callabl
             if info.si_signo == signal.SIGCHLD:
                 done, wait_status = os.waitpid(pid, os.WNOHANG)
                 if done == pid:
+                    # A Ctrl-C that ended COMMAND may still be pending for us: it was COMMAND's,
+                    # and must not turn into our KeyboardInterrupt once the mask is restored.
+                    while signal.sigtimedwait(handled, 0) is not None:
+                        pass
                     return _status(wait_status)
             elif info.si_signo in (signal.SIGTERM, signal.SIGHUP) and info.si_code != SI_KERNEL:
                 # Sent to us by a program: COMMAND would have had it without us.
