@@ -4,13 +4,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SOURCES := pyproject.toml $(shell find src -name "*.py") cli-alias/alias
+# The JavaScript SDK v3 that tests/test_server.py drives, as locked; only where node and npm are.
+NODE_MODULES := $(if $(shell command -v node 2>/dev/null),$(if $(shell command -v npm 2>/dev/null),tests/js/node_modules/.package-lock.json))
 
 .PHONY: demo test lint bench install clean
 
 demo: $(VENV)/.installed
 	$(BIN)/python tests/demo.py
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(NODE_MODULES)
 	$(BIN)/python -m pytest -q
 
 # Not part of the suite: prints medians and ratios measured in one run (BENCH_ARGS=--json FILE).
@@ -22,6 +24,9 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check src tests
 
 install: $(VENV)/.installed
+
+tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 
 # The test extras (awscli, pexpect, pyotp, pytest, ruff), once per change of pyproject.toml.
 $(VENV)/.dependencies: pyproject.toml
