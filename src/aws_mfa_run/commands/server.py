@@ -133,10 +133,11 @@ def make_fetch(
     """The credentials for `options`, from the files as they are at each call (never forced):
     what the wrapper would inject if it started now. A code given on the command line serves
     the first call only."""
-    codes = [first_code]
     from aws_mfa_run import roles, store
     from aws_mfa_run.session import get_session
     from aws_mfa_run.settings import file_paths, resolve
+
+    codes = [first_code]  # the command line's code, until the first call takes it
 
     # How long the MFA sessions we fetched ourselves lasted: a stored session is reused while it
     # has more than half of that left, however short the stand-in (or AWS) made it.
