@@ -18,6 +18,8 @@ SOURCES := pyproject.toml $(shell find src -name "*.py") cli-alias/alias
 # for processes, so more workers than the machine's 2 cores still shortens the run.
 TEST_WORKERS ?= 4
 TEST_ARGS ?=
+# The JavaScript SDK v3 that tests/test_server.py drives, as locked; only where node and npm are.
+NODE_MODULES := $(if $(shell command -v node 2>/dev/null),$(if $(shell command -v npm 2>/dev/null),tests/js/node_modules/.package-lock.json))
 
 .PHONY: demo test lint bench install clean
 
@@ -25,7 +27,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python tests/demo.py
 
 # AWS_MFA_RUN_TRIALS sets the SIGKILL trials per file of the crash tests (default 50; CI: 200).
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(NODE_MODULES)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(TEST_ARGS)
 
 # Not part of the suite: prints medians and ratios measured in one run (BENCH_ARGS=--json FILE).
@@ -38,6 +40,9 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy
 
 install: $(VENV)/.installed
+
+tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 
 # The test extras (awscli, pexpect, pyotp, pytest, ruff, ...), once per change of pyproject.toml.
 $(VENV)/.dependencies: pyproject.toml

@@ -161,6 +161,36 @@ def main() -> int:
         "<= 1.1",
     )
 
+    # 2b. --server: the AWS CLI asking the endpoint, against the same under the plain wrapper;
+    # and what starting a command under --server adds to the warm wrapper's start.
+    served = measure(
+        world,
+        {
+            "wrapped": lambda: [AWS_MFA_RUN, AWS, "sts", "get-caller-identity"],
+            "server": lambda: [AWS_MFA_RUN, "--server", AWS, "sts", "get-caller-identity"],
+            "true": lambda: [AWS_MFA_RUN, "true"],
+            "server true": lambda: [AWS_MFA_RUN, "--server", "true"],
+        },
+        runs,
+    )
+    rows.append(("aws sts get-caller-identity under aws-mfa-run", served["wrapped"], "", 1.0, ""))
+    row(
+        "same under aws-mfa-run --server",
+        served["server"],
+        "plain wrapper",
+        served["wrapped"],
+        "<= 1.1",
+    )
+    rows.append(("warm aws-mfa-run true (same round)", served["true"], "", 1.0, ""))
+    added = served["server true"] - served["true"]
+    row(
+        f"warm aws-mfa-run --server true ({added:+.1f} ms)",
+        served["server true"],
+        "warm true",
+        served["true"],
+        "<= +25 ms",
+    )
+
     # 3. Cold login (calls STS) against the manual first step.
     serial = world.device.serial
     cold = measure(

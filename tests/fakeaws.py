@@ -5,7 +5,8 @@ signatures with the caller's real secret key, real RFC 6238 codes within one ste
 rejects a code that was used before, enforces GetSessionToken's duration range, refuses
 GetSessionToken with session credentials, and has one protected API (DynamoDB ListTables) that
 denies long-term keys and accepts MFA sessions, like an IAM policy on aws:MultiFactorAuthPresent.
-It can be told to throttle, fail, hang, answer garbage, hand out expired sessions or run a skewed
+It can be told to throttle, fail, hang, answer garbage, hand out expired sessions, make sessions
+and role credentials last only seconds (refused as ExpiredToken afterwards) or run a skewed
 clock; it can serve HTTPS with a certificate of a test CA, and act as a plain HTTP proxy to
 itself. It records each call's User-Agent, which tells botocore's calls from aws-mfa-run's own.
 Run it in a thread of the tests (FakeAws.start) or as `python tests/fakeaws.py` for a demo.
@@ -93,7 +94,7 @@ class Session:
         self,
         user: User,
         mfa: bool,
-        duration: int,
+        duration: float,
         now: float,
         role: Role | None = None,
         session_name: str = "",
@@ -132,6 +133,10 @@ class FakeAws:
         self.skew = 0.0  # seconds the server's clock is ahead of ours
         # Only for the benchmark, which repeats a cold login many times within one code window.
         self.accept_reused_codes = False
+        # Seconds that credentials really last, whatever the call asked for (None: as asked), to
+        # make them expire within a test: AssumeRole and GetSessionToken separately.
+        self.role_lifetime: float | None = None
+        self.session_lifetime: float | None = None
         self.tables = ["orders", "customers"]
         # A hostile or broken endpoint: these fields replace those of every Credentials answer
         # (AccessKeyId, SecretAccessKey, SessionToken, Expiration), as raw XML text.
@@ -558,7 +563,8 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                 device.used.add(code)
             mfa = True
-        session = Session(caller, mfa, duration, aws.now())
+        lifetime = duration if aws.session_lifetime is None else aws.session_lifetime
+        session = Session(caller, mfa, lifetime, aws.now())
         if aws.mode == "expired":
             session.expiration = aws.now() - 3600
         with aws.lock:
@@ -592,7 +598,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "The requested DurationSeconds exceeds the 1 hour session limit for roles "
                 "assumed by role chaining.",
             )
-        session = Session(user, mfa, duration, aws.now(), role, form.get("RoleSessionName", ""))
+        lifetime = duration if aws.role_lifetime is None else aws.role_lifetime
+        session = Session(user, mfa, lifetime, aws.now(), role, form.get("RoleSessionName", ""))
         session.chained_with_duration = chained and "DurationSeconds" in form
         with aws.lock:
             aws.sessions[session.access_key] = session

@@ -27,8 +27,9 @@ def test_readme_has_every_example() -> None:
         "logout",
         "store-keys",
         "rotate-keys",
+        "long-runs",
     }  # Run by test_roles.py, test_status_json.py, test_completion.py, test_mfa_prompt.py,
-    # test_uninstall_alias.py, test_console.py, test_logout.py and test_keys.py.
+    # test_uninstall_alias.py, test_console.py, test_logout.py, test_keys.py; long-runs below.
 
 
 def test_wrapper_example(ready: Bed) -> None:
@@ -128,3 +129,17 @@ def test_install_alias_from_a_source_tree(bed: Bed) -> None:
     done = bed.run(sys.executable, "-c", script, env={"PYTHONPATH": str(REPO / "src")})
     assert done.returncode == 0, done.stderr
     assert (bed.aws_dir / "cli" / "alias").read_text() == (REPO / "cli-alias" / "alias").read_text()
+
+
+def test_long_runs_example(ready: Bed) -> None:
+    """`aws-mfa-run --server $SHELL`: the shell's commands get credentials from the endpoint."""
+    ready.login()
+    done = ready.run(
+        "sh",
+        "-c",
+        EXAMPLES["long-runs"],
+        env={"SHELL": "/bin/sh"},
+        input="aws dynamodb list-tables --output text\necho $AWS_CONTAINER_CREDENTIALS_FULL_URI\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "orders" in done.stdout and "http://127.0.0.1:" in done.stdout

@@ -10,6 +10,7 @@ from aws_mfa_run.errors import UsageError
 
 USAGE = """\
 usage: aws-mfa-run [OPTIONS] COMMAND [ARGS...]   run COMMAND with MFA session credentials
+       aws-mfa-run --server [OPTIONS] COMMAND    the same, kept fresh for as long as it runs
        aws-mfa-run --login [CODE] [OPTIONS]      store a session in the target profile
        aws-mfa-run --env [sh|bash|zsh|fish|powershell]
                                                  print the session as shell exports
@@ -39,6 +40,8 @@ options:
                            at most half the session's lifetime)
   --force                  --login: get a new session even if the stored one is valid;
                            --install-alias: replace a different `mfa` alias
+  --server                 serve credentials to COMMAND from a local endpoint, renewed before
+                           they run out (default: mfa_server of the profile)
   --all                    --logout: every profile aws-mfa-run stored a session for
   --json                   --status: one JSON document (schema in README)
   --print                  --console: print the sign-in URL instead of opening a browser
@@ -65,6 +68,7 @@ class Options:
         self.min_remaining: str | None = None
         self.token_code: str | None = None  # as given (normalized by codes.normalize)
         self.force = False
+        self.server = False  # --server: run the command with a credentials endpoint
         self.all = False
         self.shell = "sh"
         self.json = False  # --status --json
@@ -83,6 +87,7 @@ _OPTIONS = {
     "--duration": ("duration", True),
     "--min-remaining": ("min_remaining", True),
     "--force": ("force", False),
+    "--server": ("server", False),
     "--all": ("all", False),
     "--json": ("json", False),
     "--print": ("print_url", False),
@@ -165,6 +170,8 @@ def parse_arguments(argv: list[str]) -> Options:
     _take_words(options, words)
     if options.command and options.mode != "run":
         raise UsageError(f"--{options.mode} runs no command; remove {options.command[0][:60]}.")
+    if options.server and options.mode != "run":
+        raise UsageError(f"--server runs a command; it cannot be combined with --{options.mode}.")
     if options.json and options.mode != "status":
         raise UsageError("--json goes with --status.")
     if options.print_url and options.mode != "console":

@@ -29,6 +29,7 @@ WORDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("--duration",), "value", "session length in seconds"),
     (("--min-remaining",), "value", "minutes a stored session must have left"),
     (("--force",), "", "get a new session / replace a different alias"),
+    (("--server",), "", "serve credentials to COMMAND from a local endpoint"),
     (("--login",), "", "store a session in the target profile"),
     (("--env",), "env", "print the session as shell exports"),
     (("--credential-process",), "", "print the session for credential_process"),

@@ -104,7 +104,7 @@ def shell_script(variables: Mapping[str, str], shell: str, env: Mapping[str, str
     return "\n".join(lines) + "\n"
 
 
-def _json_string(value: str) -> str:
+def json_string(value: str) -> str:
     """A JSON string literal (the json module costs milliseconds to import on the warm path)."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return '"' + "".join(ch if ord(ch) >= 0x20 else f"\\u{ord(ch):04x}" for ch in escaped) + '"'
@@ -122,7 +122,7 @@ def credential_process_json(session: SessionCredentials) -> str:
         "{"
         + ", ".join(
             ['"Version": 1']
-            + [f"{_json_string(key)}: {_json_string(value)}" for key, value in fields.items()]
+            + [f"{json_string(key)}: {json_string(value)}" for key, value in fields.items()]
         )
         + "}"
     )

@@ -39,6 +39,7 @@ ROLE_SOURCE_MIN_REMAINING = 2 * 60
 KEY_DURATION = "mfa_session_duration"
 KEY_MIN_REMAINING = "mfa_min_remaining"
 KEY_PROCESS = "mfa_process"
+KEY_SERVER = "mfa_server"  # true: the wrapper runs commands as --server does
 # A dialog program asked for the code when there is no terminal (prompt_program.py).
 KEY_PROMPT = "mfa_prompt"
 KEY_SOURCE = "aws_mfa_run_source_profile"
@@ -50,6 +51,10 @@ COPIED_KEYS = ("region", "output")
 # region we put there (so a nested run can tell our region from the user's).
 MARKER_VARIABLE = "AWS_MFA_RUN_PROFILE"
 REGION_MARKER_VARIABLE = "AWS_MFA_RUN_REGION"
+# Under --server, a credentials or config file whose default profile holds credentials is hidden
+# from the command (those would win over the endpoint); its real path is here, for us.
+REAL_CREDENTIALS_FILE_VARIABLE = "AWS_MFA_RUN_CREDENTIALS_FILE"
+REAL_CONFIG_FILE_VARIABLE = "AWS_MFA_RUN_CONFIG_FILE"
 # Profile kinds whose credentials come from elsewhere: never a target for our session keys.
 FOREIGN_CREDENTIAL_KEYS = (
     "role_arn",
@@ -69,13 +74,12 @@ class Paths:
     def __init__(self, env: Mapping[str, str]) -> None:
         home = env.get("HOME") or os.path.expanduser("~")
         self.home = home
-        self.config = _expand(
-            env.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config"), home
+        config = env.get(REAL_CONFIG_FILE_VARIABLE) or env.get("AWS_CONFIG_FILE")
+        self.config = _expand(config or os.path.join(home, ".aws", "config"), home)
+        credentials = env.get(REAL_CREDENTIALS_FILE_VARIABLE) or env.get(
+            "AWS_SHARED_CREDENTIALS_FILE"
         )
-        self.credentials = _expand(
-            env.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials"),
-            home,
-        )
+        self.credentials = _expand(credentials or os.path.join(home, ".aws", "credentials"), home)
         self.state_dir = os.path.join(home, ".aws", "aws-mfa-run")
         # The AWS CLI (v1 and v2) reads aliases from this fixed place under the home directory.
         self.alias_file = os.path.join(home, ".aws", "cli", "alias")
@@ -248,6 +252,18 @@ def _number(value: str, what: str, low: int, high: int, error: type[Exception]) 
     return number
 
 
+def _flag(value: str | None, what: str) -> bool:
+    """A yes/no setting of ours, as botocore spells its own (`true`/`false`, any case)."""
+    if value is None or value.strip() == "":
+        return False
+    word = value.strip().lower()
+    if word in ("true", "yes", "on", "1"):
+        return True
+    if word in ("false", "no", "off", "0"):
+        return False
+    raise ConfigError(f"{what} must be true or false, not {value[:40]!r}.")
+
+
 # ---- roles ------------------------------------------------------------------------------------
 
 
@@ -320,6 +336,7 @@ class Settings:
         output: str | None,
         mfa_process: str | None,
         mfa_prompt: str | None,
+        server: bool,
         paths: Paths,
         session_copies: Mapping[str, str | None],
         login_copies: Mapping[str, str | None],
@@ -338,6 +355,7 @@ class Settings:
         self.output = output
         self.mfa_process = mfa_process
         self.mfa_prompt = mfa_prompt
+        self.server = server  # mfa_server: the wrapper serves credentials as --server does
         self.paths = paths
         # What the targets' config sections get from their profiles (region, output).
         self.session_copies = session_copies
@@ -475,6 +493,7 @@ def resolve(
         output=source_values.get("output") or None,
         mfa_process=values.get(KEY_PROCESS) or source_values.get(KEY_PROCESS) or None,
         mfa_prompt=values.get(KEY_PROMPT) or source_values.get(KEY_PROMPT) or None,
+        server=_flag(values.get(KEY_SERVER), f"{KEY_SERVER} of profile '{profile}'"),
         paths=paths,
         session_copies={key: source_values.get(key) for key in COPIED_KEYS},
         login_copies={

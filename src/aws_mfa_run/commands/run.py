@@ -8,7 +8,15 @@ from __future__ import annotations
 import os
 import sys
 
-from aws_mfa_run.errors import CommandNotExecutableError, CommandNotFoundError, UsageError
+from aws_mfa_run.errors import (
+    CommandNotExecutableError,
+    CommandNotFoundError,
+    MfaRunError,
+    UsageError,
+)
+
+# The container credentials provider's variable: set, we run inside `aws-mfa-run --server`.
+FULL_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -23,14 +31,21 @@ def run(context: Context) -> int:
     if not options.command:
         raise UsageError("Nothing to run: give a COMMAND, or --login; see aws-mfa-run --help.")
     from aws_mfa_run.credentials.nested import inherited
-    from aws_mfa_run.settings import DEFAULT_MIN_REMAINING, requested_profile, reuse_margin
+    from aws_mfa_run.settings import (
+        DEFAULT_MIN_REMAINING,
+        MARKER_VARIABLE,
+        requested_profile,
+        reuse_margin,
+    )
 
     # Inside an aws-mfa-run for the same profile, the credentials are already in the
     # environment: no file is read (the files' mfa_min_remaining cannot count here).
     if options.target_profile is None and options.serial is None and options.token_code is None:
         profile = requested_profile(options, env, {})
         margin = reuse_margin(options, None) if options.min_remaining else DEFAULT_MIN_REMAINING
-        if inherited(profile, env, context.clock(), margin) is not None:
+        if env.get(FULL_URI) and env.get(MARKER_VARIABLE) == profile:
+            exec_command(options.command, env)  # inside --server: its endpoint serves us too
+        if not options.server and inherited(profile, env, context.clock(), margin) is not None:
             exec_command(options.command, env)
 
     from aws_mfa_run import environ
@@ -38,6 +53,10 @@ def run(context: Context) -> int:
 
     config, credentials = context.files()
     settings = context.settings(config, credentials)
+    if options.server or settings.server:
+        from aws_mfa_run.commands import server
+
+        return server.run(context, settings)
     session, _ = get_credentials(
         settings, env, context.prompting(), token_code=context.token_code(), allow_inherited=False
     )
@@ -51,11 +70,16 @@ def exec_command(command: list[str], env: Mapping[str, str]) -> None:
     sys.stderr.flush()
     try:
         os.execvpe(command[0], command, env)
-    except FileNotFoundError:
-        raise CommandNotFoundError(f"Command not found: {command[0]}") from None
-    except PermissionError:
-        raise CommandNotExecutableError(f"Command is not executable: {command[0]}") from None
     except OSError as error:
-        raise CommandNotExecutableError(
-            f"Cannot run {command[0]}: {error.strerror or type(error).__name__}."
-        ) from None
+        raise command_error(command[0], error) from None
+
+
+def command_error(program: str, error: OSError) -> MfaRunError:
+    """Our error for a command that could not be started (exit 127 or 126)."""
+    if isinstance(error, FileNotFoundError):
+        return CommandNotFoundError(f"Command not found: {program}")
+    if isinstance(error, PermissionError):
+        return CommandNotExecutableError(f"Command is not executable: {program}")
+    return CommandNotExecutableError(
+        f"Cannot run {program}: {error.strerror or type(error).__name__}."
+    )
