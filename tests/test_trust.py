@@ -183,7 +183,7 @@ def test_a_file_rewritten_in_place_by_another_tool_never_loses_the_keys(ready: B
                 handle.flush()
                 time.sleep(0.004)
                 handle.write(current)
-            time.sleep(0.001)
+            time.sleep(0.02)  # the file whole most of the time, as between two real edits
 
     writer = threading.Thread(target=rewrite_in_place, daemon=True)
     writer.start()
