@@ -92,28 +92,40 @@ def _spent_message(serial: str, now: float) -> str:
     )
 
 
-def run_mfa_process(command: str, profile: str) -> str:
-    """The code printed by the profile's mfa_process (its text may hold a TOTP secret: never
-    shown). Its stderr stays the user's, so `ykman` can ask for a touch."""
+def run_code_program(
+    command: str, where: str, timeout: float, extra_env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Run a program of the profile's (through the shell, as its setting is written) that prints
+    a code: its exit status and stdout. Its stdin is closed (stdin belongs to the wrapped
+    command); its stderr stays the user's, so `ykman` can ask for a touch. Its text may hold a
+    secret: it is never shown."""
+    import os
     import subprocess
 
-    where = f"The mfa_process of profile '{profile}'"
     try:
         done = subprocess.run(
             command,
             shell=True,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            timeout=MFA_PROCESS_TIMEOUT,
+            env={**os.environ, **extra_env} if extra_env else None,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise NoCodeError(f"{where} gave no code within {MFA_PROCESS_TIMEOUT} seconds.") from None
+        raise NoCodeError(f"{where} gave no code within {timeout:g} seconds.") from None
     except OSError as error:
         raise NoCodeError(f"{where} could not be started: {error.strerror}.") from None
-    if done.returncode != 0:
-        raise NoCodeError(f"{where} failed with exit status {done.returncode}.")
-    lines = done.stdout.decode(errors="replace").strip().splitlines()
+    return done.returncode, done.stdout.decode(errors="replace")
+
+
+def run_mfa_process(command: str, profile: str) -> str:
+    """The code printed by the profile's mfa_process."""
+    where = f"The mfa_process of profile '{profile}'"
+    status, output = run_code_program(command, where, MFA_PROCESS_TIMEOUT)
+    if status != 0:
+        raise NoCodeError(f"{where} failed with exit status {status}.")
+    lines = output.strip().splitlines()
     try:
         return normalize(lines[-1].split()[-1] if lines and lines[-1].split() else "")
     except UsageError:

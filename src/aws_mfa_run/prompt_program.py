@@ -8,8 +8,6 @@ however many processes start at once, one dialog appears.
 
 from __future__ import annotations
 
-import os
-
 from aws_mfa_run.errors import NoCodeError
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -26,29 +24,18 @@ PROMPT_VARIABLE = "AWS_MFA_RUN_PROMPT"
 
 def run_prompt_program(command: str, profile: str, question: str) -> str:
     """What the program printed (its last non-empty line). Its text is the user's: never shown."""
-    import subprocess
+    from aws_mfa_run.codes import run_code_program
 
     where = f"The mfa_prompt of profile '{profile}'"
-    try:
-        done = subprocess.run(
-            command,
-            shell=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            env={**os.environ, PROMPT_VARIABLE: question},
-            timeout=PROMPT_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise NoCodeError(f"{where} gave no code within {PROMPT_TIMEOUT} seconds.") from None
-    except OSError as error:
-        raise NoCodeError(f"{where} could not be started: {error.strerror}.") from None
-    if done.returncode != 0:
+    status, output = run_code_program(
+        command, where, PROMPT_TIMEOUT, extra_env={PROMPT_VARIABLE: question}
+    )
+    if status != 0:
         # zenity and kdialog exit 1 on Cancel; osascript and PowerShell forms likewise fail.
         raise NoCodeError(
-            f"{where} was cancelled or failed (exit status {done.returncode}); no code was sent."
+            f"{where} was cancelled or failed (exit status {status}); no code was sent."
         )
-    lines = [line for line in done.stdout.decode(errors="replace").splitlines() if line.strip()]
+    lines = [line for line in output.splitlines() if line.strip()]
     if not lines:
         # An InputBox (PowerShell) answers Cancel with nothing at all.
         raise NoCodeError(f"{where} gave no code (cancelled?); no code was sent.")

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from aws_mfa_run.arguments import Options
     from aws_mfa_run.credentials.mfa_session import Prompting
+    from aws_mfa_run.credentials.session import SessionCredentials
     from aws_mfa_run.inifile import IniText
     from aws_mfa_run.settings import Paths, Settings
     from aws_mfa_run.terminal import Terminal
@@ -90,6 +91,16 @@ class Context:
         from aws_mfa_run.credentials.mfa_session import Prompting
 
         return Prompting(say=self.say, clock=self.clock, terminal_opener=self.terminal_opener)
+
+    def credentials(self) -> tuple[Settings, SessionCredentials]:
+        """The settings of the command line's profile and valid credentials for it."""
+        from aws_mfa_run.credentials.chain import get_credentials
+
+        settings = self.settings(*self.files())
+        session, _ = get_credentials(
+            settings, self.env, self.prompting(), token_code=self.token_code()
+        )
+        return settings, session
 
     def token_code(self) -> str | None:
         if self.options.token_code is None:

@@ -24,11 +24,8 @@ def run(context: Context) -> int:
             "MFA device."
         )
     from aws_mfa_run import console
-    from aws_mfa_run.credentials.chain import get_credentials
 
-    session, _ = get_credentials(
-        settings, context.env, context.prompting(), token_code=context.token_code()
-    )
+    _, session = context.credentials()
     region = settings.roles[0].region or settings.region
     url = console.console_url(session, region, context.env)
     if context.options.print_url:

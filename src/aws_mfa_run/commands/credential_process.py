@@ -7,7 +7,6 @@ terminal device, only the JSON to stdout.
 from __future__ import annotations
 
 from aws_mfa_run import environ
-from aws_mfa_run.credentials.chain import get_credentials
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -16,10 +15,6 @@ if TYPE_CHECKING:
 
 
 def run(context: Context) -> int:
-    config, credentials = context.files()
-    settings = context.settings(config, credentials)
-    session, _ = get_credentials(
-        settings, context.env, context.prompting(), token_code=context.token_code()
-    )
+    _, session = context.credentials()
     context.write(environ.credential_process_json(session) + "\n")
     return 0

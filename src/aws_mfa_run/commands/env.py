@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aws_mfa_run import environ
-from aws_mfa_run.credentials.chain import get_credentials
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -12,11 +11,7 @@ if TYPE_CHECKING:
 
 
 def run(context: Context) -> int:
-    config, credentials = context.files()
-    settings = context.settings(config, credentials)
-    session, _ = get_credentials(
-        settings, context.env, context.prompting(), token_code=context.token_code()
-    )
+    settings, session = context.credentials()
     variables = environ.session_variables(session, settings.profile, settings.region, context.env)
     context.write(environ.shell_script(variables, context.options.shell, context.env))
     return 0
