@@ -12,10 +12,9 @@ import os
 import stat
 import time
 
-from aws_mfa_run import codes, files
+from aws_mfa_run import files
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
-from aws_mfa_run.credentials.longterm import FILE, file_keys, long_term_keys
 from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.settings import Settings
@@ -100,6 +99,10 @@ def _fetch(
     margin: float,
     floor: float,
 ) -> tuple[SessionCredentials, set[str]]:
+    # Only a fetch needs these: the warm path (a valid stored session) does without them.
+    from aws_mfa_run import codes
+    from aws_mfa_run.credentials.longterm import file_keys, long_term_keys
+
     paths = settings.paths
     config = store.read_ini(paths.config)
     credentials = store.read_ini(paths.credentials)
@@ -158,6 +161,8 @@ def _warn_if_readable(
     keys: LongTermKeys, keys_file: str | None, config_path: str, say: Callable[[str], None]
 ) -> None:
     """Long-term keys in a config file others can read get the warning the AWS CLI gives."""
+    from aws_mfa_run.credentials.longterm import FILE
+
     if keys.origin != FILE or keys_file != config_path:
         return
     try:
