@@ -131,7 +131,7 @@ def test_refusals_change_nothing(ready: Bed) -> None:
     cases = {
         "no such profile": (["--store-keys", "-p", "nobody"], 3),
         "nothing in the keyring": (["--unstore-keys"], 3),
-        "role profile": (["--store-keys", "-p", "admin"], 2),
+        "role profile": (["--store-keys", "-p", "admin"], 3),
     }
     with ready.config.open("a") as handle:
         handle.write("[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/x\n")
@@ -506,3 +506,26 @@ def test_readme_store_keys_and_rotate_keys_examples(ready: Bed) -> None:
     assert done.returncode == 0, done.stderr
     assert ready.alice.access_key not in ready.alice.keys and len(ready.alice.keys) == 1
     assert keyring_entry(ready)["AccessKeyId"] == next(iter(ready.alice.keys))
+
+
+def test_a_read_only_file_is_refused_before_the_keys_reach_the_keyring(ready: Bed) -> None:
+    use_test_keyring(ready)
+    for path in (ready.credentials, ready.config):
+        path.chmod(0o400)
+        before = ready.snapshot()
+        done = ready.run(AWS_MFA_RUN, "--store-keys")
+        assert done.returncode == 3 and "read-only" in done.stderr, done.stderr
+        assert keyring_entry(ready) is None  # the secret went nowhere new
+        assert ready.snapshot() == before
+        path.chmod(0o600)
+
+
+def test_a_keyring_backend_that_cannot_be_loaded_is_a_clear_refusal(ready: Bed) -> None:
+    ready.env["PYTHON_KEYRING_BACKEND"] = "nonexistent.Backend"
+    before = ready.snapshot()
+    for mode in ("--store-keys", "--unstore-keys"):
+        done = ready.run(AWS_MFA_RUN, mode)
+        assert done.returncode == 3, done.stderr
+        assert "PYTHON_KEYRING_BACKEND" in done.stderr and "internal error" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert ready.snapshot() == before

@@ -251,3 +251,32 @@ def test_status_uses_one_time_format_and_shows_the_margin(ready: Bed) -> None:
     line = status.stdout.splitlines()[1]
     assert "valid until 20" in line and " UTC (" in line, line  # TZ=UTC in the bed
     assert "renewed under 16m left" in line, line
+
+
+def test_a_profile_name_beyond_ascii_is_read_where_the_aws_cli_wrote_it(ready: Bed) -> None:
+    user = ready.fake.add_user("dev")
+    for key, value in (
+        ("aws_access_key_id", user.access_key),
+        ("aws_secret_access_key", user.secret_key),
+        ("region", "us-west-2"),
+        ("mfa_serial", user.devices[0].serial),
+    ):
+        assert ready.run(AWS, "configure", "set", key, value, "--profile", "dév").returncode == 0
+    done = ready.run(AWS_MFA_RUN, "-p", "dév", "--login", ready.fresh_code(user.devices[0]))
+    assert done.returncode == 0, done.stderr
+    assert "Found MFA device" not in done.stderr  # its mfa_serial was read
+    config = ready.config.read_text()
+    assert config.count("[profile dév]") == 1 and config.count("[profile dév-mfa]") == 1
+    region = ready.run(AWS, "configure", "get", "region", "--profile", "dév")
+    assert region.stdout.strip() == "us-west-2"
+    listed = ready.run(AWS, "dynamodb", "list-tables", "--profile", "dév-mfa")
+    assert listed.returncode == 0, listed.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"), [(["--all"], "--all goes with --logout"), (["--target-profile", ""], "")]
+)
+def test_more_command_lines_that_are_refused(ready: Bed, argv: list[str], message: str) -> None:
+    done = ready.run(AWS_MFA_RUN, *argv, "--login", "123456")
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr

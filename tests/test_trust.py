@@ -308,3 +308,91 @@ def test_bounds_are_parameters_a_silent_endpoint_fails_within_them(ready: Bed) -
         os.environ.clear()
         os.environ.update(saved)
     assert time.monotonic() - started < 4
+
+
+@pytest.mark.parametrize("mode", ["hang", "drip"])
+def test_the_deadline_ends_a_call_whatever_the_endpoint_does(ready: Bed, mode: str) -> None:
+    """botocore's read timeout is per read: an answer dripping a byte at a time never trips it.
+    The deadline (a parameter: here 1.5 s) ends the call all the same."""
+    from aws_mfa_run import sts
+    from aws_mfa_run.errors import AwsUnreachableError
+
+    ready.fake.mode = mode
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(ready.env)
+    started = time.monotonic()
+    try:
+        call = sts.prepare_session_token_call(
+            keys=(ready.alice.access_key, ready.alice.secret_key),
+            profile="default",
+            region="eu-west-1",
+            env=ready.env,
+            bounds=sts.Bounds(connect=1, read=1, attempts=2, total=1.5),
+        )
+        try:
+            with pytest.raises(AwsUnreachableError, match="in time"):
+                call.get_session_token(serial=ready.device.serial, code="123456", duration=None)
+        finally:
+            call.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert time.monotonic() - started < 3
+
+
+def test_a_failed_login_saves_no_discovered_device(bed: Bed) -> None:
+    bed.write_profiles(serial=False)
+    before = bed.snapshot()
+    done = bed.run(AWS_MFA_RUN, "--login", "000000")
+    assert done.returncode == 5
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert bed.snapshot() == before
+    done = bed.run(AWS_MFA_RUN, "--login", bed.fresh_code())
+    assert done.returncode == 0 and "saved it as mfa_serial" in done.stderr
+    assert bed.ini_section(bed.config, "default")["mfa_serial"] == bed.device.serial
+
+
+def test_a_rejected_code_is_sent_once_under_make_j(ready: Bed) -> None:
+    """Eight targets, an mfa_process that prints a wrong code: one STS call, and every target
+    fails with AWS's answer instead of sending the code again."""
+    from makefiles import write_makefile
+
+    with ready.config.open("a") as handle:
+        handle.write("mfa_process = echo 000000\n")
+    recipes = {f"t{n}": f"{AWS_MFA_RUN} true" for n in range(8)}
+    write_makefile(ready.root, recipes)
+    done = ready.run("make", "-k", "-j8")
+    assert done.returncode != 0
+    assert ready.fake.calls["GetSessionToken"] == 1
+    assert done.stderr.count("AWS rejected the MFA code") == 8, done.stderr
+
+
+def test_a_role_arn_aws_cannot_take_is_a_profile_error(ready: Bed) -> None:
+    assert ready.run(AWS_MFA_RUN, "--login", ready.fresh_code()).returncode == 0
+    with ready.config.open("a") as handle:
+        handle.write("[profile bad]\nrole_arn = not-an-arn\nsource_profile = default\n")
+    done = ready.run(AWS_MFA_RUN, "-p", "bad", "true")
+    assert done.returncode == 3 and "role_arn" in done.stderr, done.stderr
+
+
+def test_an_empty_ca_bundle_in_the_profile_is_refused_before_any_code(ready: Bed) -> None:
+    marker = ready.root / "asked"
+    with ready.config.open("a") as handle:
+        handle.write(f"ca_bundle =\nmfa_process = touch {marker}; echo 123456\n")
+    done = ready.run(AWS_MFA_RUN, "--login")
+    assert done.returncode == 3 and "ca_bundle" in done.stderr, done.stderr
+    assert not marker.exists()
+    assert ready.fake.calls["GetSessionToken"] == 0
+
+
+def test_a_target_holding_another_profiles_session_is_refused(ready: Bed) -> None:
+    bob = ready.add_profile("dev", "bob")
+    assert ready.run(AWS_MFA_RUN, "--login", ready.fresh_code()).returncode == 0
+    before = ready.snapshot()
+    done = ready.run(
+        AWS_MFA_RUN, "-p", "dev", "--target-profile", "mfa", "--login", bob.devices[0].code()
+    )
+    assert done.returncode == 3 and "holds the MFA session of profile 'default'" in done.stderr
+    assert ready.snapshot() == before
+    assert ready.fake.calls["GetSessionToken"] == 1

@@ -172,6 +172,8 @@ def parse_arguments(argv: list[str]) -> Options:
         raise UsageError(f"--{options.mode} runs no command; remove {options.command[0][:60]}.")
     if options.server and options.mode != "run":
         raise UsageError(f"--server runs a command; it cannot be combined with --{options.mode}.")
+    if options.all and options.mode != "logout":
+        raise UsageError("--all goes with --logout.")
     if options.json and options.mode != "status":
         raise UsageError("--json goes with --status.")
     if options.print_url and options.mode != "console":

@@ -66,3 +66,11 @@ class Interrupted(MfaRunError):
     """Ctrl-C at a prompt or while waiting: nothing was written."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+def error_for_exit_code(exit_code: int, message: str) -> MfaRunError:
+    """Our error of the class that has `exit_code` (another process's failure, passed on)."""
+    for kind in (UsageError, ConfigError, NoCodeError, AwsRefusedError, AwsUnreachableError):
+        if kind.exit_code == exit_code:
+            return kind(message)
+    return MfaRunError(message)

@@ -104,14 +104,21 @@ def check_profile_name(name: str, what: str = "profile") -> str:
     return name
 
 
-_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_")
+# Characters that make a profile name need quotes in a `[profile NAME]` header, where botocore
+# splits the header like a shell (any other character, é included, reads back as written).
+_NEEDS_QUOTES = frozenset(" \t'\"\\")
+
+
+def _plain(profile: str) -> bool:
+    return not _NEEDS_QUOTES.intersection(profile)
 
 
 def config_section_name(profile: str) -> str:
-    """The config section to write for `profile`, quoted as `aws configure set` quotes it."""
+    """The config section to write for `profile`: quoted only when it must be, as `aws configure
+    set` quotes a name with a space (`[profile 'my dev']`)."""
     if profile == "default":
         return "default"
-    if _SAFE.issuperset(profile):
+    if _plain(profile):
         return f"profile {profile}"
     return "profile '" + profile.replace("'", "'\"'\"'") + "'"
 
@@ -176,7 +183,7 @@ def shell_words(text: str) -> list[str] | None:
 
 def config_values(profile: str, config: IniText) -> dict[str, str] | None:
     """The profile's section of the config file, found as botocore finds it; None without one."""
-    plain = config.get(config_section_name(profile)) if _SAFE.issuperset(profile) else None
+    plain = config.get(config_section_name(profile)) if _plain(profile) else None
     if not config.may_quote_headers():
         if plain is None and profile == "default":
             return config.get("profile default")
@@ -438,7 +445,10 @@ def resolve(
     values = profile_values(profile, config, credentials, env)
     source_values = profile_values(source_profile, config, credentials, env) if roles else values
 
-    login_target = options.target_profile or default_target(profile)
+    if options.target_profile is not None:
+        login_target = options.target_profile
+    else:
+        login_target = default_target(profile)
     check_profile_name(login_target, "target profile")
     session_target = default_target(source_profile) if roles else login_target
     for target in {login_target, session_target}:

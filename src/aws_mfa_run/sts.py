@@ -46,25 +46,37 @@ CA_BUNDLE_VARIABLES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
 
 
 class Bounds:
-    """How long one call may take: connect and read timeouts (seconds) and attempts. The worst
-    case is about attempts x (connect + read) plus a short back-off."""
+    """How long one call may take: connect and read timeouts (seconds), attempts, and a deadline
+    for the whole call. The read timeout is per read: an endpoint that drips its answer a byte
+    at a time never trips it, so the deadline ends the call whatever the endpoint does."""
 
-    def __init__(self, connect: float = 4, read: float = 5, attempts: int = 2) -> None:
-        self.connect, self.read, self.attempts = connect, read, attempts
+    def __init__(
+        self, connect: float = 4, read: float = 5, attempts: int = 2, total: float = 15
+    ) -> None:
+        self.connect, self.read, self.attempts, self.total = connect, read, attempts, total
 
 
 DEFAULT_BOUNDS = Bounds()
 
 
-def check_environment(env: Mapping[str, str]) -> None:
-    """Refuse settings botocore would read dangerously. A blank AWS_CA_BUNDLE or
-    REQUESTS_CA_BUNDLE meant "do not verify certificates" in the botocore versions we allow."""
+def check_environment(
+    env: Mapping[str, str], profile_config: Mapping[str, str] | None = None
+) -> None:
+    """Refuse settings botocore would read dangerously, before a code is asked for. A blank
+    AWS_CA_BUNDLE or REQUESTS_CA_BUNDLE (or ca_bundle in the profile) meant "do not verify
+    certificates" in the botocore versions we allow."""
     for name in CA_BUNDLE_VARIABLES:
         if name in env and not env[name].strip():
             raise ConfigError(
                 f"{name} is set but empty, which some botocore versions take as 'do not verify "
                 f"TLS certificates'; unset it or name a CA bundle file."
             )
+    bundle = (profile_config or {}).get("ca_bundle")
+    if bundle is not None and not bundle.strip():
+        raise ConfigError(
+            "ca_bundle is empty in the profile, which some botocore versions take as 'do not "
+            "verify TLS certificates'; remove that line or name a CA bundle file."
+        )
 
 
 def _client(
@@ -162,7 +174,7 @@ def _refusal(
         code == "SignatureDoesNotMatch" and "expired" in message.lower()
     ):
         return AwsRefusedError(
-            "AWS says this computer's clock is wrong by more than 5 minutes; "
+            "AWS says this computer's clock is wrong by more than 15 minutes; "
             "set the time right (turn on network time) and try again."
         )
     if code == "SignatureDoesNotMatch":
@@ -210,6 +222,7 @@ def _translate(
         ClientError,
         ConnectTimeoutError,
         EndpointConnectionError,
+        ParamValidationError,
         ReadTimeoutError,
         SSLError,
     )
@@ -223,6 +236,12 @@ def _translate(
             profile,
             serial,
             role_arn,
+        )
+    if isinstance(error, ParamValidationError):
+        # A value of the profile AWS's API cannot take (a role_arn, serial, session name).
+        return ConfigError(
+            f"A setting of profile '{profile}' is not one AWS accepts (a role_arn, mfa_serial, "
+            "external_id or role_session_name of the wrong form); check the profile."
         )
     if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
         return AwsUnreachableError(NOT_IN_TIME)
@@ -240,13 +259,35 @@ def _translate(
 
 
 def _call(
-    operation: Any, profile: str, serial: str | None, role_arn: str | None = None, **arguments: Any
+    operation: Any,
+    profile: str,
+    serial: str | None,
+    role_arn: str | None = None,
+    bounds: Bounds = DEFAULT_BOUNDS,
+    **arguments: Any,
 ) -> Any:
-    try:
-        return operation(**arguments)
-    except Exception as error:
-        # Our message replaces botocore's: its text may quote the request.
-        raise _translate(error, profile, serial, role_arn) from None
+    """One AWS call, ended at the bounds' deadline: it runs in a daemon thread, and a caller
+    that gives up leaves it behind (the process exits, or the socket times out on its own)."""
+    import threading
+
+    outcome: list[Any] = []
+
+    def call() -> None:
+        try:
+            outcome.append((True, operation(**arguments)))
+        except Exception as error:
+            outcome.append((False, error))
+
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(bounds.total)
+    if not outcome:
+        raise AwsUnreachableError(NOT_IN_TIME)
+    succeeded, value = outcome[0]
+    if succeeded:
+        return value
+    # Our message replaces botocore's: its text may quote the request.
+    raise _translate(value, profile, serial, role_arn) from None
 
 
 def _credentials(answer: Any, clock: Callable[[], float]) -> SessionCredentials:
@@ -279,6 +320,7 @@ class SessionTokenCall:
 
         check_environment(env)
         self._profile = profile
+        self._bounds = bounds
         self._client: Any = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(
@@ -313,7 +355,9 @@ class SessionTokenCall:
         arguments: dict[str, Any] = {"SerialNumber": serial, "TokenCode": code}
         if duration is not None:
             arguments["DurationSeconds"] = duration
-        answer = _call(self._client.get_session_token, self._profile, serial, **arguments)
+        answer = _call(
+            self._client.get_session_token, self._profile, serial, bounds=self._bounds, **arguments
+        )
         return _credentials(answer, clock)
 
     def close(self) -> None:
@@ -356,7 +400,7 @@ def assume_role(
         arguments["DurationSeconds"] = duration
     if external_id:
         arguments["ExternalId"] = external_id
-    answer = _call(client.assume_role, profile, None, role_arn, **arguments)
+    answer = _call(client.assume_role, profile, None, role_arn, bounds=bounds, **arguments)
     return _credentials(answer, clock)
 
 
@@ -369,7 +413,7 @@ def list_mfa_devices(
     bounds: Bounds = DEFAULT_BOUNDS,
 ) -> list[str]:
     client = _client("iam", keys, profile, region, env, bounds=bounds)
-    answer = _call(client.list_mfa_devices, profile, None)
+    answer = _call(client.list_mfa_devices, profile, None, bounds=bounds)
     serials = [device.get("SerialNumber", "") for device in answer.get("MFADevices", [])]
     from aws_mfa_run.settings import SERIAL_CHARACTERS
 

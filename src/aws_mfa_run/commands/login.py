@@ -46,7 +46,7 @@ def run(context: Context) -> int:
 
     # A role profile: its credentials go to the login target (admin-mfa for admin).
     target = settings.login_target
-    store.check_target(credentials, config, target)
+    store.check_target(credentials, config, target, settings.profile)
     files.check_writable(settings.paths.credentials)
     stored = store.stored_session(credentials, target, settings.profile)
     reusable = stored is not None and stored.usable(now, settings.min_remaining)

@@ -30,7 +30,7 @@ from aws_mfa_run.credentials.longterm import (
     file_keys,
     long_term_keys,
 )
-from aws_mfa_run.errors import AwsRefusedError, ConfigError, MfaRunError, UsageError
+from aws_mfa_run.errors import AwsRefusedError, ConfigError, MfaRunError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.settings import Settings
 
@@ -300,7 +300,7 @@ def run(context: Context) -> int:
     config, credentials = context.files()
     settings = context.settings(config, credentials)
     if settings.roles:
-        raise UsageError(
+        raise ConfigError(
             f"Profile '{settings.profile}' is a role profile; name the profile that holds the "
             "keys with -p."
         )

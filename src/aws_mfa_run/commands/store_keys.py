@@ -27,7 +27,7 @@ from aws_mfa_run.credentials.longterm import (
     is_own_process,
     own_process_command,
 )
-from aws_mfa_run.errors import ConfigError, UsageError
+from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.settings import config_section_name
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -77,6 +77,9 @@ def store_keys(
             "replace it. Remove it first, or keep the keys where they are."
         )
     keys, holder = found
+    # Both files will be written: refuse a read-only one before the secret goes anywhere new.
+    files.check_writable(credentials_path)
+    files.check_writable(config_path)
     keyring_store.write(profile, keys, backend)
 
     files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
@@ -165,7 +168,7 @@ def run(context: Context) -> int:
     config, credentials = context.files()
     profile = context.settings_profile()
     if role_chain(profile, config, credentials, context.env)[0]:
-        raise UsageError(
+        raise ConfigError(
             f"Profile '{profile}' is a role profile; name the profile that holds the keys with -p."
         )
     paths = context.paths

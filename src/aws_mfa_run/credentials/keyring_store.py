@@ -30,13 +30,23 @@ def _backend(backend: Any) -> Any:
             "The keyring library is not installed; install it (pip install keyring) to keep "
             "keys in the OS keyring."
         ) from None
-    return keyring.get_keyring()
+    try:
+        return keyring.get_keyring()
+    except Exception as error:  # a PYTHON_KEYRING_BACKEND or keyringrc.cfg naming no backend
+        raise ConfigError(
+            f"The OS keyring backend chosen by PYTHON_KEYRING_BACKEND or keyringrc.cfg cannot "
+            f"be loaded ({type(error).__name__}); fix that setting."
+        ) from None
 
 
 def _failed(error: Exception, doing: str) -> ConfigError:
-    # keyring's messages name the backend's trouble, never a stored secret.
-    detail = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
-    return ConfigError(f"The OS keyring could not {doing}: {detail}")
+    # keyring's messages name the backend's trouble, never a stored secret. Whole sentences
+    # only: the first one, else the error's kind.
+    text = str(error).strip()
+    first = text.split(". ")[0].rstrip(".") if text else type(error).__name__
+    if len(first) > 200:
+        first = type(error).__name__
+    return ConfigError(f"The OS keyring could not {doing}: {first}.")
 
 
 def backend_name(backend: Any = None) -> str:

@@ -17,7 +17,7 @@ from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.errors import ConfigError
-from aws_mfa_run.settings import Settings
+from aws_mfa_run.settings import Settings, config_values
 from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -109,16 +109,17 @@ def _fetch(
     # Check both files whole, and everything the write needs, before a code is spent.
     config.validate()
     credentials.validate()
-    store.check_target(credentials, config, settings.session_target)
+    store.check_target(credentials, config, settings.session_target, settings.source_profile)
     files.check_writable(paths.credentials)
     files.check_writable(paths.config)
     from aws_mfa_run import sts
 
-    sts.check_environment(env)
+    sts.check_environment(env, config_values(settings.source_profile, config))
     keys = long_term_keys(settings.source_profile, config, credentials, env)
     found_in = file_keys(settings.source_profile, config, credentials)
     _warn_if_readable(keys, found_in[1] if found_in else None, paths.config, prompting.say)
-    serial = settings.serial or discover_serial(settings, keys, env, prompting)
+    discovered = None if settings.serial else discover_serial(settings, keys, env, prompting)
+    serial = settings.serial or discovered or ""
     stale = store.stored_session(credentials, settings.session_target, settings.source_profile)
     spent = codes.SpentCodes(state.used_codes(paths.state_dir))
     call = sts.prepare_session_token_call(
@@ -144,6 +145,13 @@ def _fetch(
     finally:
         call.close()
     spent.remember(serial, code, prompting.clock())
+    if discovered:
+        # Saved only now: a failed login changes no file.
+        profile = settings.source_profile
+        store.save_mfa_serial(paths.config, profile, discovered)
+        prompting.say(
+            f"Found MFA device {discovered}; saved it as mfa_serial of profile '{profile}'."
+        )
     return session, set(credentials.sections)
 
 
@@ -179,7 +187,7 @@ def _warn_if_readable(
 def discover_serial(
     settings: Settings, keys: LongTermKeys, env: Mapping[str, str], prompting: Prompting
 ) -> str:
-    """Find the user's MFA device with IAM ListMFADevices and remember it in the config."""
+    """Find the user's MFA device with IAM ListMFADevices (saved once a login succeeds)."""
     from aws_mfa_run import sts
 
     profile = settings.source_profile
@@ -211,6 +219,4 @@ def discover_serial(
                     break
         finally:
             terminal.close()
-    store.save_mfa_serial(settings.paths.config, profile, chosen)
-    prompting.say(f"Found MFA device {chosen}; saved it as mfa_serial of profile '{profile}'.")
     return chosen

@@ -55,9 +55,17 @@ def stored_session(
     return from_stored(values)
 
 
-def check_target(credentials: inifile.IniText, config: inifile.IniText, target: str) -> None:
-    """Refuse, before any code is spent, a target that is not ours to write."""
+def check_target(
+    credentials: inifile.IniText, config: inifile.IniText, target: str, source: str
+) -> None:
+    """Refuse, before any code is spent, a target that is not ours to write for `source`."""
     values = credentials.get(target) or {}
+    holder = values.get(KEY_SOURCE)
+    if holder and holder != source:
+        raise ConfigError(
+            f"Profile '{target}' holds the MFA session of profile '{holder}'; choose another "
+            f"--target-profile, or end that session first (aws-mfa-run --logout -p {holder})."
+        )
     if values.get("aws_access_key_id") and KEY_EXPIRATION not in values:
         raise ConfigError(
             f"Profile '{target}' in {credentials.path} holds keys that aws-mfa-run did not "
@@ -169,7 +177,7 @@ def write_session(
     with _Locks(credentials_path, config_path):
         credentials = _wait_for_whole_file(credentials_path, expected_sections, sleep)
         config = read_ini(config_path)
-        check_target(credentials, config, target)
+        check_target(credentials, config, target, source)
         ours = copied_values(credentials, target)
         changes, now_ours = target_config_changes(config, target, copied, ours)
         new_credentials = inifile.edit_section(
