@@ -148,3 +148,16 @@ def test_fish_completion(bed: Bed) -> None:
     assert offered("aws-mfa-run --completion ") == ["bash", "fish", "zsh"]
     assert "printenv" in offered("aws-mfa-run -p admin printen")
     assert "--profile" not in offered("aws-mfa-run -p admin printenv --prof")
+
+
+def test_bash_quotes_a_profile_name_with_a_space(bed: Bed) -> None:
+    """`-p my<Tab>` must become one word, `my\\ dev`, not two."""
+    bed.credentials.write_text("[my dev]\naws_access_key_id = AKIAX\n[other]\nx = 1\n")
+    script = bed.run(AWS_MFA_RUN, "--completion", "bash").stdout
+    probe = (
+        f"{script}\nCOMP_WORDS=(aws-mfa-run -p my); COMP_CWORD=2; _aws_mfa_run; "
+        'printf "%s\\n" "${COMPREPLY[@]}"'
+    )
+    done = bed.run("bash", "-c", probe)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["my\\ dev"]

@@ -106,6 +106,10 @@ _aws_mfa_run() {{
     case $prev in
         {profile})
             COMPREPLY=( $(compgen -W "$(aws-mfa-run {PROFILES_MODE} 2>/dev/null)" -- "$cur") )
+            # A name with a space goes in quoted, unless the user opened a quote already.
+            if [[ $cur != [\\\'\\\"]* ]]; then
+                COMPREPLY=( $(printf '%q\\n' "${{COMPREPLY[@]}}") )
+            fi
             return ;;
         --env) if [[ $cur != -* ]]; then
                 COMPREPLY=( $(compgen -W "{env_shells}" -- "$cur") ); return
