@@ -16,7 +16,7 @@ BIN := $(VENV)/bin
 SOURCES := pyproject.toml $(shell find src -name "*.py") cli-alias/alias
 # Tests run in parallel, a bed (HOME, stand-in, port) each. Most of their time is spent waiting
 # for processes, so more workers than the machine's 2 cores still shortens the run.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 6
 TEST_ARGS ?=
 # The JavaScript SDK v3 that tests/test_server.py drives, as locked; only where node and npm are.
 NODE_MODULES := $(if $(shell command -v node 2>/dev/null),$(if $(shell command -v npm 2>/dev/null),tests/js/node_modules/.package-lock.json))
