@@ -25,6 +25,10 @@ def _role_cache(cache: RoleCacheState, now: float) -> dict[str, object]:
 
 
 def _profile(row: StatusRow, now: float) -> dict[str, object]:
+    if row.error is not None:  # the profile cannot be used: only its name and why
+        fields = ("kind", "source", "target", "device", "keys", "expiration", "seconds_left")
+        more = ("refresh_margin_seconds", "role_caches")
+        return {"profile": row.profile, **dict.fromkeys(fields + more), "error": row.error}
     return {
         "profile": row.profile,
         "kind": row.kind,
