@@ -280,37 +280,6 @@ def test_every_throttling_code_means_unreachable(ready: Bed, code: str) -> None:
     assert done.returncode == 6 and "busy" in done.stderr, done.stderr
 
 
-def test_bounds_are_parameters_a_silent_endpoint_fails_within_them(ready: Bed) -> None:
-    """In-process, with bounds of half a second: the same code as the command, no 10 s wait.
-    (botocore reads AWS_ENDPOINT_URL from os.environ itself, so this test sets it there.)"""
-    from aws_mfa_run import sts
-    from aws_mfa_run.errors import AwsUnreachableError
-
-    ready.fake.mode = "hang"
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(ready.env)
-    started = time.monotonic()
-    try:
-        call = sts.prepare_session_token_call(
-            keys=(ready.alice.access_key, ready.alice.secret_key),
-            profile="default",
-            region="eu-west-1",
-            env=ready.env,
-            bounds=sts.Bounds(connect=0.5, read=0.5, attempts=2),
-        )
-        try:
-            with pytest.raises(AwsUnreachableError, match="in time"):
-                call.get_session_token(serial=ready.device.serial, code="123456", duration=None)
-        finally:
-            call.close()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    assert time.monotonic() - started < 4
-
-
-@pytest.mark.parametrize("mode", ["hang", "drip"])
 def test_the_deadline_ends_a_call_whatever_the_endpoint_does(ready: Bed, mode: str) -> None:
     """botocore's read timeout is per read: an answer dripping a byte at a time never trips it.
     The deadline (a parameter: here 1.5 s) ends the call all the same."""
