@@ -358,7 +358,14 @@ def places_of_keys(bed: Bed) -> list[tuple[str, str, str]]:
 def test_sigkill_during_store_keys_never_loses_or_tears_a_key(ready: Bed) -> None:
     use_test_keyring(ready)
     credentials, config = ready.credentials.read_bytes(), ready.config.read_bytes()
-    whole = run_time(ready, "--store-keys")
+
+    def timed_run() -> float:
+        ready.credentials.write_bytes(credentials)
+        ready.config.write_bytes(config)
+        (ready.home / "test-keyring.json").unlink(missing_ok=True)
+        return run_time(ready, "--store-keys")
+
+    whole = max(timed_run() for _ in range(3))  # the slowest of three, as a loaded machine runs
     rng = random.Random(16)
     outcomes: dict[str, int] = {}
     pair = (ready.alice.access_key, ready.alice.secret_key)
@@ -401,7 +408,9 @@ def test_sigkill_during_rotate_keys_always_leaves_a_working_key(ready: Bed, plac
     if place == "keyring":
         assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
     login(ready)
-    whole = run_time(ready, "--rotate-keys")
+    # The slowest of three runs: kills spread over a window a loaded machine's run fits into,
+    # so that some land after the new key is stored.
+    whole = max(run_time(ready, "--rotate-keys") for _ in range(3)) * 1.4
     rng = random.Random(place)
     trials = KILL_TRIALS
     rotated = leftover = 0
