@@ -280,6 +280,7 @@ def test_every_throttling_code_means_unreachable(ready: Bed, code: str) -> None:
     assert done.returncode == 6 and "busy" in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("mode", ["hang", "drip"])
 def test_the_deadline_ends_a_call_whatever_the_endpoint_does(ready: Bed, mode: str) -> None:
     """botocore's read timeout is per read: an answer dripping a byte at a time never trips it.
     The deadline (a parameter: here 1.5 s) ends the call all the same."""
