@@ -130,20 +130,32 @@ def locked_directory_of(path: str) -> locked:
     return locked(directory_of(path), directory=True)
 
 
+def _writable_file(path: str, real: str) -> os.stat_result | None:
+    """The stat of the file `path` (real path `real`) we are about to replace, None when there is
+    none; refused when it is not a regular file or the user made it read-only."""
+    try:
+        current = os.stat(real)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise _oserror(path, error, "write") from None
+    if not stat.S_ISREG(current.st_mode):
+        raise ConfigError(f"{path} is not a regular file; move it out of the way.")
+    # A file the user made read-only is a decision of theirs; `aws configure set` respects it
+    # too. (As root, os.access would say yes whatever the mode: the mode bits are what count.)
+    if not current.st_mode & stat.S_IWUSR:
+        raise ConfigError(
+            f"{path} is read-only (mode {stat.S_IMODE(current.st_mode):04o}); make it writable "
+            f"(chmod u+w) to let aws-mfa-run update it."
+        )
+    return current
+
+
 def check_writable(path: str) -> None:
     """Fail before anything is spent (an MFA code) when `path` could not be written: its
     directory must let us create the temporary file, and the file must not be read-only."""
     real = os.path.realpath(path)
-    try:
-        current = os.stat(real)
-    except FileNotFoundError:
-        current = None
-    except OSError as error:
-        raise _oserror(path, error, "write") from None
-    if current is not None:
-        if not stat.S_ISREG(current.st_mode):
-            raise ConfigError(f"{path} is not a regular file; move it out of the way.")
-        _refuse_read_only(path, current.st_mode)
+    _writable_file(path, real)
     directory = os.path.dirname(real) or "."
     while not os.path.isdir(directory):  # it will be created: check where it will be
         parent = os.path.dirname(directory)
@@ -152,16 +164,6 @@ def check_writable(path: str) -> None:
         directory = parent
     if not os.access(directory, os.W_OK | os.X_OK):
         raise ConfigError(f"Cannot write into {directory}: permission denied.")
-
-
-def _refuse_read_only(path: str, mode: int) -> None:
-    # A file the user made read-only is a decision of theirs; `aws configure set` respects it
-    # too. (As root, os.access would say yes whatever the mode: the mode bits are what count.)
-    if not mode & stat.S_IWUSR:
-        raise ConfigError(
-            f"{path} is read-only (mode {stat.S_IMODE(mode):04o}); make it writable "
-            f"(chmod u+w) to let aws-mfa-run update it."
-        )
 
 
 def directory_of(path: str) -> str:
@@ -196,16 +198,7 @@ def write_atomic(
     real = os.path.realpath(path)
     directory = os.path.dirname(real) or "."
     note = None
-    try:
-        current = os.stat(real)
-    except FileNotFoundError:
-        current = None
-    except OSError as error:
-        raise _oserror(path, error, "write") from None
-    if current is not None and not stat.S_ISREG(current.st_mode):
-        raise ConfigError(f"{path} is not a regular file; move it out of the way.")
-    if current is not None:
-        _refuse_read_only(path, current.st_mode)
+    current = _writable_file(path, real)
     mode = stat.S_IMODE(current.st_mode) if current is not None else PRIVATE_FILE_MODE
     if private and mode & 0o077:
         note = f"Made {path} private ({mode:04o} -> {mode & 0o700:04o}): it holds secret keys."

@@ -323,23 +323,15 @@ class SessionTokenCall:
         self._bounds = bounds
         self._client: Any = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._build, args=(keys, profile, region, env, bounds), daemon=True
-        )
-        self._thread.start()
 
-    def _build(
-        self,
-        keys: tuple[str, str],
-        profile: str,
-        region: str | None,
-        env: Mapping[str, str],
-        bounds: Bounds,
-    ) -> None:
-        try:
-            self._client = _client("sts", keys, profile, region, env, bounds=bounds)
-        except BaseException as error:  # handed to the caller's thread by get_session_token()
-            self._error = error
+        def build() -> None:
+            try:
+                self._client = _client("sts", keys, profile, region, env, bounds=bounds)
+            except BaseException as error:  # handed to the caller's thread by get_session_token()
+                self._error = error
+
+        self._thread = threading.Thread(target=build, daemon=True)
+        self._thread.start()
 
     def get_session_token(
         self,

@@ -31,29 +31,18 @@ def run(context: Context) -> int:
             f"'{settings.profile}'; logging in '{settings.profile}'."
         )
     now = context.clock()
-    if not settings.roles:
-        session, fetched = get_credentials(
-            settings,
-            context.env,
-            context.prompting(),
-            token_code=code,
-            force=force,
-            renew_session=renew,
-            allow_inherited=False,
-        )
-        context.say(_report(settings, session, fetched, now, ""))
-        return 0
-
-    # A role profile: its credentials go to the login target (admin-mfa for admin).
     target = settings.login_target
-    store.check_target(credentials, config, target, settings.profile)
-    files.check_writable(settings.paths.credentials)
-    stored = store.stored_session(credentials, target, settings.profile)
-    reusable = stored is not None and stored.usable(now, settings.min_remaining)
-    if stored is not None and reusable and not force:
-        context.say(_report(settings, stored, False, now, ""))
-        return 0
-    session, _ = get_credentials(
+    if settings.roles:
+        # A role profile: its credentials go to its own target (admin-mfa for admin), checked
+        # here before any code, as the chain checks the MFA session's target.
+        store.check_target(credentials, config, target, settings.profile)
+        files.check_writable(settings.paths.credentials)
+        files.check_writable(settings.paths.config)
+        stored = store.stored_session(credentials, target, settings.profile)
+        if stored is not None and not force and stored.usable(now, settings.min_remaining):
+            context.say(_report(settings, stored, False, now, ""))
+            return 0
+    session, fetched = get_credentials(
         settings,
         context.env,
         context.prompting(),
@@ -62,19 +51,22 @@ def run(context: Context) -> int:
         renew_session=renew,
         allow_inherited=False,
     )
-    for note in store.write_session(
-        credentials_path=settings.paths.credentials,
-        config_path=settings.paths.config,
-        target=target,
-        source=settings.profile,
-        session=session,
-        copied=settings.login_copies,
-        expected_sections=set(credentials.sections),
-    ):
-        context.say(note)
-    from aws_mfa_run.credentials.role import describe
+    via = ""
+    if settings.roles:
+        for note in store.write_session(
+            credentials_path=settings.paths.credentials,
+            config_path=settings.paths.config,
+            target=target,
+            source=settings.profile,
+            session=session,
+            copied=settings.login_copies,
+            expected_sections=set(credentials.sections),
+        ):
+            context.say(note)
+        from aws_mfa_run.credentials.role import describe
 
-    context.say(_report(settings, session, True, context.clock(), f" ({describe(settings)})"))
+        fetched, now, via = True, context.clock(), f" ({describe(settings)})"
+    context.say(_report(settings, session, fetched, now, via))
     return 0
 
 
