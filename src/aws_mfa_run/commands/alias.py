@@ -39,15 +39,6 @@ def shipped_aliases() -> dict[str, str]:
     return dict(inifile.parse(shipped_alias_text(), "cli-alias/alias").get(ALIAS_SECTION) or {})
 
 
-def installed_aliases(alias_file: str) -> Mapping[str, str]:
-    """The user's top-level aliases; empty when the file is missing or unreadable."""
-    try:
-        text = files.read_text(alias_file)
-        return (inifile.parse(text or "", alias_file).get(ALIAS_SECTION) or {}) if text else {}
-    except ConfigError:
-        return {}
-
-
 def install(alias_file: str, force: bool) -> str:
     """Merge our aliases into the alias file; returns what was done, for the user."""
     wanted = shipped_aliases()
