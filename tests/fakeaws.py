@@ -14,6 +14,7 @@ Run it in a thread of the tests (FakeAws.start) or as `python tests/fakeaws.py` 
 
 from __future__ import annotations
 
+import calendar
 import json
 import secrets
 import string
@@ -412,7 +413,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         stamp = headers.get("x-amz-date", "")
         try:
-            signed_at = time.mktime(time.strptime(stamp, "%Y%m%dT%H%M%SZ")) - time.timezone
+            signed_at = calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%SZ"))
         except ValueError:
             signed_at = 0
         now = aws.now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import stat
 import subprocess
 import time
@@ -39,8 +40,8 @@ def test_written_profile_holds_session_expiration_source_and_region(ready: Bed) 
     assert keys["aws_secret_access_key"] == session.secret_key
     assert keys["aws_session_token"] == session.token
     assert keys["aws_mfa_run_source_profile"] == "default"
-    stored = time.mktime(time.strptime(keys["aws_mfa_run_expiration"], "%Y-%m-%dT%H:%M:%SZ"))
-    assert abs(stored - time.timezone - (before + 43200)) < 60
+    stored = calendar.timegm(time.strptime(keys["aws_mfa_run_expiration"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert abs(stored - (before + 43200)) < 60
     assert ready.ini_section(ready.config, "profile mfa") == {"region": "eu-west-1"}
     assert stat.S_IMODE(ready.credentials.stat().st_mode) == 0o600
 
@@ -423,3 +424,42 @@ def test_python_dash_m_works(ready: Bed) -> None:
 
     done = ready.run(sys.executable, "-m", "aws_mfa_run", "--version")
     assert done.returncode == 0 and done.stdout.startswith("aws-mfa-run ")
+
+
+def _zone_in_daylight_saving_now() -> str:
+    """A zone whose clocks are in daylight-saving time now: Berlin in the northern summer,
+    Sydney in the southern one (together they cover every day of the year)."""
+    import datetime
+    from zoneinfo import ZoneInfo
+
+    for zone in ("Europe/Berlin", "Australia/Sydney"):
+        if datetime.datetime.now(ZoneInfo(zone)).dst():
+            return zone
+    raise AssertionError("neither Berlin nor Sydney is in daylight-saving time")
+
+
+def test_times_are_right_on_a_machine_in_daylight_saving_time(ready: Bed) -> None:
+    import datetime
+    from zoneinfo import ZoneInfo
+
+    zone = _zone_in_daylight_saving_now()
+    local = {"TZ": zone}
+    before = time.time()
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), env=local)
+    assert done.returncode == 0, done.stderr
+    stored = calendar.timegm(
+        time.strptime(session_keys(ready)["aws_mfa_run_expiration"], "%Y-%m-%dT%H:%M:%SZ")
+    )
+    assert abs(stored - (before + 43200)) < 60  # UTC in the file, not the local clock
+
+    # People see the local time of that instant, with the zone's summer abbreviation.
+    shown = datetime.datetime.fromtimestamp(stored, ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+    status = ready.run(AWS_MFA_RUN, "--status", env=local)
+    assert f"until {shown} (" in status.stdout, status.stdout
+
+    # The wrapper reads the stored time as UTC: the session is reused, and handed on unchanged.
+    expiration = ready.run(
+        AWS_MFA_RUN, "sh", "-c", 'echo "$AWS_CREDENTIAL_EXPIRATION"', env=local
+    )
+    assert expiration.stdout.strip() == session_keys(ready)["aws_mfa_run_expiration"]
+    assert ready.fake.calls["GetSessionToken"] == 1
