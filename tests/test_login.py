@@ -458,8 +458,6 @@ def test_times_are_right_on_a_machine_in_daylight_saving_time(ready: Bed) -> Non
     assert f"until {shown} (" in status.stdout, status.stdout
 
     # The wrapper reads the stored time as UTC: the session is reused, and handed on unchanged.
-    expiration = ready.run(
-        AWS_MFA_RUN, "sh", "-c", 'echo "$AWS_CREDENTIAL_EXPIRATION"', env=local
-    )
+    expiration = ready.run(AWS_MFA_RUN, "sh", "-c", 'echo "$AWS_CREDENTIAL_EXPIRATION"', env=local)
     assert expiration.stdout.strip() == session_keys(ready)["aws_mfa_run_expiration"]
     assert ready.fake.calls["GetSessionToken"] == 1
