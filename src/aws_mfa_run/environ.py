@@ -86,14 +86,18 @@ def _powershell_quote(value: str) -> str:
 
 
 def shell_script(variables: Mapping[str, str], shell: str, env: Mapping[str, str]) -> str:
-    """Text for `eval "$(aws-mfa-run --env)"`: unset what could override, export the session."""
+    """Text for `eval "$(aws-mfa-run --env)"`: unset what could override, export the session.
+    Its own status is 0 once the variables are set, so `eval ... && next` (or fish's `| source;
+    and next`) goes on."""
     stale = [name for name in REMOVED if name not in variables]
     if user_region(env) is None:
         stale += [
             name for name in (*REGION_VARIABLES, REGION_MARKER_VARIABLE) if name not in variables
         ]
     if shell == "fish":
-        lines = [f"set -e {name};" for name in stale]
+        # `set -e` of an unset variable fails (status 4), and fish's `set -gx` keeps the status
+        # before it: an `if` that erases only what is set leaves 0, so `| source; and ...` runs.
+        lines = [f"if set -q {name}; set -e {name}; end;" for name in stale]
         lines += [f"set -gx {name} {_fish_quote(value)};" for name, value in variables.items()]
     elif shell in ("powershell", "pwsh"):
         lines = [f"Remove-Item Env:{name} -ErrorAction SilentlyContinue" for name in stale]

@@ -1,0 +1,37 @@
+"""`--env` through the real shells: the variables are set, and the script's own status is 0, so
+`eval "$(aws-mfa-run --env)" && next` (fish: `aws-mfa-run --env fish | source; and next`) goes
+on, whether or not the variables it removes were set."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import AWS_MFA_RUN, Bed
+
+# Each shell: `--env` as README has it run, then `ok` only if its status was 0; then whether the
+# AWS_PROFILE that --env removes is gone, and the session token it sets.
+LINES = {
+    "bash": f'eval "$("{AWS_MFA_RUN}" --env bash)" && echo "ok $AWS_MFA_RUN_PROFILE"',
+    "zsh": f'eval "$("{AWS_MFA_RUN}" --env zsh)" && echo "ok $AWS_MFA_RUN_PROFILE"',
+    "dash": f'eval "$("{AWS_MFA_RUN}" --env)" && echo "ok $AWS_MFA_RUN_PROFILE"',
+    "fish": f"'{AWS_MFA_RUN}' --env fish | source; and echo ok $AWS_MFA_RUN_PROFILE",
+}
+POSIX_CHECK = '; [ -z "${AWS_PROFILE+set}" ] && echo profile-gone; echo "key=$AWS_SESSION_TOKEN"'
+FISH_CHECK = "; set -q AWS_PROFILE; or echo profile-gone; echo key=$AWS_SESSION_TOKEN"
+
+
+@pytest.mark.parametrize("shell", sorted(LINES))
+@pytest.mark.parametrize("profile", [None, "default"], ids=["AWS_PROFILE-unset", "AWS_PROFILE-set"])
+def test_env_sets_the_session_and_ends_with_status_0(
+    ready: Bed, shell: str, profile: str | None
+) -> None:
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed (apt-get install {shell})")
+    ready.login()
+    line = LINES[shell] + (FISH_CHECK if shell == "fish" else POSIX_CHECK)
+    done = ready.run(shell, "-c", line, env={"AWS_PROFILE": profile} if profile else {})
+    assert done.returncode == 0, done.stderr
+    token = ready.ini_section(ready.credentials, "mfa")["aws_session_token"]
+    assert done.stdout.splitlines() == ["ok default", "profile-gone", f"key={token}"]
