@@ -89,6 +89,9 @@ def test_bash_tab_completion_in_a_terminal(bed: Bed) -> None:
     # After the options comes the command, then whatever the command takes.
     assert completed(child, "aws-mfa-run -p admin printen\t") == "aws-mfa-run -p admin printenv"
     assert completed(child, "aws-mfa-run -- -p\t") == "aws-mfa-run -- -p"
+    # No such profile: the word stays as typed (not replaced by `''`).
+    assert completed(child, "aws-mfa-run -p zzz\t") == "aws-mfa-run -p zzz"
+    assert completed(child, "aws-mfa-run --env sh -p ad\t") == "aws-mfa-run --env sh -p admin"
     # Tab twice lists every profile; a profile added now is offered at once.
     with bed.config.open("a") as handle:
         handle.write("[profile late-one]\nregion = eu-west-1\n")
@@ -126,6 +129,10 @@ def test_zsh_tab_completion_in_a_terminal(bed: Bed) -> None:
     assert completed(child, "aws-mfa-run --profile=ci\t") == "aws-mfa-run --profile=ci-bot"
     assert completed(child, "aws-mfa-run --completion fi\t") == "aws-mfa-run --completion fish"
     assert completed(child, "aws-mfa-run -p admin printen\t") == "aws-mfa-run -p admin printenv"
+    assert completed(child, "aws-mfa-run -p zzz\t") == "aws-mfa-run -p zzz"
+    assert completed(child, "aws-mfa-run --env sh -p ad\t") == "aws-mfa-run --env sh -p admin"
+    assert completed(child, "aws-mfa-run --env fish --logi\t") == "aws-mfa-run --env fish --login"
+    assert completed(child, "aws-mfa-run --env pw\t") == "aws-mfa-run --env pwsh"
     child.sendline("exit")
     child.expect(pexpect.EOF)
 
@@ -161,3 +168,98 @@ def test_bash_quotes_a_profile_name_with_a_space(bed: Bed) -> None:
     done = bed.run("bash", "-c", probe)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["my\\ dev"]
+
+
+def bash_offers(bed: Bed, line: str) -> list[str]:
+    """What the bash function puts in COMPREPLY for `line` (Tab at its end), with COMP_WORDS
+    split as readline splits them: at blanks, and `=` a word of its own."""
+    words: list[str] = []
+    for word in line.split(" "):
+        name, equals, value = word.partition("=")
+        words += [name, "=", value] if equals and name.startswith("--") else [word]
+    script = bed.home / ".local/share/bash-completion/completions/aws-mfa-run"
+    quoted = " ".join("'" + word.replace("'", "'\\''") + "'" for word in words)
+    probe = (
+        f"source {script}; COMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}; _aws_mfa_run; "
+        'for word in "${COMPREPLY[@]}"; do printf "%s\\n" "$word"; done'
+    )
+    done = bed.run("bash", "-c", probe)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def fish_offers(bed: Bed, line: str) -> list[str]:
+    """What fish offers for `line`: its `complete -C`, words without their descriptions."""
+    done = bed.run("fish", "-c", 'complete --do-complete="$LINE"', env={"LINE": line})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    return [entry.split("\t")[0] for entry in done.stdout.splitlines()]
+
+
+# Command lines whose completions are our own words (options, shells, profiles): bash and fish
+# must offer the same ones. fish inserts `--profile=NAME` whole where bash, which splits at `=`,
+# completes NAME.
+SAME_IN_BASH_AND_FISH = [
+    "aws-mfa-run -",
+    "aws-mfa-run --prof",
+    "aws-mfa-run --lo",
+    "aws-mfa-run -p ",
+    "aws-mfa-run -p ad",
+    "aws-mfa-run -p zzz",
+    "aws-mfa-run --profile=ci",
+    "aws-mfa-run --profile=",
+    "aws-mfa-run --target-profile ",
+    "aws-mfa-run --completion ",
+    "aws-mfa-run --env ",
+    "aws-mfa-run --env p",
+    "aws-mfa-run --env=",
+    "aws-mfa-run --env fish --lo",
+    "aws-mfa-run --env sh -p adm",
+    "aws-mfa-run --env zsh --target-profile ",
+    "aws-mfa-run --env --stat",
+    "aws-mfa-run --serial ",
+    "aws-mfa-run --duration 9",
+    "aws-mfa-run -p admin --lo",
+    "aws-mfa-run --login 123456 --target-profile d",
+]
+
+
+@pytest.mark.skipif(
+    shutil.which("fish") is None, reason="fish is not installed (apt-get install fish)"
+)
+def test_fish_offers_what_bash_offers(bed: Bed) -> None:
+    installed(bed)
+    for line in SAME_IN_BASH_AND_FISH:
+        in_bash = bash_offers(bed, line)
+        in_fish = fish_offers(bed, line)
+        last = line.split(" ")[-1]
+        if last.startswith("--") and "=" in last:
+            option = last.partition("=")[0] + "="
+            in_fish = [word[len(option) :] for word in in_fish if word.startswith(option)]
+        assert sorted(in_fish) == sorted(in_bash), line
+    # Both see the same words as bash's own expectations, not only as each other.
+    assert sorted(bash_offers(bed, "aws-mfa-run --env ")) == sorted(arguments.SHELLS)
+    assert bash_offers(bed, "aws-mfa-run --env sh -p adm") == ["admin"]
+    assert bash_offers(bed, "aws-mfa-run -p zzz") == []
+    # After the options, the wrapped command, then that command's own completion.
+    for line, expected in [
+        ("aws-mfa-run printen", "printenv"),
+        ("aws-mfa-run -p admin printen", "printenv"),
+        ("aws-mfa-run --env sh -p admin printen", "printenv"),
+        ("aws-mfa-run -- printen", "printenv"),
+    ]:
+        assert expected in bash_offers(bed, line), line
+        assert expected in fish_offers(bed, line), line
+    assert "--profile" not in fish_offers(bed, "aws-mfa-run -p admin printenv --prof")
+    # fish as the wrapped command: its own --login.
+    assert fish_offers(bed, "aws-mfa-run -p admin fish --logi") == ["--login"]
+
+
+@pytest.mark.skipif(
+    shutil.which("fish") is None, reason="fish is not installed (apt-get install fish)"
+)
+def test_no_profiles_at_all_offers_nothing(bed: Bed) -> None:
+    done = bed.run("sh", "-c", EXAMPLES["completion"])
+    assert done.returncode == 0, done.stderr
+    assert bash_offers(bed, "aws-mfa-run -p ") == []
+    assert fish_offers(bed, "aws-mfa-run -p ") == []
+    assert fish_offers(bed, "aws-mfa-run --profile=") == []

@@ -106,8 +106,9 @@ _aws_mfa_run() {{
     case $prev in
         {profile})
             COMPREPLY=( $(compgen -W "$(aws-mfa-run {PROFILES_MODE} 2>/dev/null)" -- "$cur") )
-            # A name with a space goes in quoted, unless the user opened a quote already.
-            if [[ $cur != [\\\'\\\"]* ]]; then
+            # A name with a space goes in quoted, unless the user opened a quote already. No
+            # match stays no match: printf with no names would print `''` in the word's place.
+            if [[ $cur != [\\\'\\\"]* ]] && (( ${{#COMPREPLY[@]}} )); then
                 COMPREPLY=( $(printf '%q\\n' "${{COMPREPLY[@]}}") )
             fi
             return ;;
@@ -148,7 +149,9 @@ def _zsh() -> str:
                 "env": f":shell:({' '.join(ENV_SHELLS)})",
             }[kind]
             if kind == "env":
-                form = ""
+                # Its shell is optional, and no command follows --env: without `(*)` zsh would
+                # offer every command beside the shells.
+                form, exclusive = "", "(*)"
             specs.append(f"'{exclusive}{name}{form}[{shown}]:{action}'")
     lines = " \\\n        ".join(specs)
     return f"""\
@@ -181,50 +184,86 @@ def _fish_quote(text: str) -> str:
 
 
 def _fish() -> str:
+    # The same decisions as the bash function, step by step, so that both shells offer the same
+    # words: fish's own option handling would take `--env fish` for a command named fish.
     with_value = " ".join(_names("profile", "value", "shell"))
-    lines: list[str] = []
-    for names, kind, help_text in WORDS:
-        flags = " ".join(f"-s {name[1:]}" if len(name) == 2 else f"-l {name[2:]}" for name in names)
-        extra = {
-            "": "",
-            "profile": f" -x -a '(aws-mfa-run {PROFILES_MODE} 2>/dev/null)'",
-            "value": " -x",
-            "shell": f" -x -a '{' '.join(SHELLS)}'",
-            "env": "",  # its shell is optional; fish would offer it in the command's place
-        }[kind]
-        lines.append(
-            "complete -c aws-mfa-run -n __aws_mfa_run_no_command "
-            f"{flags}{extra} -d {_fish_quote(help_text)}"
-        )
-    options = "\n".join(lines)
+    profile, free = " ".join(_names("profile")), " ".join(_names("value"))
+    options = " \\\n        ".join(
+        f"{name} {_fish_quote(help_text)}" for names, _, help_text in WORDS for name in names
+    )
+    env_shells, shells = " ".join(ENV_SHELLS), " ".join(SHELLS)
     return f"""\
 # fish completion for aws-mfa-run (from `aws-mfa-run --completion fish`)
-function __aws_mfa_run_no_command
-    # True while no word of the wrapped command has been typed (options end at `--`, too).
-    set -l words (commandline -opc)
-    set -e words[1]
-    set -l skip 0
-    for word in $words
-        if test $skip = 1
-            set skip 0
-            continue
-        end
-        switch $word
-            case --
-                return 1
-            case {with_value}
-                set skip 1
-            case '-*'
-            case '*'
-                return 1
-        end
+function __aws_mfa_run_offer
+    # The words $argv[2..], each after the prefix $argv[1]; fish matches them to the token.
+    for word in $argv[2..-1]
+        printf '%s\\n' "$argv[1]$word"
     end
-    return 0
 end
 
-complete -c aws-mfa-run -f
-{options}
-complete -c aws-mfa-run -x -a '(__fish_complete_subcommand -- {with_value})'
+function __aws_mfa_run_command
+    # The wrapped command's own completion: its words so far ($argv), then the current token.
+    set -l line (string join ' ' -- (string escape -- $argv) (commandline -ct))
+    complete --do-complete="$line"  # attached: a line may start with `-`
+end
+
+function __aws_mfa_run_complete
+    set -l words (commandline -opc)
+    set -l cur (commandline -ct)
+    set -e words[1]
+    set -l prev $words[-1]
+    # Options end at `--` or at the first other word: the rest is the command's.
+    while set -q words[1]
+        set -l word $words[1]
+        set -e words[1]
+        switch $word
+            case --
+                __aws_mfa_run_command $words
+                return
+            case {with_value}
+                set -q words[1]; and set -e words[1]
+            case --env
+                if contains -- "$words[1]" {env_shells}
+                    set -e words[1]
+                end
+            case '-*'
+            case '*'
+                __aws_mfa_run_command $word $words
+                return
+        end
+    end
+    # `--profile=NAME`: complete NAME, keep the option in front.
+    set -l prefix
+    set -l parts (string match -r -- '^(--[^=]*)=(.*)$' $cur)
+    if set -q parts[1]
+        set prev $parts[2]
+        set cur $parts[3]
+        set prefix "$parts[2]="
+    end
+    switch $prev
+        case {profile}
+            __aws_mfa_run_offer "$prefix" (aws-mfa-run {PROFILES_MODE} 2>/dev/null)
+            return
+        case --env
+            if not string match -q -- '-*' $cur
+                __aws_mfa_run_offer "$prefix" {env_shells}
+                return
+            end
+        case --completion
+            __aws_mfa_run_offer "$prefix" {shells}
+            return
+        case {free}
+            return
+    end
+    if string match -q -- '-*' $cur
+        __aws_mfa_run_offer '' (printf '%s\\t%s\\n' \\
+        {options})
+    else
+        __aws_mfa_run_command
+    end
+end
+
+complete -c aws-mfa-run -f -a '(__aws_mfa_run_complete)'
 """
 
 
