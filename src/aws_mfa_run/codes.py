@@ -12,6 +12,7 @@ import time
 from aws_mfa_run import files
 from aws_mfa_run.errors import AwsRefusedError, NoCodeError, UsageError
 from aws_mfa_run.terminal import NoTerminal, Terminal
+from aws_mfa_run.timefmt import quantity
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -88,7 +89,7 @@ class SpentCodes:
 def _spent_message(serial: str, now: float) -> str:
     return (
         f"That code was already used for {serial}, and AWS accepts each code once; "
-        f"wait {seconds_to_next_code(now)} seconds for the next code."
+        f"wait {quantity(seconds_to_next_code(now), 'second')} for the next code."
     )
 
 
@@ -113,7 +114,7 @@ def run_code_program(
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise NoCodeError(f"{where} gave no code within {timeout:g} seconds.") from None
+        raise NoCodeError(f"{where} gave no code within {quantity(timeout, 'second')}.") from None
     except OSError as error:
         raise NoCodeError(f"{where} could not be started: {error.strerror}.") from None
     return done.returncode, done.stdout.decode(errors="replace")
@@ -157,7 +158,8 @@ def obtain_code(
         if spent.was_spent(serial, code, clock()):
             wait = seconds_to_next_code(clock()) + 1
             say(
-                f"The code from mfa_process was just used; waiting {wait} seconds for the next one."
+                f"The code from mfa_process was just used; waiting {quantity(wait, 'second')} "
+                "for the next one."
             )
             sleep(wait)
             code = run_process(mfa_process, profile)

@@ -49,6 +49,12 @@ def parse_utc(text: str) -> float | None:
     return parsed.timestamp()
 
 
+def quantity(number: float, unit: str) -> str:
+    """`1 minute`, `2 minutes`, `0 minutes`, `1.5 seconds`: a count of `unit` as a sentence says
+    it (numbers in the `g` format: no trailing `.0`)."""
+    return f"{number:g} {unit}" if number == 1 else f"{number:g} {unit}s"
+
+
 def describe_left(seconds: float) -> str:
     minutes = max(0, int(seconds) // 60)
     if minutes >= 60:

@@ -19,6 +19,7 @@ from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.settings import Settings, config_values
 from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
+from aws_mfa_run.timefmt import quantity
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -162,7 +163,9 @@ def _stale_note(
         return None
     left = int(stale.remaining(now) // 60)
     wanted = int(stale.margin(margin, floor) // 60)
-    return f"The stored session has {left} minutes left, under the {wanted}-minute margin."
+    return (
+        f"The stored session has {quantity(left, 'minute')} left, under the {wanted}-minute margin."
+    )
 
 
 def _warn_if_readable(
