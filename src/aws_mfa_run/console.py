@@ -33,6 +33,7 @@ _DEFAULT_PARTITION = ("", "signin.aws.amazon.com", "console.aws.amazon.com")
 # The private page outlives the opener: a browser that is starting reads it seconds later.
 PAGE_LIFETIME = 60
 PAGE_LIFETIME_VARIABLE = "AWS_MFA_RUN_CONSOLE_PAGE_SECONDS"  # shorter, for tests
+OPENER_TIMEOUT = 30  # seconds for osascript to hand the page to the browser
 
 
 def _partition(region: str | None) -> tuple[str, str, str]:
@@ -180,9 +181,7 @@ def open_in_browser(
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(forwarding_page(url))
         if opener is None:
-            import webbrowser
-
-            opener = webbrowser.open
+            opener = default_opener(env)
         from pathlib import Path
 
         opened = opener(Path(page).as_uri())
@@ -197,6 +196,40 @@ def open_in_browser(
             "No web browser could be started; use --console --print and open the URL yourself."
         )
     _remove_later(directory, env)
+
+
+def default_opener(env: Mapping[str, str]) -> Callable[[str], bool]:
+    """Python's webbrowser (BROWSER, xdg-open, ...), except where osascript is (macOS) and
+    BROWSER is not set: there webbrowser itself sends `open location "URL"` to osascript on its
+    stdin. Written out here, that is the same in every Python and tested on any system with an
+    osascript stand-in on PATH."""
+    import shutil
+
+    osascript = shutil.which("osascript", path=env.get("PATH"))
+    if osascript and not env.get("BROWSER"):
+        return lambda uri: _open_with_osascript(osascript, uri)
+    import webbrowser
+
+    return webbrowser.open
+
+
+def _open_with_osascript(osascript: str, uri: str) -> bool:
+    import subprocess
+
+    script = 'open location "{}"'.format(uri.replace('"', "%22"))
+    try:
+        done = subprocess.run(
+            [osascript],
+            input=script,
+            text=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=OPENER_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def _remove_later(directory: str, env: Mapping[str, str]) -> None:

@@ -10,7 +10,9 @@ That process is recognised however the AWS CLI was started: `aws` (v1 script or 
 name or symlink), `python -m awscli`, or any program that ran one of the user's `!` aliases
 through `sh -c`. When a program ran our alias, we cannot tell it for the AWS CLI and its command
 line has a word that the AWS CLI would take for `--profile`, we stop rather than guess.
-Process command lines come from /proc (Linux) or, elsewhere, from `ps`.
+Process command lines come from /proc (Linux) or, elsewhere, from `ps` (macOS, the BSDs). Tests
+run the `ps` path here by naming an empty directory as the proc root (AWS_MFA_RUN_PROC_ROOT) and
+putting a `ps` that answers as macOS's does on PATH.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from aws_mfa_run.errors import UsageError
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 # The AWS CLI's global options that take a value (v1 and v2), for prefix matching.
 GLOBALS_WITH_VALUE = (
@@ -48,22 +50,35 @@ GLOBAL_FLAGS = (
     "--version",
 )
 _SHELLS = {"sh", "dash", "bash", "zsh", "ash", "ksh", "busybox"}
+PROC_ROOT = "/proc"
+PROC_ROOT_VARIABLE = "AWS_MFA_RUN_PROC_ROOT"  # another /proc; tests hide it with an empty one
 
 
 class Process:
     """A process's command line and parent, as the system shows them."""
 
-    def __init__(self, pid: int, argv: list[str], parent: int | None, exe: str | None) -> None:
+    def __init__(
+        self, pid: int, argv: list[str], parent: int | None, exe: str | None, joined: bool = False
+    ) -> None:
         self.pid, self.argv, self.parent, self.exe = pid, argv, parent, exe
+        # From `ps`: the words were joined with spaces, and split again at every space.
+        self.joined = joined
 
 
-def read_process(pid: int) -> Process | None:
-    """From /proc where there is one, else from `ps` (macOS, the BSDs)."""
-    if os.path.isdir("/proc/self"):
+def process_reader(env: Mapping[str, str]) -> Callable[[int], Process | None]:
+    """`read_process` with the proc root the environment names (default /proc)."""
+    proc_root = env.get(PROC_ROOT_VARIABLE) or PROC_ROOT
+    return lambda pid: read_process(pid, proc_root)
+
+
+def read_process(pid: int, proc_root: str = PROC_ROOT) -> Process | None:
+    """From a Linux /proc where there is one, else from `ps` (macOS, the BSDs: their procfs, when
+    mounted at all, has no `stat` of Linux's form)."""
+    if os.path.exists(f"{proc_root}/self/stat"):
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            with open(f"{proc_root}/{pid}/cmdline", "rb") as handle:
                 raw = handle.read()
-            with open(f"/proc/{pid}/stat", "rb") as handle:
+            with open(f"{proc_root}/{pid}/stat", "rb") as handle:
                 stat = handle.read()
         except OSError:
             return None
@@ -72,7 +87,7 @@ def read_process(pid: int) -> Process | None:
         # don't.
         fields = stat[stat.rfind(b")") + 2 :].split()
         try:
-            exe: str | None = os.readlink(f"/proc/{pid}/exe")
+            exe: str | None = os.readlink(f"{proc_root}/{pid}/exe")
         except OSError:
             exe = None
         return Process(pid, argv, int(fields[1]) if len(fields) > 1 else None, exe)
@@ -92,12 +107,12 @@ def _ps_process(pid: int) -> Process | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    line = done.stdout.strip()
-    parent, _, command = line.partition(" ")
+    # `  501 /usr/local/bin/aws --profile dev mfa 123456`: the parent right-aligned.
+    parent, _, command = done.stdout.strip().partition(" ")
     if done.returncode != 0 or not parent.isdigit():
         return None
     # ps joins the arguments with spaces: words with spaces in them cannot be told apart.
-    return Process(pid, command.split(), int(parent), None)
+    return Process(pid, command.split(), int(parent), None, joined=True)
 
 
 def _script_of(argv: list[str]) -> tuple[str | None, list[str]]:
@@ -125,7 +140,8 @@ def aws_cli_arguments(process: Process) -> list[str] | None:
     exe = os.path.basename(process.exe) if process.exe else ""
     if name == "aws" or exe == "aws":
         return argv[1:]
-    if name.startswith("python") or exe.startswith("python"):
+    # macOS's framework builds (python.org, Homebrew) run as `.../Python.app/Contents/MacOS/Python`.
+    if name.lower().startswith("python") or exe.lower().startswith("python"):
         script, rest = _script_of(argv)
         if script is None:
             return None
@@ -207,7 +223,9 @@ def _runs_an_alias(shell: Process, alias_file: str) -> bool:
     argv = shell.argv
     if os.path.basename(argv[0]).lstrip("-") not in _SHELLS or "-c" not in argv[1:3]:
         return False
-    script = argv[argv.index("-c") + 1] if argv.index("-c") + 1 < len(argv) else ""
+    after = argv[argv.index("-c") + 1 :]
+    # From `ps`, the script's words arrive split: join them back (its spaces were single ones).
+    script = " ".join(after) if shell.joined else (after[0] if after else "")
     return any(
         script == value or script.startswith(value + " ")
         for value in external_aliases(alias_file).values()

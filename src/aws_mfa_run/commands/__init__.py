@@ -67,7 +67,9 @@ class Context:
         if self._aws_globals is None:
             from aws_mfa_run import parent_aws
 
-            self._aws_globals = parent_aws.find_alias_globals(self.paths.alias_file)
+            self._aws_globals = parent_aws.find_alias_globals(
+                self.paths.alias_file, parent_aws.process_reader(self.env)
+            )
         return self._aws_globals
 
     def files(self) -> tuple[IniText, IniText]:
