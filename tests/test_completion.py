@@ -254,12 +254,33 @@ def test_fish_offers_what_bash_offers(bed: Bed) -> None:
     assert fish_offers(bed, "aws-mfa-run -p admin fish --logi") == ["--login"]
 
 
-@pytest.mark.skipif(
-    shutil.which("fish") is None, reason="fish is not installed (apt-get install fish)"
-)
 def test_no_profiles_at_all_offers_nothing(bed: Bed) -> None:
+    """No config or credentials file: `-p <Tab>` leaves the line as typed, in every shell."""
     done = bed.run("sh", "-c", EXAMPLES["completion"])
     assert done.returncode == 0, done.stderr
     assert bash_offers(bed, "aws-mfa-run -p ") == []
-    assert fish_offers(bed, "aws-mfa-run -p ") == []
-    assert fish_offers(bed, "aws-mfa-run --profile=") == []
+    rc = bed.home / ".bashrc"
+    # Ctrl-T shows the line as readline holds it, quotes and all.
+    rc.write_text(
+        "source ~/.local/share/bash-completion/completions/aws-mfa-run\nPS1='READY$ '\n"
+        """bind -x '"\\C-t": printf "HELD<%s>\\n" "$READLINE_LINE"'\n"""
+    )
+    child = pexpect.spawn(
+        "bash",
+        ["--rcfile", str(rc), "--noprofile", "-i"],
+        env={**bed.env, "TERM": "dumb", "INPUTRC": "/dev/null"},
+        cwd=str(bed.root),
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.expect_exact("READY$ ")
+    child.send("aws-mfa-run -p \t\x14")
+    child.expect(r"HELD<([^>]*)>")
+    assert child.match.group(1) == "aws-mfa-run -p "
+    child.sendcontrol("c")
+    child.expect_exact("READY$ ")
+    child.sendline("exit")
+    child.expect(pexpect.EOF)
+    if shutil.which("fish") is not None:
+        assert fish_offers(bed, "aws-mfa-run -p ") == []
+        assert fish_offers(bed, "aws-mfa-run --profile=") == []
