@@ -35,25 +35,23 @@ AWSCLI_V2 = SDK_DIR / "awscli-v2"  # `make test` unpacks the npm build's layer.z
 
 LIFETIME = 3  # seconds that role credentials really last here
 LIFETIMES = 3
+# A loop goes on past LIFETIMES lifetimes until it has used LIFETIMES role sessions (a process
+# per call and a loaded machine can make that take longer), but never beyond this.
+LIMIT = 60
 ROLE = "arn:aws:iam::123456789012:role/admin"
 
 
 class Sdk:
-    """How to run one SDK's loop (`command` SECONDS INTERVAL `more`) and which version it is."""
+    """How to run one SDK's loop (`command` SECONDS INTERVAL SESSIONS LIMIT, see tests/sdk/) and
+    which version it is."""
 
     def __init__(
-        self,
-        command: list[str],
-        version: str,
-        interval: float,
-        env: dict[str, str] | None = None,
-        more: tuple[str, ...] = (),
+        self, command: list[str], version: str, interval: float, env: dict[str, str] | None = None
     ) -> None:
         self.command = command
         self.version = version
         self.interval = interval
         self.env = env or {}
-        self.more = more
 
 
 def _cli_version(aws: Path) -> str:
@@ -63,10 +61,8 @@ def _cli_version(aws: Path) -> str:
 
 
 def _cli(aws: Path) -> Sdk:
-    # Each run of a CLI takes a second or more: no pause between them, and at least one run in
-    # each lifetime however slowly they start.
-    command = [PYTHON, str(SDK_DIR / "loop_cli.py"), str(aws)]
-    return Sdk(command, _cli_version(aws), 0, more=(str(LIFETIMES + 1),))
+    # Each run of a CLI takes a second or more: no pause between them.
+    return Sdk([PYTHON, str(SDK_DIR / "loop_cli.py"), str(aws)], _cli_version(aws), 0)
 
 
 def boto3() -> Sdk:
@@ -171,7 +167,7 @@ class Outcome:
 
 def _run(bed: Bed, sdk: Sdk, via: str) -> tuple[Outcome, str]:
     seconds = str(LIFETIME * LIFETIMES + 1)
-    loop = [*sdk.command, seconds, str(sdk.interval), *sdk.more]
+    loop = [*sdk.command, seconds, str(sdk.interval), str(LIFETIMES), str(LIMIT)]
     if via == "server":
         done = bed.run(AWS_MFA_RUN, "--server", "-p", "admin", *loop, env=sdk.env, timeout=120)
     else:

@@ -1,6 +1,7 @@
 // The Go SDK v2 with its default credential chain, as a long job uses it: one STS client calling
-// GetCallerIdentity every INTERVAL seconds for SECONDS seconds. Prints one line per call ("ok"
-// and the caller's Arn, or "FAIL" and the error as the program sees it), then "done".
+// GetCallerIdentity every INTERVAL seconds for SECONDS seconds, and on until the answers have named
+// SESSIONS role sessions (never beyond LIMIT seconds). Prints one line per call ("ok" and the
+// caller's Arn, or "FAIL" and the error as the program sees it), then "done".
 //
 // Debian's SDK (1.17) ignores AWS_ENDPOINT_URL: the endpoint is set here from that variable.
 package main
@@ -21,6 +22,8 @@ import (
 func main() {
 	seconds, _ := strconv.ParseFloat(os.Args[1], 64)
 	interval, _ := strconv.ParseFloat(os.Args[2], 64)
+	sessions, _ := strconv.Atoi(os.Args[3])
+	limit, _ := strconv.ParseFloat(os.Args[4], 64)
 	endpoint := os.Getenv("AWS_ENDPOINT_URL")
 	resolver := aws.EndpointResolverWithOptionsFunc(
 		func(service, region string, options ...interface{}) (aws.Endpoint, error) {
@@ -34,12 +37,21 @@ func main() {
 	}
 	client := sts.NewFromConfig(cfg)
 	start := time.Now()
-	for time.Since(start).Seconds() < seconds {
+	arns := map[string]bool{}
+	for {
+		until := limit
+		if len(arns) >= sessions && seconds < limit {
+			until = seconds
+		}
+		if time.Since(start).Seconds() >= until {
+			break
+		}
 		answer, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 		if err != nil {
 			fmt.Printf("FAIL %.1fs %s\n", time.Since(start).Seconds(),
 				strings.ReplaceAll(err.Error(), "\n", " "))
 		} else {
+			arns[aws.ToString(answer.Arn)] = true
 			fmt.Printf("ok %s\n", aws.ToString(answer.Arn))
 		}
 		time.Sleep(time.Duration(interval * float64(time.Second)))
