@@ -20,6 +20,12 @@ TEST_WORKERS ?= 6
 TEST_ARGS ?=
 # The JavaScript SDK v3 that tests/test_server.py drives, as locked; only where node and npm are.
 NODE_MODULES := $(if $(shell command -v node 2>/dev/null),$(if $(shell command -v npm 2>/dev/null),tests/js/node_modules/.package-lock.json))
+# The other SDKs tests/test_sdks.py drives, each only where its tools are (.ci/run installs them):
+# the Go SDK v2 program, built offline from Debian's golang-go and SDK; a current AWS CLI v2,
+# unpacked from the Lambda layer that an npm package ships.
+GO_SDK := /usr/share/gocode/src/github.com/aws/aws-sdk-go-v2
+GO_PROGRAM := $(if $(shell command -v go 2>/dev/null),$(if $(wildcard $(GO_SDK)),tests/sdk/loop-go))
+AWSCLI_V2 := $(if $(NODE_MODULES),$(if $(shell command -v unzip 2>/dev/null),tests/sdk/awscli-v2/.unpacked))
 
 .PHONY: demo test lint bench install clean
 
@@ -27,7 +33,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python tests/demo.py
 
 # AWS_MFA_RUN_TRIALS sets the SIGKILL trials per file of the crash tests (default 50; CI: 200).
-test: $(VENV)/.installed $(NODE_MODULES)
+test: $(VENV)/.installed $(NODE_MODULES) $(GO_PROGRAM) $(AWSCLI_V2)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(TEST_ARGS)
 
 # Not part of the suite: prints medians and ratios measured in one run (BENCH_ARGS=--json FILE).
@@ -43,6 +49,16 @@ install: $(VENV)/.installed
 
 tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+
+tests/sdk/loop-go: tests/sdk/loop.go
+	GO111MODULE=off GOPATH=/usr/share/gocode go build -o $@ $<
+
+# Only the CLI is kept (250 MB unpacked), not the 70 MB zip it came in.
+tests/sdk/awscli-v2/.unpacked: tests/sdk/awscli-v2/package-lock.json
+	cd tests/sdk/awscli-v2 && rm -rf awscli && npm ci --no-audit --no-fund --loglevel=error \
+	    && unzip -q node_modules/@aws-cdk/asset-awscli-v2/lib/layer.zip 'awscli/v2/*' \
+	    && rm -rf node_modules
+	touch $@
 
 # The test extras (awscli, pexpect, pyotp, pytest, ruff, ...), once per change of pyproject.toml.
 $(VENV)/.dependencies: pyproject.toml
