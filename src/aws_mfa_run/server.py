@@ -140,7 +140,8 @@ class CredentialsCache:
         with self._changed:
             now = self._clock()
             current = self._current
-            if current is not None and current.usable(now, self._margin):
+            # (A margin under END_MARGIN, mfa_min_remaining = 0, renews when serving must end.)
+            if current is not None and current.usable(now, max(self._margin, END_MARGIN)):
                 return current
             servable = self._servable(now) is not None
             if not self._refreshing and self._due(now, servable):

@@ -89,7 +89,13 @@ def get_mfa_session(
 
     lock = state.session_lock(paths.state_dir, paths.credentials, source, target)
     return cached_fetch(
-        read=read, usable=usable, fetch=fetch, write=write, lock_path=lock, force=force
+        read=read,
+        usable=usable,
+        fetch=fetch,
+        write=write,
+        lock_path=lock,
+        force=force,
+        adopt_failure=token_code is None,
     )
 
 

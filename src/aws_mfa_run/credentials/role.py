@@ -148,6 +148,7 @@ def get_role_credentials(
             write=cache.write,
             lock_path=state.lock_for(cache.path),
             force=force or renew_session,
+            adopt_failure=token_code is None,
         )
 
     return for_role(0)
