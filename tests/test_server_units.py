@@ -200,12 +200,13 @@ def test_a_slow_renewal_does_not_hold_requests() -> None:
     end = clock.now + 3600
 
     def fetch() -> SessionCredentials:
-        release.wait(10)
+        release.wait(30)
         return credentials(2, clock.now + 3600)
 
     cache = CredentialsCache(
-        fetch, describe_error=describe_error("default"), say=print, clock=clock, margin=MARGIN
-    )
+        fetch, describe_error=describe_error("default"), say=print, clock=clock, margin=MARGIN,
+        pending_wait=1,
+    )  # fmt: skip
     cache.prime(credentials(1, end))
     clock.now = end - MARGIN + 1
     began = time.monotonic()

@@ -99,6 +99,7 @@ class CredentialsCache:
         margin: float,
         clock: Callable[[], float] = time.time,
         retry_after: float = RETRY_AFTER_ERROR,
+        pending_wait: float = PENDING_WAIT,
         version: Callable[[], object] = lambda: None,
     ) -> None:
         self._fetch = fetch
@@ -107,6 +108,7 @@ class CredentialsCache:
         self._clock = clock
         self._margin = margin
         self._retry_after = retry_after
+        self._pending_wait = pending_wait
         self._version = version
         self._changed = threading.Condition()
         self._current: SessionCredentials | None = None
@@ -150,7 +152,7 @@ class CredentialsCache:
                 threading.Thread(
                     target=self._renew, args=(version,), name="credentials-renewal", daemon=True
                 ).start()
-            deadline = time.monotonic() + (SERVE_WAIT if servable else PENDING_WAIT)
+            deadline = time.monotonic() + (SERVE_WAIT if servable else self._pending_wait)
             while self._refreshing and (left := deadline - time.monotonic()) > 0:
                 self._changed.wait(left)
             found = self._servable(self._clock())
