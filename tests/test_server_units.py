@@ -13,7 +13,12 @@ import time
 import pytest
 
 from aws_mfa_run import inifile
-from aws_mfa_run.commands.server import describe_error, server_environment
+from aws_mfa_run.commands.server import (
+    ANNOUNCE_AHEAD,
+    EndWatcher,
+    describe_error,
+    server_environment,
+)
 from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.errors import AwsUnreachableError, NoCodeError
 from aws_mfa_run.server import (
@@ -226,6 +231,31 @@ def test_a_slow_renewal_does_not_hold_requests() -> None:
             pass
     else:
         raise AssertionError("the renewal never landed")
+
+
+def test_the_end_of_a_session_is_said_once_ten_minutes_ahead() -> None:
+    clock, said = Clock(), []
+    end = [clock.now + 3600]
+    watcher = EndWatcher(lambda: (end[0], "dev"), said.append, clock=clock)
+    announced, wait = watcher.check(None)
+    assert said == [] and 0 < wait <= 30
+    clock.now = end[0] - ANNOUNCE_AHEAD + 1
+    announced, wait = watcher.check(announced)
+    at = time.strftime("%H:%M", time.localtime(end[0]))
+    assert said == [
+        f"the MFA session of 'dev' ends at {at}; run `aws mfa CODE -p dev` in any terminal to "
+        "continue without a break"
+    ]
+    clock.now += 60
+    announced, wait = watcher.check(announced)
+    assert len(said) == 1  # once
+    end[0] = clock.now + 120  # `aws mfa CODE` stored a session that ends soon as well
+    watcher.check(announced)
+    assert len(said) == 2
+    clock.now = end[0] + 1  # ended: nothing more to say ahead
+    end[0] -= 1
+    watcher.check(announced)
+    assert len(said) == 2
 
 
 def test_other_failures_carry_our_sentence() -> None:

@@ -226,7 +226,10 @@ class EndWatcher:
     def _watch(self) -> None:
         announced: float | None = None
         while not self._stopped.is_set():
-            announced, wait = self.check(announced)
+            try:
+                announced, wait = self.check(announced)
+            except Exception:  # a notice is not worth a traceback in the command's output
+                wait = WATCH_INTERVAL
             self._stopped.wait(wait)
 
 
