@@ -225,6 +225,30 @@ def test_sts_down_while_credentials_are_valid_fails_no_call(ready: Bed) -> None:
     assert ready.fake.calls["GetSessionToken"] == 1
 
 
+def test_sts_hanging_holds_no_request_while_credentials_are_valid(ready: Bed) -> None:
+    """AssumeRole never answers from the first renewal on: each renewal ends at its bound (15 s)
+    in a thread of its own, and no request waits for it while the credentials at hand are valid
+    (today every request waited on the renewal's lock, longer than an SDK waits)."""
+    with_admin_role(ready)
+    log_in(ready)
+    ready.fake.role_lifetime = 20
+    once(lambda: ready.fake.assumed["admin"] >= 1, lambda: ready.fake.hanging.add("AssumeRole"))
+    done = ready.run(
+        AWS_MFA_RUN, "--server", "-p", "admin", PYTHON, events_script(ready), "17", "0.3",
+        timeout=60,
+    )  # fmt: skip
+    found = events(done.stdout)
+    first_end = found[0][3]
+    # Nothing valid is left END_MARGIN before the end: from then on calls may fail.
+    valid = [event for event in found if event[0] < first_end - END_MARGIN - 0.5]
+    assert failures(valid) == [], found
+    renewing = [event for event in valid if event[0] > first_end - 10 + 1]  # margin: 10 s
+    assert len(renewing) >= 5, found  # calls went on while the renewal hung
+    assert ready.fake.calls["AssumeRole"] >= 2
+    gaps = [after[0] - before[0] for before, after in zip(valid, valid[1:])]
+    assert max(gaps) < 0.3 + 2, gaps  # no call waited for the renewal
+
+
 def test_an_expired_session_reported_by_assume_role_is_renewed_silently(ready: Bed) -> None:
     """AWS calls the stored MFA session expired (ExpiredToken) although the file says it has
     hours left: with mfa_process a new session comes at once, as for a session known to have

@@ -113,6 +113,7 @@ class CredentialsCache:
         self._changed = threading.Condition()
         self._current: SessionCredentials | None = None
         self._refreshing = False
+        self._renewal_began = 0.0  # time.monotonic() when the last renewal started
         self._failure: FetchFailed | None = None
         self._failures = 0  # renewals failed in a row
         self._failed_at = 0.0
@@ -147,12 +148,13 @@ class CredentialsCache:
                 return current
             servable = self._servable(now) is not None
             if not self._refreshing and self._due(now, servable):
-                self._refreshing = True
+                self._refreshing, self._renewal_began = True, time.monotonic()
                 version = self._version()
                 threading.Thread(
                     target=self._renew, args=(version,), name="credentials-renewal", daemon=True
                 ).start()
-            deadline = time.monotonic() + (SERVE_WAIT if servable else self._pending_wait)
+            # Counted from the renewal's start: while a slow one runs, requests do not each wait.
+            deadline = self._renewal_began + (SERVE_WAIT if servable else self._pending_wait)
             while self._refreshing and (left := deadline - time.monotonic()) > 0:
                 self._changed.wait(left)
             found = self._servable(self._clock())
