@@ -249,6 +249,33 @@ def test_sts_hanging_holds_no_request_while_credentials_are_valid(ready: Bed) ->
     assert max(gaps) < 0.3 + 2, gaps  # no call waited for the renewal
 
 
+def test_a_config_file_broken_between_two_renewals_fails_no_call(ready: Bed) -> None:
+    """The user saves a half-edited config file mid-run: renewing fails (said once), the valid
+    credentials are served meanwhile, and once the file is whole again (a change: tried at
+    once) renewing works."""
+    with_admin_role(ready)
+    log_in(ready)
+    ready.fake.role_lifetime = 24  # renewed from 12 s on, served until 19 s
+    whole = ready.config.read_text()
+
+    def break_then_mend() -> None:
+        ready.config.write_text(whole + "[profile broken\n")
+        later(7, lambda: ready.config.write_text(whole))
+
+    # Broken from 9 s to 16 s: over the renewals at 12 and 15 s.
+    once(lambda: ready.fake.assumed["admin"] >= 1, lambda: later(9, break_then_mend))
+    done = ready.run(
+        AWS_MFA_RUN, "--server", "-p", "admin", PYTHON, events_script(ready), "21", "0.3",
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found = events(done.stdout)
+    assert failures(found) == [], found
+    assert len({event[2] for event in found}) >= 2  # renewed once the file was whole
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "renewing the credentials failed" in lines[0], done.stderr
+
+
 def test_an_expired_session_reported_by_assume_role_is_renewed_silently(ready: Bed) -> None:
     """AWS calls the stored MFA session expired (ExpiredToken) although the file says it has
     hours left: with mfa_process a new session comes at once, as for a session known to have
