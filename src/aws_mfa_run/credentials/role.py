@@ -134,11 +134,13 @@ def get_role_credentials(
             except RoleDeniedError:
                 if fetched_now:
                     raise  # a session just issued: the role's side refused
+                source = settings.source_profile
+                login = "aws mfa CODE" + ("" if source == "default" else f" -p {source}")
                 raise RoleDeniedError(
                     f"AWS denied assuming role {role.role_arn} for profile '{role.profile}' with "
-                    f"the stored MFA session of '{settings.source_profile}': that session may "
-                    "have been revoked (`aws mfa CODE` gets a new one), or the role's trust "
-                    "policy, its MFA condition or external_id do not allow it."
+                    f"the stored MFA session of '{source}': that session may have been revoked "
+                    f"(`{login}` gets a new one), or the role's trust policy, its MFA condition "
+                    "or external_id do not allow it."
                 ) from None
 
         return cached_fetch(
