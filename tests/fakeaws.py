@@ -128,6 +128,7 @@ class FakeAws:
         self.proxied = 0  # requests that came as to a proxy (absolute URL in the request line)
         self.mode = "normal"
         self.failing: set[str] = set()  # actions that fail with a server error whatever the mode
+        self.hanging: set[str] = set()  # actions that never answer whatever the mode
         # How answers are framed: length (Content-Length), chunked, close (the end of the
         # connection), or interim (a 100 Continue first, then Content-Length).
         self.framing = "length"
@@ -359,7 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
             aws.calls[action] += 1
             aws.agents.append((action, headers.get("user-agent", "")))
             mode = aws.mode
-        if mode == "hang":
+        if mode == "hang" or action in aws.hanging:
             aws.stopping.wait(120)
             return
         try:

@@ -48,6 +48,14 @@ class AwsRefusedError(MfaRunError):
     exit_code = EXIT_AWS_REFUSED
 
 
+class SessionExpiredError(AwsRefusedError):
+    """AWS says the session credentials a call was made with have expired (ExpiredToken)."""
+
+
+class RoleDeniedError(AwsRefusedError):
+    """AWS denied an AssumeRole (AccessDenied)."""
+
+
 class AwsUnreachableError(MfaRunError):
     """AWS did not answer usefully: network down, timeout, throttling, server error."""
 

@@ -9,12 +9,13 @@ credentials it got run out. This module answers those requests and nothing else:
 - a request without the token gets 401, with another token (or anything but GET of the one path)
   403, compared in constant time; no body beyond a short error, no log line;
 - the answer is `{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}` (ISO 8601 UTC);
-- credentials come from `fetch`, one call at a time however many clients ask at once, and are
-  reused while they have more than the reuse margin left;
-- a failed fetch is answered with `{"Code", "Message"}` (botocore shows the body, the JavaScript
-  SDK v3 attaches Code and Message to its error, the Go SDK v2 decodes both) and is not retried
-  for RETRY_AFTER_ERROR seconds, unless the files it reads changed meanwhile (`aws mfa CODE`
-  stored a session): no busy loop however hard the clients retry.
+- credentials come from `fetch`, one renewal at a time however many clients ask at once; they
+  are reused while they have more than the reuse margin left, and served while a renewal is
+  failing until they end (see CredentialsCache);
+- when nothing valid is left, a failed renewal is answered with `{"Code", "Message"}` (botocore
+  shows the body, the JavaScript SDK v3 attaches Code and Message to its error, the Go SDK v2
+  decodes both) and tried again with backoff, or at once when the files it reads changed
+  (`aws mfa CODE` stored a session): no busy loop however hard the clients retry.
 
 The HTTP side is a few lines over `socket` rather than `http.server`: importing http.server (and
 the email package it pulls in) takes about 20 ms, most of the start-up budget of `--server`.
@@ -37,38 +38,56 @@ if TYPE_CHECKING:
 
 PATH = "/credentials"
 TOKEN_BYTES = 32  # 256 random bits; the issue asks for at least 128
-# Credentials are handed out again while they have more than this left: above botocore's
-# advisory refresh window (15 minutes), so an SDK never asks twice for the same credentials.
-REUSE_MARGIN = 16 * 60
-# After a failed fetch, requests get the same error answer for this long before we try again:
-# botocore makes three attempts a second apart, so each SDK call costs at most one fetch.
+# Credentials are served until this much before they end (at most half their lifetime, the one
+# margin rule of SessionCredentials.margin): the time a request signed with them takes to reach
+# AWS. SDKs ask again before every call once inside their own refresh window, so the next call
+# after that gets our error answer, which says why, instead of AWS's ExpiredToken.
+END_MARGIN = 5.0
+# After a failed renewal the next try waits RETRY_AFTER_ERROR seconds, then twice as long after
+# each further failure, up to BACKOFF_MAX: a refused AssumeRole or an STS outage costs one call per
+# step however hard the clients ask (botocore makes three attempts a second apart per SDK call).
 RETRY_AFTER_ERROR = 3.0
+BACKOFF_MAX = 60.0
+# How long a request waits for a renewal under way before it is answered without it: with valid
+# credentials at hand (then served) briefly, under the JavaScript SDK's one-second timeout; with
+# none, as long as one bounded AWS call may take (a client that gave up before, as botocore does
+# after 2 s, asks again), not the minutes a person may take at mfa_prompt's dialog.
+SERVE_WAIT = 0.5
+PENDING_WAIT = 15.0
 # Bounds for one request: the time to send it and its size. Clients send a few hundred bytes.
 REQUEST_TIMEOUT = 5.0
 MAX_REQUEST = 16 * 1024
 
 
 class FetchFailed(Exception):
-    """What an error answer carries: a code for programs and a sentence for people."""
+    """What an error answer carries: a code for programs and a sentence for people; and what to
+    say when the failure comes while valid credentials are still served (None: nothing)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, while_valid: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.while_valid = while_valid
 
 
-def reuse_margin(lifetime: float, margin: float = REUSE_MARGIN) -> float:
-    """The margin for credentials that lasted `lifetime` seconds when fetched: at most half of it,
-    or short-lived credentials would never be reused."""
-    return min(margin, lifetime / 2)
+PENDING = FetchFailed(
+    "CredentialsPending",
+    "aws-mfa-run: new credentials are on their way (an MFA code is being asked for, or AWS is "
+    "slow to answer); try again in a moment.",
+)
 
 
 class CredentialsCache:
-    """`fetch` behind a lock and a cache: one upstream call however many clients ask at once.
+    """`fetch` behind a cache: one renewal at a time however many clients ask at once.
 
-    `describe_error` turns our exception into the error answer (code, sentence); `say` gets one
-    line per new failure (not per request); `version` names the state of what `fetch` reads (a
-    file's size and time, say): a failure is retried at once when it changes.
+    Credentials are handed out as they are while they have more than `margin` left (see
+    SessionCredentials.margin); after that a renewal runs in a thread of its own, and until it
+    succeeds the current credentials are still served, up to END_MARGIN before they end: an STS
+    outage or an MFA session that cannot be renewed fails no call while something valid is left.
+    A failed renewal is tried again with backoff, and at once when `version` (the state of the
+    files `fetch` reads: `aws mfa CODE` in another terminal stored a session) changes, or when
+    the last valid credentials end. `describe_error` turns our exception into the error answer;
+    `say` gets one line per new failure (not per request).
     """
 
     def __init__(
@@ -77,9 +96,10 @@ class CredentialsCache:
         *,
         describe_error: Callable[[MfaRunError], FetchFailed],
         say: Callable[[str], None],
+        margin: float,
         clock: Callable[[], float] = time.time,
-        margin: float = REUSE_MARGIN,
         retry_after: float = RETRY_AFTER_ERROR,
+        pending_wait: float = PENDING_WAIT,
         version: Callable[[], object] = lambda: None,
     ) -> None:
         self._fetch = fetch
@@ -88,57 +108,105 @@ class CredentialsCache:
         self._clock = clock
         self._margin = margin
         self._retry_after = retry_after
+        self._pending_wait = pending_wait
         self._version = version
-        self._failed_version: object = None
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._current: SessionCredentials | None = None
-        self._lifetime = 0.0
+        self._refreshing = False
+        self._renewal_began = 0.0  # time.monotonic() when the last renewal started
         self._failure: FetchFailed | None = None
+        self._failures = 0  # renewals failed in a row
         self._failed_at = 0.0
-        self._said = ""
+        self._failed_version: object = None
+        self._failed_with_valid = False  # valid credentials were left when the last one failed
+        self._said: set[str] = set()
 
-    def _fresh(self, now: float) -> SessionCredentials | None:
+    def _servable(self, now: float) -> SessionCredentials | None:
         current = self._current
-        if current is not None and current.usable(now, reuse_margin(self._lifetime, self._margin)):
+        if current is not None and current.usable(now, END_MARGIN):
             return current
         return None
 
-    def get(self) -> SessionCredentials:
-        """Valid credentials, or FetchFailed."""
-        fresh = self._fresh(self._clock())
-        if fresh is not None:
-            return fresh
-        with self._lock:
-            now = self._clock()
-            fresh = self._fresh(now)  # another thread may just have fetched
-            if fresh is not None:
-                return fresh
-            if (
-                self._failure is not None
-                and now - self._failed_at < self._retry_after
-                and self._version() == self._failed_version
-            ):
-                raise self._failure
-            version = self._version()
-            try:
-                credentials = checked(self._fetch(), self._clock())
-            except MfaRunError as error:
-                failure = self._describe_error(error)
-                self._failure, self._failed_at = failure, self._clock()
-                self._failed_version = version
-                if failure.message != self._said:
-                    self._said = failure.message
-                    self._say(failure.message)
-                raise failure from None
-            self._current, self._lifetime = credentials, credentials.expiration - now
-            self._failure, self._said = None, ""
-            return credentials
+    def _due(self, now: float, servable: bool) -> bool:
+        """Whether a renewal may start now."""
+        if self._failure is None or self._version() != self._failed_version:
+            return True
+        if self._failed_with_valid and not servable:
+            return True  # the credentials it left us with have just ended: one more try
+        step = min(self._retry_after * 2 ** (self._failures - 1), BACKOFF_MAX)
+        elapsed = now - self._failed_at
+        return elapsed < 0 or elapsed >= step  # < 0: the clock was set back
 
-    def prime(self, credentials: SessionCredentials, fetched_at: float) -> None:
+    def get(self) -> SessionCredentials:
+        """Credentials to hand out, or FetchFailed."""
+        said = None
+        with self._changed:
+            now = self._clock()
+            current = self._current
+            # (A margin under END_MARGIN, mfa_min_remaining = 0, renews when serving must end.)
+            if current is not None and current.usable(now, max(self._margin, END_MARGIN)):
+                return current
+            servable = self._servable(now) is not None
+            if not self._refreshing and self._due(now, servable):
+                self._refreshing, self._renewal_began = True, time.monotonic()
+                version = self._version()
+                threading.Thread(
+                    target=self._renew, args=(version,), name="credentials-renewal", daemon=True
+                ).start()
+            # Counted from the renewal's start: while a slow one runs, requests do not each wait.
+            deadline = self._renewal_began + (SERVE_WAIT if servable else self._pending_wait)
+            while self._refreshing and (left := deadline - time.monotonic()) > 0:
+                self._changed.wait(left)
+            found = self._servable(self._clock())
+            if found is not None:
+                return found
+            failure = self._failure if self._failure is not None else PENDING
+            if failure is not PENDING and failure.message not in self._said:
+                self._said.add(failure.message)
+                said = failure.message
+        if said is not None:
+            self._say(said)
+        raise failure
+
+    def _renew(self, version: object) -> None:
+        failure: FetchFailed | None = None
+        try:
+            fetched = self._fetch()
+            now = self._clock()
+            credentials = checked(fetched, now)
+            if fetched.issued is not None:
+                # Read from a store: its lifetime runs from when AWS issued it, not from now.
+                credentials.issued = min(fetched.issued, now)
+        except MfaRunError as error:
+            failure = self._describe_error(error)
+        except Exception as error:  # a bug of ours must not leave the renewal marked as running
+            failure = FetchFailed("CredentialsUnavailable", f"aws-mfa-run: {type(error).__name__}")
+        said = None
+        with self._changed:
+            self._refreshing = False
+            now = self._clock()
+            if failure is None:
+                self._current, self._failure, self._failures = credentials, None, 0
+                self._said.clear()
+            else:
+                self._failure, self._failed_at, self._failed_version = failure, now, version
+                valid = self._servable(now) is not None
+                # Once nothing valid is left, calls fail: the backoff starts again from its
+                # first step, so that a recovered STS is noticed within seconds.
+                self._failures = 1 if self._failed_with_valid and not valid else self._failures + 1
+                self._failed_with_valid = valid
+                shown = failure.while_valid
+                if self._failed_with_valid and shown is not None and shown not in self._said:
+                    self._said.add(shown)
+                    said = shown
+            self._changed.notify_all()
+        if said is not None:
+            self._say(said)
+
+    def prime(self, credentials: SessionCredentials) -> None:
         """Start from credentials already fetched (before the command started)."""
-        with self._lock:
+        with self._changed:
             self._current = credentials
-            self._lifetime = credentials.expiration - fetched_at
 
 
 def _json_object(fields: dict[str, str]) -> bytes:

@@ -12,7 +12,13 @@ import os
 import time
 
 from aws_mfa_run.credentials.session import MALFORMED, SessionCredentials, checked
-from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError
+from aws_mfa_run.errors import (
+    AwsRefusedError,
+    AwsUnreachableError,
+    ConfigError,
+    RoleDeniedError,
+    SessionExpiredError,
+)
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -187,14 +193,14 @@ def _refusal(
             f"AWS is busy or failing ({code or status}); try again in a minute."
         )
     if code == "ExpiredToken":
-        return AwsRefusedError(
+        return SessionExpiredError(
             f"The session credentials used for profile '{profile}' have expired; "
             "run `aws mfa CODE` (or aws-mfa-run --login) for a new session."
         )
     if code == "ValidationError":
         return AwsRefusedError(f"AWS rejected the request: {message}")
     if role_arn is not None and code == "AccessDenied":
-        return AwsRefusedError(
+        return RoleDeniedError(
             f"AWS denied assuming role {role_arn} for profile '{profile}': check the role's "
             "trust policy, its MFA condition and external_id."
         )

@@ -105,25 +105,15 @@ def server_environment(
     return child
 
 
-def foreground_terminal() -> Terminal:
-    """The terminal, when we may prompt on it: only while our process group is in its foreground.
-    Under an interactive shell (`--server $SHELL`) the shell's jobs own it, and a read would stop
-    us (SIGTTIN); the SDK then gets the error answer, and `aws mfa CODE` in that shell helps."""
-    from aws_mfa_run.terminal import NoTerminal, Terminal
+def no_terminal() -> Terminal:
+    """The terminal once COMMAND runs: never ours to prompt on. COMMAND is in our process group,
+    so whenever the terminal's foreground is ours it is COMMAND's too, and a code typed at our
+    prompt could reach COMMAND's reads (or its input ours); under an interactive shell its jobs
+    own the terminal. A code then comes from mfa_process or mfa_prompt, or `aws mfa CODE` in
+    another terminal stores a session that the endpoint picks up."""
+    from aws_mfa_run.terminal import NoTerminal
 
-    try:
-        descriptor = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError:
-        raise NoTerminal() from None
-    try:
-        foreground = os.tcgetpgrp(descriptor) == os.getpgrp()
-    except OSError:
-        foreground = False
-    finally:
-        os.close(descriptor)
-    if not foreground:
-        raise NoTerminal()
-    return Terminal()
+    raise NoTerminal()
 
 
 def make_fetch(
@@ -148,20 +138,114 @@ def make_fetch(
     return fetch
 
 
-def describe_error(profile: str) -> Callable[[MfaRunError], FetchFailed]:
-    """The error answer for a failed fetch: the SDK shows its Message (and we say it once)."""
+def describe_error(
+    profile: str, *, code_source: bool = False
+) -> Callable[[MfaRunError], FetchFailed]:
+    """The error answer for a failed renewal: the SDK shows its Message (and we say it once).
+    `code_source`: the profile has mfa_process or mfa_prompt, whose failure is worth its words;
+    without one, no code is to be had, and the session's end was announced ahead."""
     how = "" if profile == "default" else f" (`aws mfa CODE -p {profile}`)"
 
     def describe(error: MfaRunError) -> FetchFailed:
         if isinstance(error, NoCodeError):
+            ended = f"aws-mfa-run: {ENDED} for profile '{profile}'{how} in any terminal"
+            if not code_source:
+                return FetchFailed(
+                    "MfaSessionEnded",
+                    f"{ended}, then try again (aws-mfa-run does not ask on the terminal while "
+                    "the command uses it; mfa_process or mfa_prompt in the profile would).",
+                )
             return FetchFailed(
                 "MfaSessionEnded",
-                f"aws-mfa-run: {ENDED} for profile '{profile}'{how}, then try again "
-                "(no mfa_process and no terminal to ask for a code on).",
+                f"{ended}, then try again. {error}",
+                f"aws-mfa-run: no new MFA session for profile '{profile}' yet: {error}",
             )
-        return FetchFailed("CredentialsUnavailable", f"aws-mfa-run: {error}")
+        return FetchFailed(
+            "CredentialsUnavailable",
+            f"aws-mfa-run: {error}",
+            f"aws-mfa-run: renewing the credentials failed: {error} The current ones are served "
+            "until they end, and renewing is tried again.",
+        )
 
     return describe
+
+
+# The end of an MFA session that no mfa_process can renew is said this long before it comes.
+ANNOUNCE_AHEAD = 10 * 60
+# The store is looked at again at least this often: `aws mfa CODE` may have moved the end.
+WATCH_INTERVAL = 30.0
+
+
+def session_end_notice(end: float, source: str) -> str:
+    how = "" if source == "default" else f" -p {source}"
+    at = time.strftime("%H:%M", time.localtime(end))  # local time: this is for a person
+    return (
+        f"the MFA session of '{source}' ends at {at}; run `aws mfa CODE{how}` in any terminal "
+        "to continue without a break"
+    )
+
+
+class EndWatcher:
+    """Says once, ANNOUNCE_AHEAD before it, when the stored MFA session ends with no mfa_process
+    to renew it; again for each later session that nears its end the same way."""
+
+    def __init__(
+        self,
+        look: Callable[[], tuple[float, str] | None],
+        say: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        import threading
+
+        self._look = look
+        self._say = say
+        self._clock = clock
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="session-end", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def check(self, announced: float | None) -> tuple[float | None, float]:
+        """One look: what was announced now (or before), and how long until the next look."""
+        found = self._look()
+        if found is None:
+            return announced, WATCH_INTERVAL
+        end, source = found
+        ahead = end - ANNOUNCE_AHEAD - self._clock()
+        if ahead > 0:
+            return announced, min(ahead, WATCH_INTERVAL)
+        if end > self._clock() and end != announced:
+            self._say(session_end_notice(end, source))
+            announced = end
+        return announced, WATCH_INTERVAL
+
+    def _watch(self) -> None:
+        announced: float | None = None
+        while not self._stopped.is_set():
+            try:
+                announced, wait = self.check(announced)
+            except Exception:  # a notice is not worth a traceback in the command's output
+                wait = WATCH_INTERVAL
+            self._stopped.wait(wait)
+
+
+def stored_session_end(context: Context) -> tuple[float, str] | None:
+    """When the stored MFA session of the profile's source ends, if no mfa_process renews it."""
+    from aws_mfa_run.credentials.store import stored_session
+
+    try:
+        config, credentials = context.files()
+        settings = context.settings(config, credentials)
+    except MfaRunError:
+        return None  # a file being edited: the next look will tell
+    if settings.mfa_process:
+        return None
+    session = stored_session(credentials, settings.session_target, settings.source_profile)
+    return None if session is None else (session.expiration, settings.source_profile)
 
 
 def run(context: Context, settings: Settings) -> int:
@@ -174,9 +258,8 @@ def run(context: Context, settings: Settings) -> int:
     opener: list[Callable[[], Terminal]] = [context.terminal_opener]
     prompting = Prompting(say=context.say, clock=context.clock, terminal_opener=lambda: opener[0]())
     fetch = make_fetch(context, prompting, first_code=context.token_code())
-    started = time.time()
     first = fetch()
-    opener[0] = foreground_terminal
+    opener[0] = no_terminal
 
     def report(message: str) -> None:
         context.say(message.removeprefix("aws-mfa-run: "))  # say() puts our name in front
@@ -184,17 +267,27 @@ def run(context: Context, settings: Settings) -> int:
     paths = settings.paths
 
     def version() -> object:
-        # The session store: `aws mfa CODE` in another terminal changes it.
-        try:
-            status = os.stat(paths.credentials)
-        except OSError:
-            return None
-        return status.st_mtime_ns, status.st_size, status.st_ino
+        # The files the chain reads: `aws mfa CODE` in another terminal changes the store.
+        states: list[object] = []
+        for path in (paths.credentials, paths.config):
+            try:
+                status = os.stat(path)
+            except OSError:
+                states.append(None)
+                continue
+            states.append((status.st_mtime_ns, status.st_size, status.st_ino))
+        return tuple(states)
 
+    code_source = bool(settings.mfa_process or settings.mfa_prompt)
     cache = CredentialsCache(
-        fetch, describe_error=describe_error(settings.profile), say=report, version=version
+        fetch,
+        describe_error=describe_error(settings.profile, code_source=code_source),
+        say=report,
+        margin=settings.min_remaining,
+        version=version,
     )
-    cache.prime(first, started)
+    cache.prime(first)
+    watcher = EndWatcher(lambda: stored_session_end(context), report)
     server = CredentialsServer(cache)
     child_env = server_environment(
         context.env,
@@ -205,9 +298,17 @@ def run(context: Context, settings: Settings) -> int:
         config=read_ini(paths.config),
         credentials=read_ini(paths.credentials),
     )
+
+    def started() -> None:
+        # Threads start here, after supervise() blocked the signals it waits for: they inherit
+        # that mask, so no signal meant for supervise() is taken by one of them.
+        server.start()
+        watcher.start()
+
     try:
-        return supervise(context.options.command, child_env, on_started=server.start)
+        return supervise(context.options.command, child_env, on_started=started)
     finally:
+        watcher.stop()
         server.close()
 
 

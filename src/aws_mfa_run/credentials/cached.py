@@ -32,8 +32,11 @@ def cached_fetch(
     write: Callable[[SessionCredentials], None],
     lock_path: str,
     force: bool,
+    adopt_failure: bool = True,
 ) -> tuple[SessionCredentials, bool]:
-    """Usable credentials, and whether they were fetched now (False: from the cache)."""
+    """Usable credentials, and whether they were fetched now (False: from the cache).
+    `adopt_failure`: False for a caller with a code of its own (`aws mfa CODE`), whom the failure
+    of a fetch without one (--server's renewal, say) must not stop."""
     if not force:
         found = read()
         if found is not None and usable(found):
@@ -46,7 +49,8 @@ def cached_fetch(
             found = read()
             if found is not None and usable(found):
                 return found, False
-        _raise_failure_since(lock_path, waiting_since)
+        if adopt_failure:
+            _raise_failure_since(lock_path, waiting_since)
         try:
             fresh = fetch()
         except Interrupted:

@@ -54,8 +54,10 @@ def get_mfa_session(
     token_code: str | None,
     force: bool,
     margin: float,
+    ended: str | None = None,
 ) -> tuple[SessionCredentials, bool]:
-    """The MFA session of `settings.source_profile`, and whether it was fetched now."""
+    """The MFA session of `settings.source_profile`, and whether it was fetched now. `ended`: the
+    access key id of a session AWS called expired, never reused whatever its stored end says."""
     paths = settings.paths
     source, target = settings.source_profile, settings.session_target
     floor = settings.floor if not settings.roles else 0
@@ -64,7 +66,7 @@ def get_mfa_session(
         return store.stored_session(store.read_ini(paths.credentials), target, source)
 
     def usable(session: SessionCredentials) -> bool:
-        return session.usable(prompting.clock(), margin, floor)
+        return session.access_key_id != ended and session.usable(prompting.clock(), margin, floor)
 
     fetched: list[set[str]] = []
 
@@ -88,7 +90,13 @@ def get_mfa_session(
 
     lock = state.session_lock(paths.state_dir, paths.credentials, source, target)
     return cached_fetch(
-        read=read, usable=usable, fetch=fetch, write=write, lock_path=lock, force=force
+        read=read,
+        usable=usable,
+        fetch=fetch,
+        write=write,
+        lock_path=lock,
+        force=force,
+        adopt_failure=token_code is None,
     )
 
 

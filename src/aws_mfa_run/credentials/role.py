@@ -15,7 +15,7 @@ from aws_mfa_run.credentials import state
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
 from aws_mfa_run.credentials.session import SessionCredentials, from_stored, stored_values
-from aws_mfa_run.errors import ConfigError
+from aws_mfa_run.errors import ConfigError, RoleDeniedError, SessionExpiredError
 from aws_mfa_run.settings import ROLE_SOURCE_MIN_REMAINING, Role, Settings
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -91,18 +91,7 @@ def get_role_credentials(
         cache = RoleCache(settings, index)
         clock = prompting.clock
 
-        def fetch() -> SessionCredentials:
-            if index + 1 < len(settings.roles):
-                caller, _ = for_role(index + 1)
-            else:
-                caller, _ = get_mfa_session(
-                    settings,
-                    env,
-                    prompting,
-                    token_code=token_code,
-                    force=renew_session,
-                    margin=ROLE_SOURCE_MIN_REMAINING,
-                )
+        def assume(caller: SessionCredentials) -> SessionCredentials:
             from aws_mfa_run import sts
 
             return sts.assume_role(
@@ -117,6 +106,43 @@ def get_role_credentials(
                 clock=clock,
             )
 
+        def session(ended: str | None = None) -> tuple[SessionCredentials, bool]:
+            return get_mfa_session(
+                settings,
+                env,
+                prompting,
+                token_code=token_code,
+                force=renew_session,
+                margin=ROLE_SOURCE_MIN_REMAINING,
+                ended=ended,
+            )
+
+        def fetch() -> SessionCredentials:
+            if index + 1 < len(settings.roles):
+                caller, _ = for_role(index + 1)
+                return assume(caller)
+            caller, fetched_now = session()
+            try:
+                return assume(caller)
+            except SessionExpiredError:
+                if fetched_now:
+                    raise
+                # AWS says the stored session has ended, whatever its stored end says (a file
+                # edited, a clock behind AWS's): renewed as a session known to have ended is.
+                caller, _ = session(ended=caller.access_key_id)
+                return assume(caller)
+            except RoleDeniedError:
+                if fetched_now:
+                    raise  # a session just issued: the role's side refused
+                source = settings.source_profile
+                login = "aws mfa CODE" + ("" if source == "default" else f" -p {source}")
+                raise RoleDeniedError(
+                    f"AWS denied assuming role {role.role_arn} for profile '{role.profile}' with "
+                    f"the stored MFA session of '{source}': that session may have been revoked "
+                    f"(`{login}` gets a new one), or the role's trust policy, its MFA condition "
+                    "or external_id do not allow it."
+                ) from None
+
         return cached_fetch(
             read=cache.read,
             usable=lambda found: found.usable(clock(), margin, settings.floor),
@@ -124,6 +150,7 @@ def get_role_credentials(
             write=cache.write,
             lock_path=state.lock_for(cache.path),
             force=force or renew_session,
+            adopt_failure=token_code is None,
         )
 
     return for_role(0)
