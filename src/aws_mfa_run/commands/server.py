@@ -76,7 +76,13 @@ def server_environment(
     profile holds credentials is hidden from COMMAND (pointed at /dev/null), and its real path
     handed on in our own variable, so `aws mfa` and a nested aws-mfa-run still find it.
     """
-    from aws_mfa_run.environ import REGION_VARIABLES, REMOVED, region_variables, user_region
+    from aws_mfa_run.environ import (
+        OTHER_SOURCES,
+        REGION_VARIABLES,
+        REMOVED,
+        region_variables,
+        user_region,
+    )
     from aws_mfa_run.settings import (
         MARKER_VARIABLE,
         REAL_CONFIG_FILE_VARIABLE,
@@ -88,7 +94,7 @@ def server_environment(
     child = {
         name: value
         for name, value in env.items()
-        if name not in REMOVED and name not in ENDPOINT_VARIABLES
+        if name not in REMOVED and name not in OTHER_SOURCES and name not in ENDPOINT_VARIABLES
     }
     if _default_profile_has_credentials(credentials.get("default")):
         child[REAL_CREDENTIALS_FILE_VARIABLE] = credentials.path
