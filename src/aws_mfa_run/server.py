@@ -312,6 +312,8 @@ class CredentialsServer:
                 # by cutting the oldest waiting client, and try again next round.
                 if self._pending:
                     self._drop(selector, next(iter(self._pending)), None)
+                else:
+                    time.sleep(0.05)  # nothing of ours to cut: wait, never spin
                 return
             connection.setblocking(False)
             if len(self._pending) >= MAX_PENDING:

@@ -469,7 +469,12 @@ def _reap(
     go: int,
     ended: int,
 ) -> None:
-    """The reaper: COMMAND's parent, the subreaper of its descendants."""
+    """The reaper: COMMAND's parent, the subreaper of its descendants.
+
+    A CONT is passed on only to a stopped COMMAND: `fg` (a shell's CONT to the whole job) has
+    resumed it already, and a second CONT would run its handler twice.
+    """
+    import signal
     import threading
 
     subreaper = _prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -481,8 +486,6 @@ def _reap(
             channel.sendall(line.encode() + b"\n")
         except OSError:
             return  # the caller's process is gone: so is its pid, maybe taken by a stranger
-        import signal
-
         os.kill(caller, signal.SIGCHLD)  # wakes its sigwaitinfo
 
     def pass_on() -> None:
@@ -495,7 +498,7 @@ def _reap(
                 return  # the caller's process ended: nothing more to pass on
             with lock:
                 for signo in data:
-                    if alive:
+                    if alive and (signo != signal.SIGCONT or _stopped(alive[0])):
                         try:
                             os.kill(alive[0], signo)
                         except OSError:
@@ -540,6 +543,14 @@ def _reap(
         if info.si_pid == pid:
             os.write(ended, b"x")
             report(f"exit {_status(wait_status)}")
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] in (b"T", b"t")
+    except (OSError, IndexError):
+        return False
 
 
 def _detach(*, keep_stderr: bool) -> None:
