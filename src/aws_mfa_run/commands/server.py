@@ -7,9 +7,10 @@ asks us at start and again before its credentials run out, and we answer from th
 store, cache and locks as every other mode: role credentials renewed from the stored MFA session,
 and when that ends, a code from mfa_process, else the terminal, else an error the SDK shows.
 
-The endpoint lives exactly as long as COMMAND. COMMAND is in our process group, so what the
-terminal sends (INT, QUIT, TSTP, WINCH, HUP on hang-up) reaches it without us; TERM and HUP sent
-to us by a program are passed on. Its exit status is ours, a death by signal N as 128+N.
+COMMAND's exit status is ours (a death by signal N as 128+N) as soon as it ends; the endpoint
+lives on while any of its descendants does (see `supervise`). COMMAND is in our process group,
+so what the terminal sends (INT, QUIT, TSTP, WINCH) reaches it without us; every signal a
+program sends to us, and a hang-up of a terminal whose session we lead, is passed on.
 """
 
 from __future__ import annotations
