@@ -476,3 +476,43 @@ def test_a_hang_up_of_our_terminal_reaches_the_command(ready: Bed) -> None:
             os.kill(child.pid, signal.SIGKILL)
         _, status = os.waitpid(child.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 42
+
+
+def test_slow_and_oversized_requests_are_cut_while_the_token_is_answered() -> None:
+    """A client that drips its request, or sends more than a request can be, is cut; a client
+    with the token is answered meanwhile, and after a thousand idle connections."""
+    from aws_mfa_run.credentials.session import SessionCredentials
+    from aws_mfa_run.server import REQUEST_TIMEOUT, CredentialsCache, CredentialsServer
+
+    def fetch() -> SessionCredentials:
+        return SessionCredentials("ASIA0000000000000001", "secret", "token", time.time() + 3600)
+
+    cache = CredentialsCache(fetch, describe_error=pytest.fail, say=pytest.fail)
+    server = CredentialsServer(cache)
+    server.start()
+    port = int(server.url.split(":")[2].split("/")[0])
+    request = f"GET /credentials HTTP/1.1\r\nAuthorization: {server.token}\r\n\r\n".encode()
+
+    def ask() -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(request)
+            return client.recv(4096).split(b"\r\n")[0]
+
+    try:
+        slow = socket.create_connection(("127.0.0.1", port))
+        started = time.time()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as big:
+            big.sendall(b"A" * 20000)
+            assert big.recv(4096).startswith(b"HTTP/1.1 400 ")
+        assert ask() == b"HTTP/1.1 200 OK"
+        with pytest.raises(OSError):  # the drip goes on until the server cuts it
+            for _ in range(int(REQUEST_TIMEOUT * 4) + 20):
+                slow.sendall(b"G")
+                time.sleep(0.5)
+        assert time.time() - started < REQUEST_TIMEOUT + 3
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(1000)]
+        assert ask() == b"HTTP/1.1 200 OK"
+        for connection in held:
+            connection.close()
+    finally:
+        server.close()
