@@ -516,3 +516,30 @@ def test_slow_and_oversized_requests_are_cut_while_the_token_is_answered() -> No
             connection.close()
     finally:
         server.close()
+
+
+def test_keys_in_a_boto_config_do_not_win_over_the_endpoint(ready: Bed) -> None:
+    """botocore reads a boto 2 config (~/.boto, or $BOTO_CONFIG) before the container provider:
+    with keys there, --server hides it from the command, and botocore runs as our credentials."""
+    login(ready)
+    bob = ready.fake.add_user("bob")
+    keys = f"[Credentials]\naws_access_key_id = {bob.access_key}\n"
+    keys += f"aws_secret_access_key = {bob.secret_key}\n"
+    (ready.home / ".boto").write_text(keys)
+    elsewhere = ready.root / "boto.cfg"
+    elsewhere.write_text(keys)
+    for env in ({}, {"BOTO_CONFIG": str(elsewhere)}):
+        done = ready.run(AWS_MFA_RUN, "--server", PYTHON, "-c", WHO, env=env)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["arn"] == ready.alice.arn, env
+    # A boto config without keys stays the command's.
+    elsewhere.write_text("[Boto]\nnum_retries = 3\n")
+    shown = ready.run(
+        AWS_MFA_RUN,
+        "--server",
+        "sh",
+        "-c",
+        "echo $BOTO_CONFIG",
+        env={"BOTO_CONFIG": str(elsewhere)},
+    )
+    assert shown.stdout == f"{elsewhere}\n"

@@ -26,7 +26,7 @@ from aws_mfa_run.server import CredentialsCache, CredentialsServer, FetchFailed
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from aws_mfa_run.commands import Context
     from aws_mfa_run.credentials.mfa_session import Prompting
@@ -54,6 +54,17 @@ CREDENTIAL_KEYS = (
     "web_identity_token_file",
 )
 ENDED = "the MFA session has ended; run `aws mfa CODE`"
+# botocore's boto 2 provider, before the container provider: keys in the [Credentials] section
+# of $BOTO_CONFIG, else of these files.
+BOTO_CONFIG = "BOTO_CONFIG"
+BOTO_CONFIG_FILES = ("/etc/boto.cfg", "~/.boto")
+
+
+def boto_config_paths(env: Mapping[str, str]) -> list[str]:
+    if BOTO_CONFIG in env:
+        return [env[BOTO_CONFIG]]
+    home = env.get("HOME") or os.path.expanduser("~")
+    return [path.replace("~", home, 1) for path in BOTO_CONFIG_FILES]
 
 
 def _default_profile_has_credentials(section: Mapping[str, str] | None) -> bool:
@@ -69,13 +80,16 @@ def server_environment(
     region: str | None,
     config: IniText,
     credentials: IniText,
+    boto_configs: Sequence[IniText] = (),
 ) -> dict[str, str]:
     """COMMAND's environment: our endpoint and token, no keys, the marker and a region.
 
     Without AWS_PROFILE an SDK uses the profile `default`, and keys found there come before the
     container provider in every SDK's chain: a credentials file (or config file) whose default
     profile holds credentials is hidden from COMMAND (pointed at /dev/null), and its real path
-    handed on in our own variable, so `aws mfa` and a nested aws-mfa-run still find it.
+    handed on in our own variable, so `aws mfa` and a nested aws-mfa-run still find it. Keys in
+    a boto 2 config (`boto_configs`, read from `boto_config_paths`) come before the endpoint in
+    botocore's chain: that config is hidden likewise (BOTO_CONFIG=/dev/null).
     """
     from aws_mfa_run.environ import (
         OTHER_SOURCES,
@@ -103,6 +117,8 @@ def server_environment(
     if _default_profile_has_credentials(config_values("default", config)):
         child[REAL_CONFIG_FILE_VARIABLE] = config.path
         child["AWS_CONFIG_FILE"] = os.devnull
+    if any((boto.get("Credentials") or {}).get("aws_access_key_id") for boto in boto_configs):
+        child[BOTO_CONFIG] = os.devnull
     child[FULL_URI] = url
     child[AUTHORIZATION_TOKEN] = token
     child[MARKER_VARIABLE] = profile
@@ -213,6 +229,7 @@ def run(context: Context, settings: Settings) -> int:
         region=settings.region,
         config=read_ini(paths.config),
         credentials=read_ini(paths.credentials),
+        boto_configs=[boto for path in boto_config_paths(context.env) if (boto := _read(path))],
     )
     try:
         return supervise(
@@ -220,6 +237,16 @@ def run(context: Context, settings: Settings) -> int:
         )
     finally:
         server.close()
+
+
+def _read(path: str) -> IniText | None:
+    """A boto config, or None where botocore would skip it too (unreadable, not INI)."""
+    from aws_mfa_run.credentials.store import read_ini
+
+    try:
+        return read_ini(path)
+    except MfaRunError:
+        return None
 
 
 def _status(wait_status: int) -> int:
