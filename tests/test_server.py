@@ -425,7 +425,9 @@ def test_signals_from_the_terminal_and_from_programs_reach_the_command_once(read
     shell.expect_exact("$ ")
     shell.sendline(f"aws-mfa-run --server {PYTHON} traps.py")
     shell.expect(r"ready (\d+)")
-    server = int(shell.match.group(1))
+    # The command's parent is its reaper, whose parent is the endpoint's process, whose parent
+    # is the aws-mfa-run that the shell started and waits for.
+    server = _parent(_parent(int(shell.match.group(1))))
 
     def check(expected: str) -> None:
         """`expected` arrived, once, and nothing else (asked until it shows: a loaded machine
@@ -471,6 +473,10 @@ def test_signals_from_the_terminal_and_from_programs_reach_the_command_once(read
 
 def _state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def test_the_profile_setting_makes_server_the_default(ready: Bed) -> None:

@@ -21,6 +21,23 @@ REMOVED = (
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
 )
+# Also removed from a wrapped command's environment (not unset by `--env`): what switches on a
+# source that some SDK's default chain asks before the container provider (`--server`), or that
+# would describe our keys wrongly. From the chains of botocore, the JavaScript SDK v3, the Go SDK
+# v2 and the Ruby SDK.
+OTHER_SOURCES = (
+    "AWS_WEB_IDENTITY_TOKEN_FILE",  # web identity (EKS, CI): all of them, before the container
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_ACCESS_KEY",  # the Go SDK's (and Java's) other names of the keys
+    "AWS_SECRET_KEY",
+    "AMAZON_ACCESS_KEY_ID",  # the Ruby SDK's
+    "AMAZON_SECRET_ACCESS_KEY",
+    "AMAZON_SESSION_TOKEN",
+    "AWS_CREDENTIAL_FILE",  # botocore's OriginalEC2Provider, before the container provider
+    "AWS_ACCOUNT_ID",  # botocore and JS v3 take it as the keys' account (endpoint routing)
+    "AWS_CREDENTIAL_SCOPE",  # JS v3: the keys' scope
+)
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
 
@@ -65,7 +82,11 @@ def region_variables(region: str | None, env: Mapping[str, str]) -> dict[str, st
 def child_environment(
     env: Mapping[str, str], session: SessionCredentials, profile: str, region: str | None
 ) -> dict[str, str]:
-    child = {name: value for name, value in env.items() if name not in REMOVED}
+    child = {
+        name: value
+        for name, value in env.items()
+        if name not in REMOVED and name not in OTHER_SOURCES
+    }
     if user_region(env) is None:
         for name in (*REGION_VARIABLES, REGION_MARKER_VARIABLE):
             child.pop(name, None)

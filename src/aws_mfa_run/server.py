@@ -34,6 +34,7 @@ from aws_mfa_run.errors import MfaRunError
 # Imported for type checkers only: collections.abc and typing cost import time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import selectors
     from collections.abc import Callable
 
 PATH = "/credentials"
@@ -57,6 +58,12 @@ PENDING_WAIT = 15.0
 # Bounds for one request: the time to send it and its size. Clients send a few hundred bytes.
 REQUEST_TIMEOUT = 5.0
 MAX_REQUEST = 16 * 1024
+# Clients whose request is not in yet, at most: a descriptor each. Beyond, the oldest is cut.
+MAX_PENDING = 256
+# New connections taken per round before reading the ones already open.
+ACCEPT_BATCH = 32
+# Threads that answer requests with the token (a fetch holds one while it runs).
+WORKERS = 4
 
 
 class FetchFailed(Exception):
@@ -255,24 +262,37 @@ FORBIDDEN = _response(403, _error_body("Forbidden", "Not allowed."))
 BAD_REQUEST = _response(400, _error_body("BadRequest", "Malformed request."))
 
 
-def _read_head(connection: socket.socket) -> bytes | None:
-    """The request line and headers, or None when the client sends too much or too slowly."""
-    deadline = time.monotonic() + REQUEST_TIMEOUT
-    data = b""
-    while b"\r\n\r\n" not in data and b"\n\n" not in data:
-        left = deadline - time.monotonic()
-        if left <= 0 or len(data) > MAX_REQUEST:
-            return None
-        connection.settimeout(left)
-        chunk = connection.recv(4096)
-        if not chunk:
-            return None
-        data += chunk
-    return data
+def _head_complete(data: bytes) -> bool:
+    return b"\r\n\r\n" in data or b"\n\n" in data
+
+
+def _close(connection: socket.socket, answer: bytes | None = None) -> None:
+    """Close without ever blocking: a short answer fits the socket's send buffer, or is lost."""
+    try:
+        if answer is not None:
+            connection.setblocking(False)
+            connection.send(answer)
+    except OSError:
+        pass  # the client went away or reads nothing: its own business
+    finally:
+        connection.close()
 
 
 class CredentialsServer:
-    """The endpoint: `url` and `token` go into the command's environment."""
+    """The endpoint: `url` and `token` go into the command's environment.
+
+    Other users on the machine can connect too (loopback is shared), so nothing they do may cost
+    more than a descriptor for a few seconds, or stop the endpoint:
+    - one thread reads every request (non-blocking, a selector), cuts a client that has not sent
+      its request within REQUEST_TIMEOUT or sends more than MAX_REQUEST, and holds at most
+      MAX_PENDING such clients (the oldest is cut first: a client with the token sends its
+      request as soon as it connects);
+    - it answers a request without the right token itself; only requests with the token go to a
+      fixed pool of WORKERS threads (a fetch may take a while: a prompt, a slow STS);
+    - every thread starts in `start()`, before the command: no thread is started per connection,
+      so a low thread limit (RLIMIT_NPROC, a pids cgroup) cannot stop the endpoint later, and
+      the loops survive every exception (out of descriptors, a bug of ours).
+    """
 
     def __init__(self, cache: CredentialsCache, host: str = "127.0.0.1") -> None:
         self.cache = cache
@@ -283,11 +303,36 @@ class CredentialsServer:
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((host, 0))
         self._listener.listen(128)
+        self._listener.setblocking(False)
         self.url = f"http://{host}:{self._listener.getsockname()[1]}{PATH}"
         self._closed = False
+        self._pending: dict[socket.socket, tuple[float, bytes]] = {}  # deadline, bytes so far
+        self._work: list[tuple[socket.socket, bytes]] = []
+        self._work_ready = threading.Condition()
 
     def start(self) -> None:
-        threading.Thread(target=self._accept, name="credentials-endpoint", daemon=True).start()
+        """Start the reader and the workers; MfaRunError when not even one worker can start."""
+        workers = 0
+        for number in range(WORKERS):
+            try:
+                threading.Thread(
+                    target=self._work_loop, name=f"credentials-worker-{number}", daemon=True
+                ).start()
+                workers += 1
+            except RuntimeError:  # "can't start new thread": the thread limit
+                break
+        try:
+            if not workers:
+                raise RuntimeError
+            threading.Thread(
+                target=self._read_loop, name="credentials-endpoint", daemon=True
+            ).start()
+        except RuntimeError:
+            self.close()
+            raise MfaRunError(
+                "Cannot start the credentials endpoint: no thread could be started "
+                "(the process limit, ulimit -u, is reached)."
+            ) from None
 
     def close(self) -> None:
         self._closed = True
@@ -295,31 +340,114 @@ class CredentialsServer:
             self._listener.close()
         except OSError:
             pass
+        with self._work_ready:
+            self._work_ready.notify_all()
 
-    def _accept(self) -> None:
+    def _read_loop(self) -> None:
+        import selectors
+
+        selector = selectors.DefaultSelector()
+        selector.register(self._listener, selectors.EVENT_READ)
         while not self._closed:
             try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                if self._closed:
-                    return
+                self._read_round(selector)
+            except Exception:  # the endpoint outlives any one round's failure
                 time.sleep(0.05)  # out of file descriptors, say: never spin
+
+    def _read_round(self, selector: selectors.BaseSelector) -> None:
+        now = time.monotonic()
+        for connection, (deadline, _) in list(self._pending.items()):
+            if deadline <= now:
+                self._drop(selector, connection, BAD_REQUEST)
+        timeout = min((deadline for deadline, _ in self._pending.values()), default=now + 1) - now
+        for key, _ in selector.select(max(timeout, 0.01)):
+            if key.fileobj is self._listener:
+                self._accept(selector)
                 continue
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+            elif key.fileobj in self._pending:  # not cut earlier in this round
+                self._receive(selector, key.fileobj)
 
-    def _serve(self, connection: socket.socket) -> None:
+    def _accept(self, selector: selectors.BaseSelector) -> None:
+        import selectors
+
+        for _ in range(ACCEPT_BATCH):  # then read what came in: nobody is starved
+            try:
+                connection, _ = self._listener.accept()
+            except BlockingIOError:
+                return
+            except OSError:
+                # Out of descriptors (another user holding many connections, say): make room
+                # by cutting the oldest waiting client, and try again next round.
+                if self._pending:
+                    self._drop(selector, next(iter(self._pending)), None)
+                else:
+                    time.sleep(0.05)  # nothing of ours to cut: wait, never spin
+                return
+            connection.setblocking(False)
+            if len(self._pending) >= MAX_PENDING:
+                self._drop(selector, next(iter(self._pending)), None)
+            self._pending[connection] = (time.monotonic() + REQUEST_TIMEOUT, b"")
+            selector.register(connection, selectors.EVENT_READ)
+            self._receive(selector, connection)  # a client usually sent its request already
+
+    def _drop(
+        self, selector: selectors.BaseSelector, connection: socket.socket, answer: bytes | None
+    ) -> None:
+        self._pending.pop(connection, None)
         try:
-            head = _read_head(connection)
-            answer = BAD_REQUEST if head is None else self.answer(head)
-            connection.settimeout(REQUEST_TIMEOUT)
-            connection.sendall(answer)
-        except OSError:
-            pass  # the client went away: its own business
-        finally:
-            connection.close()
+            selector.unregister(connection)
+        except (KeyError, ValueError):
+            pass
+        _close(connection, answer)
 
-    def answer(self, head: bytes) -> bytes:
-        """The whole HTTP response to a request whose line and headers are `head`."""
+    def _receive(self, selector: selectors.BaseSelector, connection: socket.socket) -> None:
+        deadline, data = self._pending[connection]
+        try:
+            chunk = connection.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._drop(selector, connection, None)
+            return
+        data += chunk
+        if not _head_complete(data):
+            if len(data) > MAX_REQUEST:
+                self._drop(selector, connection, BAD_REQUEST)
+            else:
+                self._pending[connection] = (deadline, data)
+            return
+        refusal = self.refusal(data)
+        if refusal is not None:
+            self._drop(selector, connection, refusal)
+            return
+        self._pending.pop(connection)
+        selector.unregister(connection)
+        with self._work_ready:
+            self._work.append((connection, data))
+            self._work_ready.notify()
+
+    def _work_loop(self) -> None:
+        while not self._closed:
+            try:
+                with self._work_ready:
+                    while not self._work and not self._closed:
+                        self._work_ready.wait()
+                    if self._closed:
+                        return
+                    connection, head = self._work.pop(0)
+                try:
+                    connection.settimeout(REQUEST_TIMEOUT)  # a client that reads nothing is cut
+                    connection.sendall(self.answer(head))
+                finally:
+                    connection.close()
+            except Exception:  # a worker outlives any one request's failure
+                time.sleep(0.05)
+
+    def refusal(self, head: bytes) -> bytes | None:
+        """The answer to a request that gets no credentials (no token, another token, another
+        method or path), or None for a request with the token."""
         lines = head.decode("latin-1").split("\n")
         words = lines[0].strip().split(" ")
         authorization = None
@@ -334,6 +462,13 @@ class CredentialsServer:
         token_ok = hmac.compare_digest(authorization.encode(), self.token.encode())
         if not token_ok or len(words) != 3 or words[0] != "GET" or words[1] != PATH:
             return FORBIDDEN
+        return None
+
+    def answer(self, head: bytes) -> bytes:
+        """The whole HTTP response to a request whose line and headers are `head`."""
+        refusal = self.refusal(head)
+        if refusal is not None:
+            return refusal
         try:
             credentials = self.cache.get()
         except FetchFailed as failure:

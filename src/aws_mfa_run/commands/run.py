@@ -66,8 +66,16 @@ def run(context: Context) -> int:
 
 
 def exec_command(command: list[str], env: Mapping[str, str]) -> None:
+    import signal
+
     sys.stdout.flush()
     sys.stderr.flush()
+    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec: the
+    # command gets the defaults back (`yes | head -1` ends quietly). Signals the user's shell
+    # ignored (nohup's HUP) stay ignored, as without us.
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
     try:
         os.execvpe(command[0], command, env)
     except OSError as error:

@@ -7,9 +7,10 @@ asks us at start and again before its credentials run out, and we answer from th
 store, cache and locks as every other mode: role credentials renewed from the stored MFA session,
 and when that ends, a code from mfa_process, else the terminal, else an error the SDK shows.
 
-The endpoint lives exactly as long as COMMAND. COMMAND is in our process group, so what the
-terminal sends (INT, QUIT, TSTP, WINCH, HUP on hang-up) reaches it without us; TERM and HUP sent
-to us by a program are passed on. Its exit status is ours, a death by signal N as 128+N.
+COMMAND's exit status is ours (a death by signal N as 128+N) as soon as it ends; the endpoint
+lives on while any of its descendants does (see `supervise`). COMMAND is in our process group,
+so what the terminal sends (INT, QUIT, TSTP, WINCH) reaches it without us; every signal a
+program sends to us, and a hang-up of a terminal whose session we lead, is passed on.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from aws_mfa_run.server import CredentialsCache, CredentialsServer, FetchFailed
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    import socket
+    from collections.abc import Callable, Mapping, Sequence
 
     from aws_mfa_run.commands import Context
     from aws_mfa_run.credentials.mfa_session import Prompting
@@ -52,6 +54,17 @@ CREDENTIAL_KEYS = (
     "web_identity_token_file",
 )
 ENDED = "the MFA session has ended; run `aws mfa CODE`"
+# botocore's boto 2 provider, before the container provider: keys in the [Credentials] section
+# of $BOTO_CONFIG, else of these files.
+BOTO_CONFIG = "BOTO_CONFIG"
+BOTO_CONFIG_FILES = ("/etc/boto.cfg", "~/.boto")
+
+
+def boto_config_paths(env: Mapping[str, str]) -> list[str]:
+    if BOTO_CONFIG in env:
+        return [env[BOTO_CONFIG]]
+    home = env.get("HOME") or os.path.expanduser("~")
+    return [path.replace("~", home, 1) for path in BOTO_CONFIG_FILES]
 
 
 def _default_profile_has_credentials(section: Mapping[str, str] | None) -> bool:
@@ -67,15 +80,24 @@ def server_environment(
     region: str | None,
     config: IniText,
     credentials: IniText,
+    boto_configs: Sequence[IniText] = (),
 ) -> dict[str, str]:
     """COMMAND's environment: our endpoint and token, no keys, the marker and a region.
 
     Without AWS_PROFILE an SDK uses the profile `default`, and keys found there come before the
     container provider in every SDK's chain: a credentials file (or config file) whose default
     profile holds credentials is hidden from COMMAND (pointed at /dev/null), and its real path
-    handed on in our own variable, so `aws mfa` and a nested aws-mfa-run still find it.
+    handed on in our own variable, so `aws mfa` and a nested aws-mfa-run still find it. Keys in
+    a boto 2 config (`boto_configs`, read from `boto_config_paths`) come before the endpoint in
+    botocore's chain: that config is hidden likewise (BOTO_CONFIG=/dev/null).
     """
-    from aws_mfa_run.environ import REGION_VARIABLES, REMOVED, region_variables, user_region
+    from aws_mfa_run.environ import (
+        OTHER_SOURCES,
+        REGION_VARIABLES,
+        REMOVED,
+        region_variables,
+        user_region,
+    )
     from aws_mfa_run.settings import (
         MARKER_VARIABLE,
         REAL_CONFIG_FILE_VARIABLE,
@@ -87,7 +109,7 @@ def server_environment(
     child = {
         name: value
         for name, value in env.items()
-        if name not in REMOVED and name not in ENDPOINT_VARIABLES
+        if name not in REMOVED and name not in OTHER_SOURCES and name not in ENDPOINT_VARIABLES
     }
     if _default_profile_has_credentials(credentials.get("default")):
         child[REAL_CREDENTIALS_FILE_VARIABLE] = credentials.path
@@ -95,6 +117,8 @@ def server_environment(
     if _default_profile_has_credentials(config_values("default", config)):
         child[REAL_CONFIG_FILE_VARIABLE] = config.path
         child["AWS_CONFIG_FILE"] = os.devnull
+    if any((boto.get("Credentials") or {}).get("aws_access_key_id") for boto in boto_configs):
+        child[BOTO_CONFIG] = os.devnull
     child[FULL_URI] = url
     child[AUTHORIZATION_TOKEN] = token
     child[MARKER_VARIABLE] = profile
@@ -254,6 +278,7 @@ def run(context: Context, settings: Settings) -> int:
     from aws_mfa_run.credentials.mfa_session import Prompting
     from aws_mfa_run.credentials.store import read_ini
 
+    forbid_core_dumps(limit=False)  # before the first secret is read; the limit comes later
     # The first fetch may prompt as the wrapper does: COMMAND does not own the terminal yet.
     opener: list[Callable[[], Terminal]] = [context.terminal_opener]
     prompting = Prompting(say=context.say, clock=context.clock, terminal_opener=lambda: opener[0]())
@@ -297,6 +322,7 @@ def run(context: Context, settings: Settings) -> int:
         region=settings.region,
         config=read_ini(paths.config),
         credentials=read_ini(paths.credentials),
+        boto_configs=[boto for path in boto_config_paths(context.env) if (boto := _read(path))],
     )
 
     def started() -> None:
@@ -306,10 +332,22 @@ def run(context: Context, settings: Settings) -> int:
         watcher.start()
 
     try:
-        return supervise(context.options.command, child_env, on_started=started)
+        return supervise(
+            context.options.command, child_env, on_started=started, on_ended=server.close
+        )
     finally:
         watcher.stop()
         server.close()
+
+
+def _read(path: str) -> IniText | None:
+    """A boto config, or None where botocore would skip it too (unreadable, not INI)."""
+    from aws_mfa_run.credentials.store import read_ini
+
+    try:
+        return read_ini(path)
+    except MfaRunError:
+        return None
 
 
 def _status(wait_status: int) -> int:
@@ -318,17 +356,46 @@ def _status(wait_status: int) -> int:
     return os.WEXITSTATUS(wait_status)
 
 
-def _spawn(command: list[str], env: Mapping[str, str], sigmask: set[int]) -> int:
-    import signal
+def _prctl(option: int, value: int) -> bool:
+    """prctl(2) where there is one (Linux); False where it failed or does not exist."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
 
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(option, value, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def forbid_core_dumps(*, limit: bool) -> None:
+    """No core file of ours: it would hold the MFA session's keys. Not dumpable (also keeps
+    other processes of the user from reading our memory; exec resets it, so COMMAND is as
+    dumpable as ever) and, with `limit`, RLIMIT_CORE 0: only once COMMAND is started, which
+    keeps the user's limit (posix_spawn cannot set a limit for the child)."""
+    _prctl(PR_SET_DUMPABLE, 0)
+    if limit:
+        import resource
+
+        try:
+            resource.setrlimit(
+                resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1])
+            )
+        except (OSError, ValueError):
+            pass
+
+
+def _spawn(command: list[str], env: Mapping[str, str], sigmask: set[int]) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
-    # Python ignores SIGPIPE (and SIGXFSZ); an ignored signal stays ignored across exec, so
-    # COMMAND gets the default back, as subprocess does with restore_signals.
-    defaults = {signal.SIGPIPE} | ({signal.SIGXFSZ} if hasattr(signal, "SIGXFSZ") else set())
     try:
         return os.posix_spawnp(
-            command[0], command, dict(env), setsigmask=sigmask, setsigdef=defaults
+            command[0], command, dict(env), setsigmask=sigmask, setsigdef=ignored_by_python()
         )
     except OSError as error:
         from aws_mfa_run.commands.run import command_error
@@ -336,45 +403,294 @@ def _spawn(command: list[str], env: Mapping[str, str], sigmask: set[int]) -> int
         raise command_error(command[0], error) from None
 
 
-# si_code of a signal the kernel sent (a terminal hang-up, say), as opposed to kill() by a program.
-SI_KERNEL = 0x80
+def ignored_by_python() -> set[int]:
+    """Python ignores SIGPIPE (and SIGXFSZ); an ignored signal stays ignored across exec, so
+    COMMAND gets the default back, as subprocess does with restore_signals. Signals the user's
+    shell ignored (nohup's HUP) stay ignored, as they would under exec."""
+    import signal
+
+    return {signal.SIGPIPE} | ({signal.SIGXFSZ} if hasattr(signal, "SIGXFSZ") else set())
 
 
-def supervise(command: list[str], env: Mapping[str, str], *, on_started: Callable[[], None]) -> int:
-    """Run COMMAND as our child until it ends; its exit status (128+N for signal N).
+def forwarded_signals() -> set[int]:
+    """Every signal a program can send us and mean for COMMAND: all but those we cannot catch,
+    SIGCHLD (ours), and the ones a fault raises (blocking those would hide a crash of ours)."""
+    import signal
 
-    The signals we handle are blocked in every thread (the endpoint's threads start after this)
-    and taken one at a time here; COMMAND starts with the signal mask we had.
+    kept = {
+        signal.SIGKILL,
+        signal.SIGSTOP,
+        signal.SIGCHLD,
+        signal.SIGSEGV,
+        signal.SIGBUS,
+        signal.SIGILL,
+        signal.SIGFPE,
+        signal.SIGTRAP,
+        signal.SIGSYS,
+    }
+    return {int(signo) for signo in signal.valid_signals()} - kept
+
+
+def supervise(
+    command: list[str],
+    env: Mapping[str, str],
+    *,
+    on_started: Callable[[], None],
+    on_ended: Callable[[], None] = lambda: None,
+) -> int:
+    """Run COMMAND with the endpoint until COMMAND ends and return its exit status (128+N for
+    signal N); on Linux, keep the endpoint for COMMAND's descendants after that.
+
+    A background job (`nohup job &`) keeps the endpoint's URI and token after COMMAND ends: were
+    the endpoint to close then, any local user could bind its port and answer the job with their
+    own credentials. The shell waits for our pid and wants COMMAND's status, so three processes:
+
+    - we (the caller's process) fork the endpoint's process, then only pass signals on and wait
+      for the one line COMMAND's reaper reports: COMMAND's status (or an error), our own;
+    - the endpoint's process forks the reaper (before any thread), starts the endpoint
+      (`on_started`), lets the reaper go, and serves until the reaper ends; then `on_ended`;
+    - the reaper makes itself the child subreaper (orphaned descendants become its children),
+      spawns COMMAND, passes our signals on, reports COMMAND's status when it ends, and reaps
+      every descendant until none is left. It runs nothing else: the endpoint's own children
+      (mfa_process) are not its to reap.
+
+    Elsewhere (no sigwaitinfo, no subreaper) the endpoint ends with COMMAND, as it always did.
     """
     import signal
 
-    handled = {signal.SIGCHLD, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP}
-    if not hasattr(signal, "sigwaitinfo"):  # macOS
+    if not hasattr(signal, "sigwaitinfo") or not sys.platform.startswith("linux"):
         return _supervise_with_handlers(command, env, on_started)
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, handled)
+    import socket
+
+    forwarded = forwarded_signals()
+    # Blocked before the fork, so none is lost in between: we take them with sigwaitinfo; the
+    # other two processes never unblock them (a signal to the job's group ends neither).
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, forwarded | {signal.SIGCHLD})
+    ours, theirs = socket.socketpair()
+    caller = os.getpid()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    endpoint_pid = os.fork()
+    if endpoint_pid == 0:
+        status = 1
+        try:
+            ours.close()
+            _run_endpoint(command, env, set(previous), theirs, caller, on_started, on_ended)
+            status = 0
+        except BaseException:  # never return into the caller's code: that would be a second us
+            pass
+        finally:
+            os._exit(status)
+    theirs.close()
+    on_ended()  # our copy of the listening socket: the endpoint's process holds its own
+    forbid_core_dumps(limit=True)
+    return _wait_for_report(ours, endpoint_pid, forwarded)
+
+
+def _wait_for_report(channel: socket.socket, endpoint_pid: int, forwarded: set[int]) -> int:
+    """Pass signals on until the reaper reports COMMAND's end (one line, then a SIGCHLD to wake
+    us); its status, or the error it reports as MfaRunError."""
+    import signal
+
+    channel.setblocking(False)
+    session_leader = os.getsid(0) == os.getpid()
+    while True:
+        info = signal.sigwaitinfo(forwarded | {signal.SIGCHLD})
+        signo = info.si_signo
+        if signo == signal.SIGCHLD:
+            report = _read_report(channel)
+            if report is not None:
+                return _reported_status(report)
+            done, wait_status = os.waitpid(endpoint_pid, os.WNOHANG)
+            if done == endpoint_pid:
+                report = _read_report(channel)
+                if report is not None:
+                    return _reported_status(report)
+                raise MfaRunError(
+                    f"The credentials endpoint ended (status {_status(wait_status)}) before "
+                    "the command did."
+                )
+            continue
+        from_program = info.si_code <= 0 and info.si_pid != os.getpid()
+        # A hang-up of our terminal goes to the session leader only: when that is us, it is
+        # COMMAND's too. Anything else the terminal sends went to COMMAND's group already.
+        if from_program or (session_leader and signo in (signal.SIGHUP, signal.SIGCONT)):
+            try:
+                channel.send(bytes([signo]))
+            except OSError:
+                pass  # the reaper is gone: the endpoint process's SIGCHLD tells us
+        if signo in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+            os.kill(os.getpid(), signal.SIGSTOP)  # stopped with COMMAND: the shell sees the job so
+
+
+def _read_report(channel: socket.socket) -> str | None:
     try:
-        pid = _spawn(command, env, set(previous))
+        data = channel.recv(4096)
+    except OSError:  # nothing yet (BlockingIOError), or the reaper is gone
+        return None
+    return data.decode(errors="replace") if data else None
+
+
+def _reported_status(report: str) -> int:
+    kind, _, rest = report.strip().partition(" ")
+    if kind == "exit":
+        return int(rest)
+    code, _, message = rest.partition(" ")
+    error = MfaRunError(message)
+    error.exit_code = int(code)
+    raise error
+
+
+def _run_endpoint(
+    command: list[str],
+    env: Mapping[str, str],
+    sigmask: set[int],
+    channel: socket.socket,
+    caller: int,
+    on_started: Callable[[], None],
+    on_ended: Callable[[], None],
+) -> None:
+    """The endpoint's process: fork the reaper, start the endpoint, serve until the reaper ends."""
+    go_read, go_write = os.pipe()  # endpoint -> reaper: "go", or the error that stops it
+    ended_read, ended_write = os.pipe()  # reaper -> endpoint: a byte when COMMAND ends, then EOF
+    reaper_pid = os.fork()
+    if reaper_pid == 0:
+        status = 1
+        try:
+            os.close(go_write)
+            os.close(ended_read)
+            _reap(command, env, sigmask, channel, caller, go_read, ended_write)
+            status = 0
+        except BaseException:  # never return into the caller's code
+            pass
+        finally:
+            os._exit(status)
+    os.close(go_read)
+    os.close(ended_write)
+    channel.close()
+    try:
         on_started()
+    except MfaRunError as error:
+        os.write(go_write, f"error {error.exit_code} {error}".replace("\n", " ").encode())
+    else:
+        os.write(go_write, b"go")
+    os.close(go_write)
+    forbid_core_dumps(limit=True)
+    _detach(keep_stderr=True)  # messages still go to the caller's stderr while COMMAND runs
+    while True:
+        try:
+            data = os.read(ended_read, 64)
+        except OSError:
+            data = b""
+        if not data:
+            break  # the reaper ended: no descendant of COMMAND is left
+        _detach(keep_stderr=False)  # COMMAND ended: a `$(...)` or pipe of the caller ends now
+    on_ended()
+    os.waitpid(reaper_pid, 0)
+
+
+def _reap(
+    command: list[str],
+    env: Mapping[str, str],
+    sigmask: set[int],
+    channel: socket.socket,
+    caller: int,
+    go: int,
+    ended: int,
+) -> None:
+    """The reaper: COMMAND's parent, the subreaper of its descendants.
+
+    A CONT is passed on only to a stopped COMMAND: `fg` (a shell's CONT to the whole job) has
+    resumed it already, and a second CONT would run its handler twice.
+    """
+    import signal
+    import threading
+
+    subreaper = _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    lock = threading.Lock()  # COMMAND's pid is not reaped while a signal is passed on to it
+    alive: list[int] = []
+
+    def report(line: str) -> None:
+        try:
+            channel.sendall(line.encode() + b"\n")
+        except OSError:
+            return  # the caller's process is gone: so is its pid, maybe taken by a stranger
+        os.kill(caller, signal.SIGCHLD)  # wakes its sigwaitinfo
+
+    def pass_on() -> None:
         while True:
-            info = signal.sigwaitinfo(handled)
-            if info.si_signo == signal.SIGCHLD:
-                done, wait_status = os.waitpid(pid, os.WNOHANG)
-                if done == pid:
-                    # A Ctrl-C that ended COMMAND may still be pending for us: it was COMMAND's,
-                    # and must not turn into our KeyboardInterrupt once the mask is restored.
-                    while signal.sigtimedwait(handled, 0) is not None:
-                        pass
-                    return _status(wait_status)
-            elif info.si_signo in (signal.SIGTERM, signal.SIGHUP) and info.si_code != SI_KERNEL:
-                # Sent to us by a program: COMMAND would have had it without us.
-                try:
-                    os.kill(pid, info.si_signo)
-                except ProcessLookupError:
-                    pass
-            # INT and QUIT (and a hang-up) come from the terminal to the whole process group:
-            # COMMAND has them already and decides; we wait for it.
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            try:
+                data = channel.recv(64)
+            except OSError:
+                return
+            if not data:
+                return  # the caller's process ended: nothing more to pass on
+            with lock:
+                for signo in data:
+                    if alive and (signo != signal.SIGCONT or _stopped(alive[0])):
+                        try:
+                            os.kill(alive[0], signo)
+                        except OSError:
+                            pass
+
+    word = b""
+    while True:
+        chunk = os.read(go, 4096)
+        if not chunk:
+            break
+        word += chunk
+    os.close(go)
+    if word != b"go":
+        report(word.decode(errors="replace") or "error 1 The credentials endpoint did not start.")
+        return
+    try:
+        threading.Thread(target=pass_on, name="signals", daemon=True).start()
+        with lock:
+            alive.append(_spawn(command, env, sigmask))
+    except MfaRunError as error:
+        report(f"error {error.exit_code} {error}".replace("\n", " "))
+        return
+    except RuntimeError:  # "can't start new thread"
+        report("error 1 Cannot pass signals on: no thread could be started (ulimit -u).")
+        return
+    forbid_core_dumps(limit=True)
+    _detach(keep_stderr=False)  # COMMAND has the caller's descriptors: we need none
+    pid = alive[0]
+    while subreaper or alive:
+        try:
+            # WNOWAIT: who ended, without reaping it yet (COMMAND's pid stays COMMAND's while a
+            # signal may be on its way to it).
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            break  # no descendant left: each became our child as it was orphaned
+        if info is None:
+            continue
+        with lock:
+            _, wait_status = os.waitpid(info.si_pid, 0)
+            if info.si_pid == pid:
+                alive.clear()
+        if info.si_pid == pid:
+            os.write(ended, b"x")
+            report(f"exit {_status(wait_status)}")
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] in (b"T", b"t")
+    except (OSError, IndexError):
+        return False
+
+
+def _detach(*, keep_stderr: bool) -> None:
+    """Point our standard descriptors at /dev/null: a reader of the caller's pipe would
+    otherwise wait for the endpoint to end."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    null = os.open(os.devnull, os.O_RDWR)
+    for descriptor in (0, 1) if keep_stderr else (0, 1, 2):
+        os.dup2(null, descriptor)
+    os.close(null)
 
 
 def _supervise_with_handlers(
