@@ -487,7 +487,7 @@ def test_slow_and_oversized_requests_are_cut_while_the_token_is_answered() -> No
     def fetch() -> SessionCredentials:
         return SessionCredentials("ASIA0000000000000001", "secret", "token", time.time() + 3600)
 
-    cache = CredentialsCache(fetch, describe_error=pytest.fail, say=pytest.fail)
+    cache = CredentialsCache(fetch, describe_error=pytest.fail, say=pytest.fail, margin=16 * 60)
     server = CredentialsServer(cache)
     server.start()
     port = int(server.url.split(":")[2].split("/")[0])
