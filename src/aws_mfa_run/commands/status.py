@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aws_mfa_run.credentials import store
 from aws_mfa_run.errors import MfaRunError
-from aws_mfa_run.settings import KEY_SOURCE, config_profiles, config_values
+from aws_mfa_run.settings import KEY_SOURCE, config_profiles, config_values, profile_values
 from aws_mfa_run.timefmt import describe_left, describe_until
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -72,6 +72,8 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
 
     config, credentials = context.files()
     if explicit:
+        # A profile in neither file is an error (exit 3), as in every other mode.
+        profile_values(explicit, config, credentials, context.env)
         pairs = [(explicit, context.options.target_profile)]
     else:
         pairs = profiles_to_show(config, credentials)
