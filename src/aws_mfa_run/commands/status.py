@@ -174,7 +174,11 @@ def render_text(rows: list[StatusRow], now: float) -> str:
 def run(context: Context) -> int:
     options, env = context.options, context.env
     explicit = None
-    if options.profile or context.aws_globals().get("profile") or env.get("AWS_PROFILE"):
+    if (
+        options.profile is not None
+        or context.aws_globals().get("profile")
+        or env.get("AWS_PROFILE")
+    ):
         from aws_mfa_run.settings import requested_profile
 
         explicit = requested_profile(options, env, context.aws_globals())
