@@ -42,6 +42,19 @@ def test_a_call_carrying_a_code_is_made_once_and_the_code_is_spent(
     assert ready.fake.calls["GetSessionToken"] == 2
 
 
+def test_a_code_that_never_left_is_not_spent(ready: Bed, closed_port: int) -> None:
+    """No connection: the code was never sent, so it is not counted as used."""
+    code = ready.fresh_code()
+    down = ready.run(
+        AWS_MFA_RUN, "--login", code, env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port}"}
+    )
+    assert down.returncode == 6 and "Cannot reach AWS" in down.stderr, down.stderr
+    assert "counts as used" not in down.stderr
+    done = ready.run(AWS_MFA_RUN, "--login", code)
+    assert done.returncode == 0, done.stderr
+    assert ready.fake.calls["GetSessionToken"] == 1
+
+
 def test_calls_without_a_code_keep_botocores_retries(ready: Bed) -> None:
     """ListMFADevices (no code) and AssumeRole (with the MFA session) are retried on a 503."""
     ready.write_profiles(serial=False)

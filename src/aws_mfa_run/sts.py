@@ -204,6 +204,11 @@ def _refusal(
     return AwsRefusedError(f"AWS answered {code or status}{said}")
 
 
+class NotSentError(AwsUnreachableError):
+    """AWS was not reached at all (no connection, a certificate refused): a code in the request
+    never left this computer, so it is not spent."""
+
+
 NOT_IN_TIME = "AWS did not answer in time; check the network (or a proxy) and try again."
 NOT_REACHED = "Cannot reach AWS; check the network (or a proxy, or AWS_ENDPOINT_URL) and try again."
 NOT_VERIFIED = (
@@ -221,6 +226,7 @@ def _translate(
         ConnectTimeoutError,
         EndpointConnectionError,
         ParamValidationError,
+        ProxyConnectionError,
         ReadTimeoutError,
         SSLError,
     )
@@ -241,12 +247,17 @@ def _translate(
             f"A setting of profile '{profile}' is not one AWS accepts (a role_arn, mfa_serial, "
             "external_id or role_session_name of the wrong form); check the profile."
         )
-    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
+    # Failures before the request was sent are NotSentError; any other may come after AWS
+    # received it (a read timeout, a connection closed mid-answer).
+    if isinstance(error, ConnectTimeoutError):
+        return NotSentError(NOT_IN_TIME)
+    if isinstance(error, ReadTimeoutError):
         return AwsUnreachableError(NOT_IN_TIME)
     if isinstance(error, SSLError):
-        return AwsUnreachableError(NOT_VERIFIED)
-    if isinstance(error, EndpointConnectionError):
-        return AwsUnreachableError(NOT_REACHED)
+        refused = "CERTIFICATE_VERIFY_FAILED" in str(error)  # in the handshake, before sending
+        return (NotSentError if refused else AwsUnreachableError)(NOT_VERIFIED)
+    if isinstance(error, (EndpointConnectionError, ProxyConnectionError)):
+        return NotSentError(NOT_REACHED)
     if isinstance(error, (ResponseParserError, ValueError)):  # ValueError: a bad timestamp
         return AwsUnreachableError(
             "AWS returned a malformed answer; nothing was written. Try again later."

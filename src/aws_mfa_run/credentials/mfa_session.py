@@ -143,6 +143,8 @@ def _fetch(
             session = call.get_session_token(
                 serial=serial, code=code, duration=settings.duration, clock=prompting.clock
             )
+        except sts.NotSentError:
+            raise
         except AwsUnreachableError as error:
             # A 503, throttling or timeout may come after AWS took the code: it is spent.
             spent.remember(serial, code, prompting.clock())
