@@ -23,6 +23,7 @@ def test_a_call_carrying_a_code_is_made_once_and_the_code_is_spent(
     """botocore would retry a 503, a throttle or a timeout, sending the single-use code again.
     The stand-in fails once, then would answer: the one attempt must not reach it twice."""
     ready.fake.upcoming["GetSessionToken"] = [failure]
+    ready.env["TZ"] = "Pacific/Chatham"  # +12:45/+13:45: the spent-code memory is in UTC
     before = ready.snapshot()
     code = ready.fresh_code()
     done = ready.run(AWS_MFA_RUN, "--login", code)
