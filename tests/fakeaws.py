@@ -129,6 +129,10 @@ class FakeAws:
         self.mode = "normal"
         self.failing: set[str] = set()  # actions that fail with a server error whatever the mode
         self.hanging: set[str] = set()  # actions that never answer whatever the mode
+        # The next calls of an action, whatever the mode: each taken in turn, one of "error"
+        # (503), "throttle" or "hang"; once used up the action answers as the mode says.
+        self.upcoming: dict[str, list[str]] = {}
+        self.regions: list[tuple[str, str]] = []  # (action, region it was signed for)
         # How answers are framed: length (Content-Length), chunked, close (the end of the
         # connection), or interim (a 100 Continue first, then Content-Length).
         self.framing = "length"
@@ -359,7 +363,11 @@ class _Handler(BaseHTTPRequestHandler):
         with aws.lock:
             aws.calls[action] += 1
             aws.agents.append((action, headers.get("user-agent", "")))
+            scope = authorization.partition("Credential=")[2].split(",")[0].split("/")
+            aws.regions.append((action, scope[2] if len(scope) > 2 else ""))
             mode = aws.mode
+            if aws.upcoming.get(action):
+                mode = aws.upcoming[action].pop(0)
         if mode == "hang" or action in aws.hanging:
             aws.stopping.wait(120)
             return

@@ -46,11 +46,19 @@ def test_https_with_a_trusted_ca(tls_bed: Bed, tls: tuple[FakeAws, Path], variab
     assert tls_bed.ini_section(tls_bed.credentials, "mfa")["aws_session_token"]
 
 
-def test_https_with_an_unknown_ca_is_refused_before_the_code_is_sent(tls_bed: Bed) -> None:
+def test_https_with_an_unknown_ca_is_refused_before_the_code_is_sent(
+    tls_bed: Bed, tls: tuple[FakeAws, Path]
+) -> None:
+    ca_file = tls[1]
     before = tls_bed.snapshot()
-    done = tls_bed.run(AWS_MFA_RUN, "--login", tls_bed.fresh_code())
+    code = tls_bed.fresh_code()
+    done = tls_bed.run(AWS_MFA_RUN, "--login", code)
     assert done.returncode == 6, done.stderr
     assert "TLS certificate" in done.stderr and "AWS_CA_BUNDLE" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert tls_bed.snapshot() == before
     assert tls_bed.fake.calls["GetSessionToken"] == 0
+    # The code never left this computer: it is not spent, and works once the CA is named.
+    env = {"AWS_CA_BUNDLE": str(ca_file)}
+    again = tls_bed.run(AWS_MFA_RUN, "--login", code, env=env)
+    assert again.returncode == 0, again.stderr

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import stat
+from pathlib import Path
 
 import pexpect
+import pytest
 
 from conftest import AWS, AWS_MFA_RUN, REPO, Bed
 from makefiles import write_makefile
@@ -126,9 +128,9 @@ def test_role_duration_is_capped_to_what_aws_allows(ready: Bed) -> None:
 def test_source_profile_loop_and_unsupported_roles(ready: Bed) -> None:
     with ready.config.open("a") as handle:
         handle.write(
-            "[profile a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = b\n"
-            "[profile b]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = a\n"
-            "[profile ec2]\nrole_arn = arn:aws:iam::1:role/c\n"
+            "[profile a]\nrole_arn = arn:aws:iam::123456789012:role/a\nsource_profile = b\n"
+            "[profile b]\nrole_arn = arn:aws:iam::123456789012:role/b\nsource_profile = a\n"
+            "[profile ec2]\nrole_arn = arn:aws:iam::123456789012:role/c\n"
             "credential_source = Ec2InstanceMetadata\n"
         )
     before = ready.snapshot()
@@ -189,3 +191,92 @@ def test_short_role_sessions_are_reused_too(ready: Bed) -> None:
         done = ready.run(AWS_MFA_RUN, "-p", "readonly", "--token-code", code, *WHOAMI)
         assert done.returncode == 0, done.stderr
     assert ready.fake.assumed == {"readonly": 1}
+
+
+OPS_ROLE = "role_arn = arn:aws:iam::123456789012:role/ops"
+
+
+def _chain_with(ready: Bed, link: str) -> Path:
+    """admin -> ops -> default, `link` in ops (replacing its own role_arn or source_profile).
+    Returns the file an mfa_process touches when it runs (never, when the chain is refused)."""
+    with_roles(ready)
+    ready.fake.add_role("ops", ready.alice)
+    marker = ready.root / "code-was-asked"
+    ops = [OPS_ROLE, "source_profile = default"]
+    ops = [link if line.split()[0] == link.split()[0] else line for line in ops]
+    if link not in ops:
+        ops.append(link)
+    text = ready.config.read_text()
+    text = text.replace("source_profile = default", "source_profile = ops", 1)
+    text = text.replace("[default]\n", f"[default]\nmfa_process = touch {marker}; echo 123456\n")
+    ready.config.write_text(text + "\n[profile ops]\n" + "\n".join(ops) + "\n")
+    return marker
+
+
+@pytest.mark.parametrize(
+    ("link", "named"),
+    [
+        ("role_arn = not-an-arn", "'not-an-arn'"),
+        ("role_arn = arn:aws:iam::12345:role/ops", "'arn:aws:iam::12345:role/ops'"),
+        ("role_arn = arn:aws:iam::123456789012:user/ops", "'arn:aws:iam::123456789012:user/ops'"),
+        ("role_session_name = a b", "'a b'"),
+        ("external_id = x", "'x'"),
+        ("mfa_serial = short", "mfa_serial of profile 'ops'"),
+        ("region = eu west 1", "'eu west 1'"),
+        ("duration_seconds = ten", "'ten'"),
+        ("ca_bundle =", "ca_bundle of profile 'ops'"),
+        ("source_profile = DEFAULT", "'DEFAULT'"),
+    ],
+)
+def test_a_malformed_link_anywhere_in_the_chain_is_refused_before_any_code(
+    ready: Bed, link: str, named: str
+) -> None:
+    marker = _chain_with(ready, link)
+    before = ready.snapshot()
+    for args in (("--login",), ("--env",), ("aws", "sts", "get-caller-identity")):
+        done = ready.run(AWS_MFA_RUN, "-p", "admin", *args)
+        assert done.returncode == 3, done.stderr
+        assert "'ops'" in done.stderr and named in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not marker.exists()
+    assert ready.fake.calls["GetSessionToken"] == 0 and ready.fake.calls["AssumeRole"] == 0
+    assert ready.snapshot() == before
+    status = ready.run(AWS_MFA_RUN, "--status")
+    assert status.returncode == 0, status.stderr
+    line = next(row for row in status.stdout.splitlines() if row.startswith("admin "))
+    assert "'ops'" in line and named in line, status.stdout
+
+
+def test_a_bad_role_arn_is_refused_at_a_terminal_before_the_code_is_asked(ready: Bed) -> None:
+    with_roles(ready)
+    ready.config.write_text(
+        ready.config.read_text().replace(
+            "role_arn = arn:aws:iam::123456789012:role/admin", "role_arn = not-an-arn"
+        )
+    )
+    before = ready.snapshot()
+    child = ready.spawn(AWS_MFA_RUN, "-p", "admin", "--login")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 3
+    assert "MFA code" not in (child.before or "")
+    assert "role_arn of profile 'admin' is 'not-an-arn'" in (child.before or "")
+    assert ready.fake.calls["GetSessionToken"] == 0
+    assert ready.snapshot() == before
+    json_status = ready.run(AWS_MFA_RUN, "--status", "--json")
+    assert json_status.returncode == 0
+    assert "not-an-arn" in json_status.stdout
+
+
+def test_a_blank_ca_bundle_in_the_environment_stops_a_role_call_with_a_stored_session(
+    ready: Bed,
+) -> None:
+    """No code is needed (the source's MFA session is stored): the AssumeRole client itself
+    refuses a blank AWS_CA_BUNDLE."""
+    with_roles(ready)
+    ready.login()
+    before = ready.snapshot()
+    done = ready.run(AWS_MFA_RUN, "-p", "admin", "--login", env={"AWS_CA_BUNDLE": " "})
+    assert done.returncode == 3 and "AWS_CA_BUNDLE" in done.stderr, done.stderr
+    assert ready.fake.calls["AssumeRole"] == 0
+    assert ready.snapshot() == before

@@ -94,12 +94,25 @@ def _expand(path: str, home: str) -> str:
 # ---- profile names and sections -------------------------------------------------------------
 
 
-def check_profile_name(name: str, what: str = "profile") -> str:
+# configparser, and so botocore and the AWS CLI, read a section of this exact name (any other case
+# is an ordinary section) as defaults for every other section of the file.
+DEFAULTS_SECTION = "DEFAULT"
+
+
+def check_profile_name(
+    name: str, what: str = "profile", error: type[UsageError] | type[ConfigError] = UsageError
+) -> str:
+    if name == DEFAULTS_SECTION:
+        raise error(
+            f"'{name}' is not a usable {what} name: a [{name}] section is read by botocore and "
+            "the AWS CLI as defaults for every profile of the file; choose another name."
+        )
     bad = [ch for ch in name if ch in "[]" or not ch.isprintable()]
     if not name or bad or name != name.strip() or len(name) > 512:
-        raise UsageError(
-            f"{name[:60]!r} is not a usable {what} name: use letters, digits, spaces and -_.@+ "
-            "(no brackets, no line breaks, no leading or trailing spaces)."
+        raise error(
+            f"{name[:60]!r} is not a usable {what} name: a name is 1 to 512 printable characters "
+            "(any letters, digits, spaces and punctuation such as = ' $ - _ . @ +) except [ and ], "
+            "with no tab or line break, no space at either end, and not DEFAULT."
         )
     return name
 
@@ -249,6 +262,25 @@ def check_serial(value: str, what: str, error: type[UsageError] | type[ConfigErr
     )
 
 
+CA_BUNDLE_VARIABLES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
+
+
+def check_ca_bundle(value: str | None, where: str) -> None:
+    """Older botocore versions (ones `botocore>=1.31` allows) take a blank CA bundle (the
+    profile's ca_bundle, AWS_CA_BUNDLE or REQUESTS_CA_BUNDLE) as "do not verify TLS
+    certificates": credentials would go to whoever answers. Refused wherever botocore reads one."""
+    if value is not None and not value.strip():
+        raise ConfigError(
+            f"{where} is set but empty, which some botocore versions take as 'do not verify "
+            "TLS certificates'; remove it or name a CA bundle file."
+        )
+
+
+def check_ca_bundle_variables(env: Mapping[str, str]) -> None:
+    for name in CA_BUNDLE_VARIABLES:
+        check_ca_bundle(env.get(name), name)
+
+
 def _number(value: str, what: str, low: int, high: int, error: type[Exception]) -> int:
     try:
         number = int(value.strip())
@@ -274,16 +306,94 @@ def _flag(value: str | None, what: str) -> bool:
 # ---- roles ------------------------------------------------------------------------------------
 
 
+# STS's own rules for AssumeRole's parameters (the API reference), \w being ASCII.
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+SESSION_NAME_CHARACTERS = _WORD | frozenset("+=,.@-")
+EXTERNAL_ID_CHARACTERS = SESSION_NAME_CHARACTERS | frozenset(":/")
+# botocore's rule for a region name (botocore.utils.validate_region_name).
+REGION_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
+
+def _shown(value: str) -> str:
+    return repr(value[:80] + ("..." if len(value) > 80 else ""))
+
+
+def is_role_arn(value: str) -> bool:
+    """`arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, as IAM forms a role's ARN."""
+    parts = value.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "iam" or parts[3] != "":
+        return False
+    partition, account, resource = parts[1], parts[4], parts[5]
+    partition_ok = partition == "aws" or (
+        partition.startswith("aws-") and set(partition) <= frozenset("abcdefghijklmnopqrstuvwxyz-")
+    )
+    name = resource.rpartition("/")[2]
+    return (
+        partition_ok
+        and len(account) == 12
+        and account.isascii()
+        and account.isdigit()
+        and resource.startswith("role/")
+        and len(value) <= 2048
+        and all("\x21" <= ch <= "\x7e" for ch in resource)
+        and 1 <= len(name) <= 64
+        and SESSION_NAME_CHARACTERS.issuperset(name)
+    )
+
+
+def check_region(value: str, where: str, error: type[UsageError] | type[ConfigError]) -> str:
+    """A region name botocore accepts (it refuses others only when a client is made)."""
+    if (
+        1 <= len(value) <= 63
+        and REGION_CHARACTERS.issuperset(value)
+        and not value.startswith("-")
+        and not value.endswith("-")
+    ):
+        return value
+    raise error(
+        f"The region {_shown(value)} ({where}) is not a region name such as eu-west-1 "
+        "(letters, digits and inner hyphens); fix it."
+    )
+
+
 class Role:
-    """One role profile of a chain, as the config file describes it."""
+    """One role profile of a chain, as the config file describes it: every value checked here,
+    so that a malformed link anywhere in the chain is refused before a code is asked for."""
 
     def __init__(self, profile: str, values: Mapping[str, str]) -> None:
         self.profile = profile
-        self.role_arn = values["role_arn"]
+        self.role_arn = values["role_arn"].strip()
+        if not is_role_arn(self.role_arn):
+            raise ConfigError(
+                f"role_arn of profile '{profile}' is {_shown(values['role_arn'])}, not a role ARN "
+                "(arn:aws:iam::ACCOUNT-ID:role/NAME); fix the profile."
+            )
         self.session_name = values.get("role_session_name") or None
+        if self.session_name is not None and not (
+            2 <= len(self.session_name) <= 64
+            and SESSION_NAME_CHARACTERS.issuperset(self.session_name)
+        ):
+            raise ConfigError(
+                f"role_session_name of profile '{profile}' is {_shown(self.session_name)}: AWS "
+                "takes 2 to 64 letters, digits and _+=,.@- there; fix the profile."
+            )
         self.external_id = values.get("external_id") or None
+        if self.external_id is not None and not (
+            2 <= len(self.external_id) <= 1224
+            and EXTERNAL_ID_CHARACTERS.issuperset(self.external_id)
+        ):
+            raise ConfigError(
+                f"external_id of profile '{profile}' is {_shown(self.external_id)}: AWS takes "
+                "2 to 1224 letters, digits and _+=,.@:/- there; fix the profile."
+            )
         self.mfa_serial = values.get("mfa_serial") or None
+        if self.mfa_serial is not None:
+            check_serial(self.mfa_serial, f"mfa_serial of profile '{profile}'", ConfigError)
         self.region = values.get("region") or None
+        if self.region is not None:
+            check_region(self.region, f"region of profile '{profile}'", ConfigError)
+        # A blank ca_bundle turns certificate checks off in some botocore versions we allow.
+        check_ca_bundle(values.get("ca_bundle"), f"ca_bundle of profile '{profile}'")
         self.duration = ROLE_MAX_DURATION
         if values.get("duration_seconds"):
             what = f"duration_seconds of profile '{profile}'"
@@ -313,6 +423,7 @@ def role_chain(
             raise ConfigError(
                 f"Role profile '{current}' has no source_profile naming the profile with the keys."
             )
+        check_profile_name(source, f"source_profile (in profile '{current}')", ConfigError)
         chain.append(Role(current, values))
         if source in visited:
             loop = " -> ".join([*visited, source])
@@ -424,6 +535,19 @@ def reuse_margin(options: Options, configured: str | None) -> int:
     return DEFAULT_MIN_REMAINING
 
 
+def environment_region(env: Mapping[str, str]) -> tuple[str, str] | None:
+    """(variable, region) the user set in the environment, as the AWS CLI reads it: v2 and most
+    SDKs read AWS_REGION first, v1 (botocore) only AWS_DEFAULT_REGION; we fill in both for the
+    programs we run (environ.region_variables), so AWS_REGION wins here too. A value an outer
+    aws-mfa-run put there (it says so in REGION_MARKER_VARIABLE) is not the user's."""
+    ours = env.get(REGION_MARKER_VARIABLE)
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        value = env.get(name)
+        if value and value != ours:
+            return name, value
+    return None
+
+
 def default_target(profile: str) -> str:
     return "mfa" if profile == "default" else f"{profile}-mfa"
 
@@ -488,7 +612,20 @@ def resolve(
     else:
         serial = None
 
-    region = aws_globals.get("region") or values.get("region") or source_values.get("region")
+    # The region the AWS CLI would use: its --region (given to the alias), else the environment's,
+    # else the profile's (a role's own region for each role of the chain).
+    chosen_region, from_environment = None, environment_region(env)
+    if aws_globals.get("region"):
+        chosen_region = check_region(aws_globals["region"], "--region", UsageError)
+    elif from_environment is not None:
+        chosen_region = check_region(from_environment[1], from_environment[0], ConfigError)
+    for role in roles:
+        role.region = chosen_region or role.region
+    for name, found in ((profile, values), (source_profile, source_values)):
+        if found.get("region"):
+            check_region(found["region"], f"region of profile '{name}'", ConfigError)
+        check_ca_bundle(found.get("ca_bundle"), f"ca_bundle of profile '{name}'")
+    region = chosen_region or values.get("region") or source_values.get("region")
     return Settings(
         profile=profile,
         source_profile=source_profile,

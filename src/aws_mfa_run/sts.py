@@ -2,7 +2,8 @@
 
 botocore makes every call, exactly as the AWS CLI would for the same profile: its endpoint rules,
 proxies, CA bundles and retries. Calls are bounded (a few seconds to connect or read, two
-attempts), so a dead or silent endpoint fails in seconds instead of botocore's default minutes.
+attempts, one for a call that carries an MFA code), so a dead or silent endpoint fails in seconds
+instead of botocore's default minutes.
 botocore's errors become ours, with a sentence that says what to do and no request data.
 """
 
@@ -19,6 +20,7 @@ from aws_mfa_run.errors import (
     RoleDeniedError,
     SessionExpiredError,
 )
+from aws_mfa_run.settings import check_ca_bundle, check_ca_bundle_variables, check_region
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -48,7 +50,6 @@ THROTTLING_CODES = frozenset(
         "EC2ThrottledException",
     }
 )
-CA_BUNDLE_VARIABLES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
 
 
 class Bounds:
@@ -68,21 +69,10 @@ DEFAULT_BOUNDS = Bounds()
 def check_environment(
     env: Mapping[str, str], profile_config: Mapping[str, str] | None = None
 ) -> None:
-    """Refuse settings botocore would read dangerously, before a code is asked for. A blank
-    AWS_CA_BUNDLE or REQUESTS_CA_BUNDLE (or ca_bundle in the profile) meant "do not verify
-    certificates" in the botocore versions we allow."""
-    for name in CA_BUNDLE_VARIABLES:
-        if name in env and not env[name].strip():
-            raise ConfigError(
-                f"{name} is set but empty, which some botocore versions take as 'do not verify "
-                f"TLS certificates'; unset it or name a CA bundle file."
-            )
-    bundle = (profile_config or {}).get("ca_bundle")
-    if bundle is not None and not bundle.strip():
-        raise ConfigError(
-            "ca_bundle is empty in the profile, which some botocore versions take as 'do not "
-            "verify TLS certificates'; remove that line or name a CA bundle file."
-        )
+    """Refuse settings botocore would read dangerously, before a code is asked for: a blank
+    AWS_CA_BUNDLE or REQUESTS_CA_BUNDLE, or ca_bundle in the profile (see settings)."""
+    check_ca_bundle_variables(env)
+    check_ca_bundle((profile_config or {}).get("ca_bundle"), "ca_bundle in the profile")
 
 
 def _client(
@@ -94,7 +84,13 @@ def _client(
     token: str | None = None,
     bounds: Bounds = DEFAULT_BOUNDS,
 ) -> Any:
+    """Every botocore client of ours is made here, with every check on the settings it will use:
+    the ones the caller passes and the ones botocore reads itself (the profile's ca_bundle,
+    AWS_CA_BUNDLE from the environment, REQUESTS_CA_BUNDLE from os.environ)."""
     check_environment(env)
+    check_ca_bundle_variables(os.environ)
+    if region is not None:
+        check_region(region, f"the region of profile '{profile}'", ConfigError)
     import botocore.config
     import botocore.session
     from botocore.exceptions import ConfigParseError, ProfileNotFound
@@ -125,6 +121,8 @@ def _client(
         raise ConfigError(
             f"botocore cannot parse {where}, so neither can the AWS CLI; fix that file."
         ) from None
+    # What botocore itself will verify against: the profile's ca_bundle or AWS_CA_BUNDLE.
+    check_ca_bundle(session.get_config_variable("ca_bundle"), f"ca_bundle of profile '{profile}'")
     config = botocore.config.Config(
         connect_timeout=bounds.connect,
         read_timeout=bounds.read,
@@ -212,6 +210,11 @@ def _refusal(
     return AwsRefusedError(f"AWS answered {code or status}{said}")
 
 
+class NotSentError(AwsUnreachableError):
+    """AWS was not reached at all (no connection, a certificate refused): a code in the request
+    never left this computer, so it is not spent."""
+
+
 NOT_IN_TIME = "AWS did not answer in time; check the network (or a proxy) and try again."
 NOT_REACHED = "Cannot reach AWS; check the network (or a proxy, or AWS_ENDPOINT_URL) and try again."
 NOT_VERIFIED = (
@@ -229,6 +232,7 @@ def _translate(
         ConnectTimeoutError,
         EndpointConnectionError,
         ParamValidationError,
+        ProxyConnectionError,
         ReadTimeoutError,
         SSLError,
     )
@@ -249,12 +253,17 @@ def _translate(
             f"A setting of profile '{profile}' is not one AWS accepts (a role_arn, mfa_serial, "
             "external_id or role_session_name of the wrong form); check the profile."
         )
-    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
+    # Failures before the request was sent are NotSentError; any other may come after AWS
+    # received it (a read timeout, a connection closed mid-answer).
+    if isinstance(error, ConnectTimeoutError):
+        return NotSentError(NOT_IN_TIME)
+    if isinstance(error, ReadTimeoutError):
         return AwsUnreachableError(NOT_IN_TIME)
     if isinstance(error, SSLError):
-        return AwsUnreachableError(NOT_VERIFIED)
-    if isinstance(error, EndpointConnectionError):
-        return AwsUnreachableError(NOT_REACHED)
+        refused = "CERTIFICATE_VERIFY_FAILED" in str(error)  # in the handshake, before sending
+        return (NotSentError if refused else AwsUnreachableError)(NOT_VERIFIED)
+    if isinstance(error, (EndpointConnectionError, ProxyConnectionError)):
+        return NotSentError(NOT_REACHED)
     if isinstance(error, (ResponseParserError, ValueError)):  # ValueError: a bad timestamp
         return AwsUnreachableError(
             "AWS returned a malformed answer; nothing was written. Try again later."
@@ -276,6 +285,12 @@ def _call(
     that gives up leaves it behind (the process exits, or the socket times out on its own)."""
     import threading
 
+    if "TokenCode" in arguments:
+        # A one-time code sent twice is refused the second time (and AWS may have answered the
+        # first): a call that carries one is made once, by a client that never retries.
+        retries = operation.__self__.meta.config.retries or {}
+        if retries.get("total_max_attempts") != 1:
+            raise RuntimeError("a call carrying an MFA code must not be retried")
     outcome: list[Any] = []
 
     def call() -> None:
@@ -325,6 +340,8 @@ class SessionTokenCall:
         import threading
 
         check_environment(env)
+        # The call carries the code: one attempt only (see _call).
+        bounds = Bounds(bounds.connect, bounds.read, 1, bounds.total)
         self._profile = profile
         self._bounds = bounds
         self._client: Any = None

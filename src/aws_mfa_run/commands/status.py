@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aws_mfa_run.credentials import store
 from aws_mfa_run.errors import MfaRunError
-from aws_mfa_run.settings import KEY_SOURCE, config_profiles, config_values
+from aws_mfa_run.settings import KEY_SOURCE, config_profiles, config_values, profile_values
 from aws_mfa_run.timefmt import describe_left, describe_until
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -72,6 +72,8 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
 
     config, credentials = context.files()
     if explicit:
+        # A profile in neither file is an error (exit 3), as in every other mode.
+        profile_values(explicit, config, credentials, context.env)
         pairs = [(explicit, context.options.target_profile)]
     else:
         pairs = profiles_to_show(config, credentials)
@@ -172,7 +174,11 @@ def render_text(rows: list[StatusRow], now: float) -> str:
 def run(context: Context) -> int:
     options, env = context.options, context.env
     explicit = None
-    if options.profile or context.aws_globals().get("profile") or env.get("AWS_PROFILE"):
+    if (
+        options.profile is not None
+        or context.aws_globals().get("profile")
+        or env.get("AWS_PROFILE")
+    ):
         from aws_mfa_run.settings import requested_profile
 
         explicit = requested_profile(options, env, context.aws_globals())

@@ -16,7 +16,7 @@ from aws_mfa_run import files
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.credentials.session import SessionCredentials
-from aws_mfa_run.errors import ConfigError
+from aws_mfa_run.errors import AwsUnreachableError, ConfigError
 from aws_mfa_run.settings import Settings, config_values
 from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
 from aws_mfa_run.timefmt import quantity
@@ -148,9 +148,19 @@ def _fetch(
             stale_note=_stale_note(stale, prompting.clock(), margin, floor),
             prompt_program=settings.mfa_prompt,
         )
-        session = call.get_session_token(
-            serial=serial, code=code, duration=settings.duration, clock=prompting.clock
-        )
+        try:
+            session = call.get_session_token(
+                serial=serial, code=code, duration=settings.duration, clock=prompting.clock
+            )
+        except sts.NotSentError:
+            raise
+        except AwsUnreachableError as error:
+            # A 503, throttling or timeout may come after AWS took the code: it is spent.
+            spent.remember(serial, code, prompting.clock())
+            raise AwsUnreachableError(
+                f"{error} That code counts as used (AWS may have received it): "
+                "the next try needs the next code."
+            ) from None
     finally:
         call.close()
     spent.remember(serial, code, prompting.clock())
