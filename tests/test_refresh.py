@@ -8,6 +8,7 @@ the expirations AWS handed out.
 
 from __future__ import annotations
 
+import os
 import calendar
 import datetime
 import json
@@ -258,9 +259,15 @@ def test_a_config_file_broken_between_two_renewals_fails_no_call(ready: Bed) -> 
     ready.fake.role_lifetime = 24  # renewed from 12 s on, served until 19 s
     whole = ready.config.read_text()
 
+    def save(text: str) -> None:
+        # As an editor saves: whole, so that no renewal reads a half-written file in between.
+        saved = ready.config.with_name("config.saving")
+        saved.write_text(text)
+        os.replace(saved, ready.config)
+
     def break_then_mend() -> None:
-        ready.config.write_text(whole + "[profile broken\n")
-        later(7, lambda: ready.config.write_text(whole))
+        save(whole + "[profile broken\n")
+        later(7, lambda: save(whole))
 
     # Broken from 9 s to 16 s: over the renewals at 12 and 15 s.
     once(lambda: ready.fake.assumed["admin"] >= 1, lambda: later(9, break_then_mend))
