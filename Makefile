@@ -14,6 +14,10 @@ VENV := .venv-$(PYTHON_VERSION)
 endif
 BIN := $(VENV)/bin
 SOURCES := pyproject.toml $(shell find src -name "*.py") cli-alias/alias
+# Exact versions of the lint, test and packaging tools (pyproject.toml keeps ranges): every pip
+# install here uses them, the isolated build of the package included (PIP_CONSTRAINT).
+CONSTRAINTS := $(CURDIR)/constraints/dev.txt
+PIP_INSTALL := PIP_CONSTRAINT=$(CONSTRAINTS) $(BIN)/python -m pip install --quiet
 # Tests run in parallel, a bed (HOME, stand-in, port) each. Most of their time is spent waiting
 # for processes, so more workers than the machine's 2 cores still shortens the run.
 TEST_WORKERS ?= 6
@@ -44,16 +48,17 @@ install: $(VENV)/.installed
 tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 
-# The test extras (awscli, pexpect, pyotp, pytest, ruff, ...), once per change of pyproject.toml.
-$(VENV)/.dependencies: pyproject.toml
+# The test extras (awscli, pexpect, pyotp, pytest, ruff, ...) at the versions of the constraints
+# file, once per change of pyproject.toml or of the constraints.
+$(VENV)/.dependencies: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet '.[test]'
+	$(PIP_INSTALL) -c $(CONSTRAINTS) '.[test]'
 	touch $@
 
 # The package itself, installed (not editable) so that tests run the real console script.
 $(VENV)/.installed: $(VENV)/.dependencies $(SOURCES)
-	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall .
+	$(PIP_INSTALL) --no-deps --force-reinstall .
 	touch $@
 
 clean:
