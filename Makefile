@@ -28,7 +28,7 @@ NODE_MODULES := $(if $(shell command -v node 2>/dev/null),$(if $(shell command -
 .PHONY: demo test lint bench install clean
 
 demo: $(VENV)/.installed
-	$(BIN)/python tests/demo.py
+	$(BIN)/python tools/demo.py
 
 # AWS_MFA_RUN_TRIALS sets the SIGKILL trials per file of the crash tests (default 50; CI: 200).
 test: $(VENV)/.installed $(NODE_MODULES)
@@ -36,11 +36,11 @@ test: $(VENV)/.installed $(NODE_MODULES)
 
 # Not part of the suite: prints medians and ratios measured in one run (BENCH_ARGS=--json FILE).
 bench: $(VENV)/.installed
-	$(BIN)/python tests/bench.py $(BENCH_ARGS)
+	$(BIN)/python tools/bench.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
 	$(BIN)/mypy
 
 install: $(VENV)/.installed
