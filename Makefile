@@ -14,6 +14,10 @@ VENV := .venv-$(PYTHON_VERSION)
 endif
 BIN := $(VENV)/bin
 SOURCES := pyproject.toml $(shell find src -name "*.py") cli-alias/alias
+# Exact versions of the lint, test and packaging tools (pyproject.toml keeps ranges): every pip
+# install here uses them, the isolated build of the package included (PIP_CONSTRAINT).
+CONSTRAINTS := $(CURDIR)/constraints/dev.txt
+PIP_INSTALL := PIP_CONSTRAINT=$(CONSTRAINTS) $(BIN)/python -m pip install --quiet
 # Tests run in parallel, a bed (HOME, stand-in, port) each. Most of their time is spent waiting
 # for processes, so more workers than the machine's 2 cores still shortens the run.
 TEST_WORKERS ?= 6
@@ -30,7 +34,7 @@ AWSCLI_V2 := $(if $(NODE_MODULES),$(if $(shell command -v unzip 2>/dev/null),tes
 .PHONY: demo test lint bench install clean
 
 demo: $(VENV)/.installed
-	$(BIN)/python tests/demo.py
+	$(BIN)/python tools/demo.py
 
 # AWS_MFA_RUN_TRIALS sets the SIGKILL trials per file of the crash tests (default 50; CI: 200).
 test: $(VENV)/.installed $(NODE_MODULES) $(GO_PROGRAM) $(AWSCLI_V2)
@@ -38,11 +42,11 @@ test: $(VENV)/.installed $(NODE_MODULES) $(GO_PROGRAM) $(AWSCLI_V2)
 
 # Not part of the suite: prints medians and ratios measured in one run (BENCH_ARGS=--json FILE).
 bench: $(VENV)/.installed
-	$(BIN)/python tests/bench.py $(BENCH_ARGS)
+	$(BIN)/python tools/bench.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
 	$(BIN)/mypy
 
 install: $(VENV)/.installed
@@ -60,16 +64,17 @@ tests/sdk/awscli-v2/.unpacked: tests/sdk/awscli-v2/package-lock.json
 	    && rm -rf node_modules
 	touch $@
 
-# The test extras (awscli, pexpect, pyotp, pytest, ruff, ...), once per change of pyproject.toml.
-$(VENV)/.dependencies: pyproject.toml
+# The test extras (awscli, pexpect, pyotp, pytest, ruff, ...) at the versions of the constraints
+# file, once per change of pyproject.toml or of the constraints.
+$(VENV)/.dependencies: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet '.[test]'
+	$(PIP_INSTALL) -c $(CONSTRAINTS) '.[test]'
 	touch $@
 
 # The package itself, installed (not editable) so that tests run the real console script.
 $(VENV)/.installed: $(VENV)/.dependencies $(SOURCES)
-	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall .
+	$(PIP_INSTALL) --no-deps --force-reinstall .
 	touch $@
 
 clean:

@@ -267,7 +267,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for key, value in report.user_properties:
-        if key == _FIGURE:
+        if key == _FIGURE and isinstance(value, list):
             name, text = value
             _RECEIVED[name] = text
 

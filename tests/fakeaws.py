@@ -595,7 +595,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if role is None:
             raise denied
-        trusted = role.trusted is user if not (chained and caller.role) else True
+        trusted = True if isinstance(caller, Session) and caller.role else role.trusted is user
         if not trusted or (role.require_mfa and not mfa):
             raise denied
         if role.external_id is not None and form.get("ExternalId") != role.external_id:

@@ -7,7 +7,8 @@ hammer.py alias HOME [N]            install the alias (--force), then put the ol
                                     the same primitives; N times or until killed
 hammer.py once HOME TARGET          write one session to TARGET and exit
 hammer.py read HOME SECONDS         parse the credentials file again and again; exit 1 on a
-                                    torn file (a session section missing one of its keys)
+                                    torn file (a session section missing one of its keys);
+                                    HOME/reading-PID says that it has started
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def main(arguments: list[str]) -> int:
     if kind == "read":
         path = os.path.join(home, ".aws", "credentials")
         deadline = time.monotonic() + float(arguments[2])
+        open(os.path.join(home, f"reading-{os.getpid()}"), "w").close()  # for the test to see
         reads = 0
         while time.monotonic() < deadline:
             with open(path, encoding="utf-8") as handle:

@@ -128,7 +128,10 @@ def test_32_writers_and_32_readers(bed: Bed) -> None:
         )
         for _ in range(32)
     ]
-    time.sleep(0.5)
+    deadline = time.monotonic() + 60
+    while len(list(bed.home.glob("reading-*"))) < 32:  # every reader reading before a write
+        assert time.monotonic() < deadline, "the readers never started"
+        time.sleep(0.01)
     writers = [
         subprocess.Popen(
             [*HAMMER, "once", str(bed.home), f"t{number}"],

@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pexpect
@@ -179,21 +178,26 @@ X_PROGRAMS = ("zenity", "Xvfb", "xdotool", "import")
 )
 def test_readme_zenity_line_with_a_real_dialog_under_xvfb(ready: Bed) -> None:
     """README's zenity line, a real zenity on a virtual X display; xdotool types the code.
-    A screenshot of the dialog goes to $AWS_MFA_RUN_SCREENSHOT (default /tmp/zenity-dialog.png).
+    A screenshot of the dialog goes to $AWS_MFA_RUN_SCREENSHOT (default: the test's directory).
     """
     ready.config.write_text(
         EXAMPLES["mfa-prompt"].replace("mfa/alice", f"mfa/{ready.alice.name}")
         + "region = eu-west-1\n"
     )
-    display = f":{90 + os.getpid() % 500}"
+    # Xvfb picks a free display itself and writes its number once it accepts clients.
+    numbers, write_end = os.pipe()
     xvfb = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(write_end,),
     )
-    env = {**ready.env, "DISPLAY": display}
+    os.close(write_end)
     try:
-        time.sleep(1)
+        with os.fdopen(numbers) as answer:
+            display = f":{answer.readline().strip()}"
+        assert display != ":", "Xvfb did not start"
+        env = {**ready.env, "DISPLAY": display}
         login = subprocess.Popen(
             [AWS_MFA_RUN, "--login"],
             env=env,
@@ -204,15 +208,14 @@ def test_readme_zenity_line_with_a_real_dialog_under_xvfb(ready: Bed) -> None:
             start_new_session=True,
         )
         found = subprocess.run(
-            ["xdotool", "search", "--sync", "--name", "aws-mfa-run"],
+            ["xdotool", "search", "--sync", "--onlyvisible", "--name", "aws-mfa-run"],
             env=env,
             capture_output=True,
             text=True,
             timeout=30,
         )
         window = found.stdout.split()[0]
-        time.sleep(1)  # let GTK draw it
-        screenshot = os.environ.get("AWS_MFA_RUN_SCREENSHOT", "/tmp/zenity-dialog.png")
+        screenshot = os.environ.get("AWS_MFA_RUN_SCREENSHOT", str(ready.root / "zenity.png"))
         subprocess.run(
             ["import", "-window", "root", "-display", display, screenshot],
             check=True,

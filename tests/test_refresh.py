@@ -8,10 +8,10 @@ the expirations AWS handed out.
 
 from __future__ import annotations
 
-import os
 import calendar
 import datetime
 import json
+import os
 import sys
 import threading
 import time

@@ -80,7 +80,7 @@ def test_credentials_are_reused_until_half_their_lifetime_or_the_margin() -> Non
 
 
 def test_a_failed_fetch_is_answered_again_without_fetching_and_said_once() -> None:
-    clock, calls, said = Clock(), [], []
+    clock, calls, said = Clock(), [], list[str]()
 
     def fetch() -> SessionCredentials:
         calls.append(clock.now)

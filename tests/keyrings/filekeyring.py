@@ -22,7 +22,7 @@ def keyring_path() -> Path:
 
 
 class FileKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def _entries(self) -> dict[str, str]:
         try:

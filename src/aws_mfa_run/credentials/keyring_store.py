@@ -25,10 +25,13 @@ def _backend(backend: Any) -> Any:
         return backend
     try:
         import keyring
-    except ImportError:
+    except ImportError as error:
+        # keyring is a required dependency (pyproject.toml): missing or broken, the installation
+        # is damaged, and `pip install keyring` would often go into another environment (pipx).
         raise ConfigError(
-            "The keyring library is not installed; install it (pip install keyring) to keep "
-            "keys in the OS keyring."
+            f"The keyring library that aws-mfa-run requires cannot be imported ({error}); "
+            "reinstall aws-mfa-run (pipx reinstall aws-mfa-run, or pip install --force-reinstall "
+            "aws-mfa-run)."
         ) from None
     try:
         return keyring.get_keyring()

@@ -1,6 +1,6 @@
 """Benchmark: what aws-mfa-run costs in front of a command, measured against references in one run.
 
-Run with `make bench` (or `.venv/bin/python tests/bench.py [--runs N] [--json FILE]`). It starts the
+Run with `make bench` (or `.venv/bin/python tools/bench.py [--runs N] [--json FILE]`). It starts the
 local MFA-enforcing stand-in, works in a throw-away HOME, and prints medians of whole-process wall
 times; every ratio compares figures measured in the same run, interleaved round-robin, so a noisy
 machine shifts both sides alike. Not part of the test suite's pass/fail.
@@ -21,17 +21,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The stand-in, its keyring and the Makefile writer are the tests' own, shared with them.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from fakeaws import FakeAws, hermetic_environment
 from makefiles import write_makefile
 
+TESTS = Path(__file__).resolve().parent.parent / "tests"
 BIN = Path(sys.executable).parent
 # The interpreter aws-mfa-run's console script runs on (its shebang): this virtualenv's python,
 # a link to the real binary, not a version manager's shim script.
 PYTHON = sys.executable
 AWS_MFA_RUN = str(BIN / "aws-mfa-run")
 AWS = str(BIN / "aws")
-TOTP = Path(__file__).parent / "totp.py"
+TOTP = TESTS / "totp.py"
 
 
 class World:

@@ -11,9 +11,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The stand-in, its keyring and the Makefile writer are the tests' own, shared with them.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from fakeaws import FakeAws, hermetic_environment
 
+TESTS = Path(__file__).resolve().parent.parent / "tests"
 BIN = Path(sys.executable).parent
 
 
@@ -74,7 +76,7 @@ def main() -> int:
     # The OS keyring of the demo: the tests' own backend (a file in the throw-away HOME), chosen
     # the way keyring chooses any backend.
     env["PYTHON_KEYRING_BACKEND"] = "filekeyring.FileKeyring"
-    env["PYTHONPATH"] = str(Path(__file__).parent / "keyrings")
+    env["PYTHONPATH"] = str(TESTS / "keyrings")
     show(
         "Move the long-term keys out of ~/.aws/credentials into the OS keyring "
         "(here the tests' stand-in keyring)",
