@@ -7,6 +7,7 @@ aws-mfa-run process, and the terminal is a real pseudo-terminal.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import resource
@@ -274,6 +275,10 @@ def _core_limit(pid: int) -> str:
     raise AssertionError("no core limit")
 
 
+def _core_limit_is_zero(pid: int) -> bool:
+    return _core_limit(pid) == "0"
+
+
 CORE_COMMAND = r"""
 import os, resource, sys, time
 soft = resource.getrlimit(resource.RLIMIT_CORE)[0]
@@ -315,7 +320,7 @@ def test_a_crash_of_ours_leaves_no_core_file_while_the_command_keeps_its_limit(
             if "aws-mfa-run" in Path(f"/proc/{pid}/cmdline").read_text()
         ]
         for pid in ours:
-            wait_for(lambda pid=pid: _core_limit(pid) == "0", 10, f"no core limit of {pid}")
+            wait_for(functools.partial(_core_limit_is_zero, pid), 10, f"no core limit of {pid}")
         os.kill(caller.pid, signal.SIGSEGV)
         assert caller.wait(timeout=20) == -signal.SIGSEGV
     finally:
@@ -482,12 +487,16 @@ def test_slow_and_oversized_requests_are_cut_while_the_token_is_answered() -> No
     """A client that drips its request, or sends more than a request can be, is cut; a client
     with the token is answered meanwhile, and after a thousand idle connections."""
     from aws_mfa_run.credentials.session import SessionCredentials
-    from aws_mfa_run.server import REQUEST_TIMEOUT, CredentialsCache, CredentialsServer
+    from aws_mfa_run.errors import MfaRunError
+    from aws_mfa_run.server import REQUEST_TIMEOUT, CredentialsCache, CredentialsServer, FetchFailed
 
     def fetch() -> SessionCredentials:
         return SessionCredentials("ASIA0000000000000001", "secret", "token", time.time() + 3600)
 
-    cache = CredentialsCache(fetch, describe_error=pytest.fail, say=pytest.fail, margin=16 * 60)
+    def no_error(error: MfaRunError) -> FetchFailed:
+        pytest.fail(f"the fetch failed: {error}")
+
+    cache = CredentialsCache(fetch, describe_error=no_error, say=pytest.fail, margin=16 * 60)
     server = CredentialsServer(cache)
     server.start()
     port = int(server.url.split(":")[2].split("/")[0])

@@ -71,7 +71,9 @@ def test_the_console_opens_through_osascript(ready: Bed) -> None:
     assert call["open"].startswith("file://") and call["page_mode"] == "0o600"
     (token,) = ready.fake.signin_tokens
     assert token not in call["open"] and token in call["page"]
-    url = re.search(r'url=([^"]+)"', call["page"]).group(1).replace("&amp;", "&")
+    found = re.search(r'url=([^"]+)"', call["page"])
+    assert found, call["page"]
+    url = found.group(1).replace("&amp;", "&")
     assert parse_qs(urlsplit(url).query)["SigninToken"] == [token]
     assert "assumed-role/admin/" in signed_in_as(url)
     deadline = time.time() + 15  # removed after AWS_MFA_RUN_CONSOLE_PAGE_SECONDS (2 s)

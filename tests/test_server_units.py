@@ -114,7 +114,7 @@ def test_valid_credentials_are_served_through_failures_until_their_end() -> None
     """STS down (or an MFA session that cannot be renewed) while the credentials at hand are
     still valid: they are served until END_MARGIN before they end, renewal is retried, and
     the error is answered (and said) only when nothing valid is left."""
-    clock, calls, said = Clock(), [], []
+    clock, calls, said = Clock(), [], list[str]()
     end = clock.now + 3600
 
     def fetch() -> SessionCredentials:
@@ -148,7 +148,7 @@ def test_valid_credentials_are_served_through_failures_until_their_end() -> None
 def test_a_stored_session_counts_its_lifetime_from_when_it_was_issued() -> None:
     """A session stored 15 minutes before and ending in 3 is renewed at once (its margin is half
     of 900 s), and without a code source served until it truly ends, without a word before."""
-    clock, said = Clock(), []
+    clock, said = Clock(), list[str]()
     end = clock.now + 180
     stored = credentials(1, end, issued=end - 900)
 
@@ -234,7 +234,7 @@ def test_a_slow_renewal_does_not_hold_requests() -> None:
 
 
 def test_the_end_of_a_session_is_said_once_ten_minutes_ahead() -> None:
-    clock, said = Clock(), []
+    clock, said = Clock(), list[str]()
     end = [clock.now + 3600]
     watcher = EndWatcher(lambda: (end[0], "dev"), said.append, clock=clock)
     announced, wait = watcher.check(None)

@@ -6,12 +6,12 @@ the caller's Arn, or "FAIL" and the error as the program sees it), then "done"."
 import sys
 import time
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 
 seconds, interval, sessions, limit = (float(argument) for argument in sys.argv[1:5])
 client = boto3.client("sts")
 start = time.time()
-arns = set()
+arns: set[str] = set()
 while time.time() < start + min(limit, seconds if len(arns) >= sessions else limit):
     try:
         arn = client.get_caller_identity()["Arn"]

@@ -16,7 +16,7 @@ seconds, interval, sessions, limit = (float(argument) for argument in sys.argv[2
 command = [aws, "sts", "get-caller-identity", "--query", "Arn", "--output", "text"]
 command += ["--endpoint-url", os.environ["AWS_ENDPOINT_URL"]]
 start = time.time()
-arns = set()
+arns: set[str] = set()
 while time.time() < start + min(limit, seconds if len(arns) >= sessions else limit):
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode == 0:
