@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+import pexpect
 import pytest
 
 from conftest import AWS, AWS_MFA_RUN, FIGURES, REPO, Bed
@@ -133,7 +134,6 @@ def test_refusals_change_nothing(ready: Bed) -> None:
     before = ready.snapshot()
     cases = {
         "no such profile": (["--store-keys", "-p", "nobody"], 3),
-        "nothing in the keyring": (["--unstore-keys"], 3),
         "role profile": (["--store-keys", "-p", "admin"], 3),
     }
     with ready.config.open("a") as handle:
@@ -152,6 +152,85 @@ def test_refusals_change_nothing(ready: Bed) -> None:
     done = ready.run(AWS_MFA_RUN, "--store-keys")
     assert done.returncode == 3 and "secret access key" in done.stderr
     assert ready.snapshot() == before and keyring_entry(ready) is None
+
+
+def test_a_second_store_or_unstore_has_nothing_to_do(ready: Bed) -> None:
+    """The same rule for both: done already is exit 0, "nothing to do", nothing changed."""
+    use_test_keyring(ready)
+    for mode in ("--store-keys", "--unstore-keys"):
+        assert ready.run(AWS_MFA_RUN, mode).returncode == 0
+        before, entry = ready.snapshot(), keyring_entry(ready)
+        again = ready.run(AWS_MFA_RUN, mode)
+        assert again.returncode == 0 and "nothing to do" in again.stderr, (mode, again.stderr)
+        assert ready.snapshot() == before and keyring_entry(ready) == entry
+    # No keys anywhere: --unstore-keys has nothing to put back, and says so.
+    ready.credentials.write_text("")
+    done = ready.run(AWS_MFA_RUN, "--unstore-keys")
+    assert done.returncode == 3 and "holds no keys" in done.stderr
+
+
+def test_a_keyring_entry_nested_too_deep_is_a_sentence(ready: Bed) -> None:
+    use_test_keyring(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    path = ready.home / "test-keyring.json"
+    path.write_text(json.dumps({f"{SERVICE}\0default": "[" * 100_000 + "]" * 100_000}))
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+    assert done.returncode == 3 and "keyring entry" in done.stderr, done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert ready.fake.calls["GetSessionToken"] == 0
+
+
+def test_keys_typed_at_the_terminal_go_only_into_the_keyring(bed: Bed) -> None:
+    """`--store-keys -p NAME` for a profile without keys anywhere asks for them on the terminal
+    without echoing them, and stores them in the keyring only, as aws-vault's `add` does."""
+    use_test_keyring(bed)
+    erin = bed.fake.add_user("erin")
+    child = bed.spawn(AWS_MFA_RUN, "--store-keys", "-p", "erin")
+    child.expect("Access key ID: ")
+    child.sendline(erin.access_key)
+    child.expect("Secret access key: ")
+    child.sendline(erin.secret_key)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    shown = child.before or ""
+    assert erin.secret_key not in shown and erin.access_key + "\r\n" not in shown
+    assert keyring_entry(bed, "erin") == {
+        "Version": 1,
+        "AccessKeyId": erin.access_key,
+        "SecretAccessKey": erin.secret_key,
+    }
+    assert not bed.credentials.exists() or erin.secret_key not in bed.credentials.read_text()
+    config = bed.config.read_text()
+    assert "credential_process = aws-mfa-run --credential-process -p erin" in config
+    assert erin.secret_key not in config and erin.access_key not in config
+    # The keys work from the keyring: a login, then the AWS CLI through credential_process.
+    device = erin.devices[0]
+    login = bed.run(AWS_MFA_RUN, "--login", device.code(), "-p", "erin", "--serial", device.serial)
+    assert login.returncode == 0, login.stderr
+    for profile in ("erin-mfa", "erin"):  # erin: through its credential_process
+        who = bed.run(
+            AWS, "sts", "get-caller-identity", "--profile", profile, "--region", "eu-west-1"
+        )
+        assert who.returncode == 0 and "user/erin" in who.stdout, who.stderr
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [("ASIATEMPORARYKEY0001", "secret"), ("AKIA short", "secret"), ("AKIAGOODKEYID0000001", "")],
+)
+def test_typed_keys_are_checked_before_anything_is_stored(bed: Bed, typed: tuple[str, str]) -> None:
+    use_test_keyring(bed)
+    child = bed.spawn(AWS_MFA_RUN, "--store-keys", "-p", "erin")
+    child.expect("Access key ID: ")
+    child.sendline(typed[0])
+    child.expect("Secret access key: ")
+    child.sendline(typed[1])
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 3, child.before
+    assert keyring_entry(bed, "erin") is None
+    assert not bed.config.exists() and not bed.credentials.exists()
 
 
 def test_without_any_keyring_store_keys_changes_nothing(ready: Bed) -> None:

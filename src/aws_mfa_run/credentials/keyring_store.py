@@ -72,7 +72,7 @@ def read(profile: str, backend: Any = None) -> LongTermKeys | None:
     try:
         value = json.loads(text)
         key_id, secret = value["AccessKeyId"], value["SecretAccessKey"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):  # RecursionError: [[[[...]]]]
         raise ConfigError(
             f"{where[0].upper()}{where[1:]} is not one aws-mfa-run wrote; remove it "
             f"(service {SERVICE}, user {profile})."

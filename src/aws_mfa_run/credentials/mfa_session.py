@@ -16,7 +16,7 @@ from aws_mfa_run import files
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.credentials.session import SessionCredentials
-from aws_mfa_run.errors import ConfigError
+from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
 from aws_mfa_run.settings import Settings, config_values
 from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
 
@@ -139,9 +139,19 @@ def _fetch(
             stale_note=_stale_note(stale, prompting.clock(), margin, floor),
             prompt_program=settings.mfa_prompt,
         )
-        session = call.get_session_token(
-            serial=serial, code=code, duration=settings.duration, clock=prompting.clock
-        )
+        try:
+            session = call.get_session_token(
+                serial=serial, code=code, duration=settings.duration, clock=prompting.clock
+            )
+        except (AwsRefusedError, AwsUnreachableError) as error:
+            # Sent (or perhaps sent: a timeout) is spent, accepted or not: a code AWS rejected
+            # is never sent again either.
+            try:
+                rejected = isinstance(error, AwsRefusedError)
+                spent.remember(serial, code, prompting.clock(), rejected=rejected)
+            except MfaRunError:
+                pass  # the refusal is what the user needs to read
+            raise
     finally:
         call.close()
     spent.remember(serial, code, prompting.clock())
