@@ -476,6 +476,65 @@ def test_rotate_keys_gives_up_after_the_time_it_says(ready: Bed) -> None:
     assert list(ready.alice.keys) == [old] and notes(ready) == []
 
 
+def test_a_check_of_the_new_key_that_fails_is_undone_by_the_next_run(ready: Bed) -> None:
+    """GetCallerIdentity answers 503: the new key (ours, never stored) is named, and the next
+    run deletes it before rotating; a failing DeleteAccessKey of it only postpones that."""
+    login(ready)
+    old = ready.alice.access_key
+    ready.fake.failing.add("GetCallerIdentity")
+    before = ready.snapshot()
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 6 and "next --rotate-keys deletes the new one" in done.stderr
+    assert ready.snapshot() == before and len(ready.alice.keys) == 2
+    (new,) = set(ready.alice.keys) - {old}
+    ready.fake.failing = {"GetCallerIdentity", "DeleteAccessKey"}
+    assert ready.run(AWS_MFA_RUN, "--rotate-keys").returncode == 6
+    assert new in ready.alice.keys and notes(ready)
+    ready.fake.failing.clear()
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0, done.stderr
+    assert f"Deleted key {new}" in done.stderr
+    assert new not in ready.alice.keys and old not in ready.alice.keys
+    assert working_key(ready)[0] in ready.alice.keys and notes(ready) == []
+
+
+def test_an_old_key_another_profile_uses_is_not_deleted(ready: Bed) -> None:
+    login(ready)
+    old = ready.alice.access_key
+    with ready.credentials.open("a") as handle:
+        handle.write(f"[copy]\n{key_lines(ready)}")
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0, done.stderr
+    assert f"old key {old} is not deleted" in done.stderr
+    assert old in ready.alice.keys and len(ready.alice.keys) == 2
+    assert ready.ini_section(ready.credentials, "copy")["aws_access_key_id"] == old
+
+
+def test_store_keys_never_replaces_a_keyring_entry(ready: Bed) -> None:
+    use_test_keyring(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    entry = keyring_entry(ready)
+    # The user takes our line out of the config and puts other keys into the file.
+    config = ready.config.read_text()
+    ready.config.write_text(config.replace(
+        "credential_process = aws-mfa-run --credential-process -p default\n", ""))  # fmt: skip
+    other = ready.fake.add_user("other")
+    text = ready.credentials.read_text()
+    ready.credentials.write_text(
+        text.replace("[default]\n", f"[default]\naws_access_key_id = {other.access_key}\n"
+                     f"aws_secret_access_key = {other.secret_key}\n")
+    )  # fmt: skip
+    before = ready.snapshot()
+    done = ready.run(AWS_MFA_RUN, "--store-keys")
+    assert done.returncode == 3 and "other keys" in done.stderr, done.stderr
+    assert keyring_entry(ready) == entry and ready.snapshot() == before
+    # Without keys in the file, the entry is kept and only our line comes back.
+    ready.credentials.write_text(text)
+    done = ready.run(AWS_MFA_RUN, "--store-keys")
+    assert done.returncode == 0 and "already" in done.stderr, done.stderr
+    assert keyring_entry(ready) == entry and ready.config.read_text() == config
+
+
 # ---- kills -------------------------------------------------------------------------------------
 
 

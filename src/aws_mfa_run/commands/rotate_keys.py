@@ -33,7 +33,7 @@ from aws_mfa_run.credentials.longterm import (
     file_keys,
     long_term_keys,
 )
-from aws_mfa_run.errors import AwsRefusedError, ConfigError, MfaRunError
+from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.settings import Settings
 
@@ -224,7 +224,11 @@ def rotate_keys(
             ) from None
         new = LongTermKeys(key_id, secret, old.origin)
         recorded = {"old_key_id": old.access_key_id, "new_key_id": key_id}
-        note.write({**recorded, "phase": CREATED, "started": str(int(clock()))})
+        try:
+            note.write({**recorded, "phase": CREATED, "started": str(int(clock()))})
+        except MfaRunError:
+            delete(key_id)  # without a note nothing would ever prove it ours: undo it now
+            raise
         _check_new_key(new, profile, region, env, clock, sleep, delete, note, say)
         note.write({**recorded, "phase": STORING, "started": str(int(clock()))})
         _store(profile, old, new, paths.config, paths.credentials, backend)
@@ -329,6 +333,11 @@ def _check_new_key(
             if waiting:
                 say(f"AWS accepted the new key after {clock() - started:.0f} seconds.")
             return
+        except AwsUnreachableError as error:
+            raise AwsUnreachableError(
+                f"Checking the new key {new.access_key_id} failed: {error} It is not stored "
+                "and the old key is kept; the next --rotate-keys deletes the new one."
+            ) from None
         except AwsRefusedError:
             now = clock()
             if now >= deadline:

@@ -116,12 +116,8 @@ def store_keys(
     config, credentials = _read(config_path), _read(credentials_path)
     found = file_keys(profile, config, credentials)
     process = _own_process_of(profile, config)
-    if (
-        found is None
-        and process
-        and is_own_process(process)
-        and keyring_store.read(profile, backend)
-    ):
+    in_keyring = keyring_store.read(profile, backend)
+    if found is None and process and is_own_process(process) and in_keyring:
         say(f"The keys of profile '{profile}' are in the keyring already; nothing to do.")
         return
     if process and not is_own_process(process):
@@ -129,10 +125,30 @@ def store_keys(
             f"Profile '{profile}' has a credential_process of its own; --store-keys would "
             "replace it. Remove it first, or keep the keys where they are."
         )
+    if in_keyring is not None and (found is None or not in_keyring.same_keys(found[0])):
+        # A keyring entry is never replaced: it may be the only copy of a key.
+        if found is not None:
+            raise ConfigError(
+                f"The OS keyring holds other keys of profile '{profile}' "
+                f"({in_keyring.access_key_id}) than {found[1]}; remove the ones you no longer "
+                "use first (--unstore-keys brings the keyring's back)."
+            )
+        _add_own_process(profile, config_path)
+        say(
+            f"The keys of profile '{profile}' ({in_keyring.access_key_id}) are in the keyring "
+            f"already; {config_path} now says `credential_process = "
+            f"{own_process_command(profile)}` for it."
+        )
+        return
     if found is None:
         # No keys on disk: the user types them, and they never touch a file (aws-vault's `add`).
         typed = _typed_keys(profile, config_path, credentials_path, open_terminal)
         files.check_writable(config_path)
+        if keyring_store.read(profile, backend) is not None:  # stored meanwhile: keep it
+            raise ConfigError(
+                f"The OS keyring got keys of profile '{profile}' meanwhile; the typed ones "
+                "were not stored."
+            )
         keyring_store.write(profile, typed, backend)
         _add_own_process(profile, config_path)
         say(
@@ -227,8 +243,8 @@ def unstore_keys(
         if section is not None and process and is_own_process(process):
             new_config = inifile.edit_section(config, section, {PROCESS_KEY: None})
             files.write_atomic(config_path, new_config, private=False, locked_directory=True)
-    # Step 3: the keyring entry.
-    keyring_store.delete(profile, backend)
+    # Step 3: the keyring entry, if it still holds the keys now in the file.
+    keyring_store.delete(profile, backend, expected=keys)
     say(
         f"Moved the keys of profile '{profile}' ({keys.access_key_id}) from the OS keyring back "
         f"into {credentials_path}."
