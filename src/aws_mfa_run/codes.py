@@ -89,8 +89,9 @@ class SpentCodes:
             files.write_atomic(self.path, text, private=True, locked_directory=True)
 
 
-def _spent_message(serial: str, now: float, spent: SpentCodes | None = None, code: str = "") -> str:
-    if spent is not None and spent.outcome(serial, code, now) == SpentCodes.REJECTED:
+def _spent_message(serial: str, now: float, spent: SpentCodes, code: str) -> str:
+    """Why `code` is not sent: AWS took it already, or rejected it (a code is sent once)."""
+    if spent.outcome(serial, code, now) == SpentCodes.REJECTED:
         return (
             f"That code was already sent for {serial} and AWS rejected it; a code is never sent "
             f"twice: check the device, and wait {seconds_to_next_code(now)} seconds for the "
