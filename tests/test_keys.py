@@ -778,3 +778,14 @@ def test_a_keyring_backend_that_cannot_be_loaded_is_a_clear_refusal(ready: Bed) 
         assert "PYTHON_KEYRING_BACKEND" in done.stderr and "internal error" not in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
     assert ready.snapshot() == before
+
+
+def test_a_read_only_config_is_refused_before_keys_are_typed(bed: Bed) -> None:
+    use_test_keyring(bed)
+    bed.config.write_text("[default]\nregion = eu-west-1\n")
+    bed.config.chmod(0o400)
+    child = bed.spawn(AWS_MFA_RUN, "--store-keys", "-p", "erin")
+    index = child.expect(["Access key ID: ", pexpect.EOF])
+    child.close()
+    assert index == 1 and child.exitstatus == 3 and "read-only" in (child.before or "")
+    assert keyring_entry(bed, "erin") is None

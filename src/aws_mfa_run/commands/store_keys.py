@@ -142,8 +142,8 @@ def store_keys(
         return
     if found is None:
         # No keys on disk: the user types them, and they never touch a file (aws-vault's `add`).
+        files.check_writable(config_path)  # before the user types anything
         typed = _typed_keys(profile, config_path, credentials_path, open_terminal)
-        files.check_writable(config_path)
         if keyring_store.read(profile, backend) is not None:  # stored meanwhile: keep it
             raise ConfigError(
                 f"The OS keyring got keys of profile '{profile}' meanwhile; the typed ones "
