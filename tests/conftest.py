@@ -93,11 +93,16 @@ class Bed:
         device = device or self.device
         for _ in range(3):
             now = time.time()
+            # Codes aws-mfa-run sent, even those AWS refused unseen (wrong keys, throttling), are
+            # spent for it: it never sends them again.
+            spent_file = self.aws_dir / "aws-mfa-run" / "used-codes"
+            lines = spent_file.read_text().splitlines() if spent_file.exists() else []
+            sent = {line.split()[1] for line in lines if line.startswith(device.serial + " ")}
             # The previous step's code only while it cannot age out before the call reaches AWS.
             offsets = (0, 30, -30) if now % 30 < 25 else (0, 30)
             for offset in offsets:
                 code = device.code(now + offset)
-                if code not in device.used:
+                if code not in device.used and code not in sent:
                     return code
             time.sleep(30 - now % 30 + 0.1)  # the next step brings two unused codes
         raise AssertionError("no unused code")

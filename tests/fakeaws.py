@@ -133,6 +133,11 @@ class FakeAws:
         # (503), "throttle" or "hang"; once used up the action answers as the mode says.
         self.upcoming: dict[str, list[str]] = {}
         self.regions: list[tuple[str, str]] = []  # (action, region it was signed for)
+        self.denied: set[str] = set()  # actions refused with AccessDenied, as by an IAM policy
+        # IAM is eventually consistent: a key made by CreateAccessKey signs nothing (refused as
+        # InvalidClientTokenId) for this many seconds. Creation times by key id.
+        self.new_key_delay = 0.0
+        self.created_keys: dict[str, float] = {}
         # How answers are framed: length (Content-Length), chunked, close (the end of the
         # connection), or interim (a 100 Continue first, then Content-Length).
         self.framing = "length"
@@ -376,6 +381,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise AwsError(400, aws.throttle_code, "Rate exceeded")
             if mode == "error" or action in aws.failing:
                 raise AwsError(503, "ServiceUnavailable", "Service is unavailable")
+            if action in aws.denied:
+                raise AwsError(403, "AccessDenied", f"Not authorized to perform: {action}")
             caller = self._authenticate(headers, body)
             if service == "dynamodb":
                 self._send_json(200, self._dynamodb(action, caller))
@@ -414,6 +421,13 @@ class _Handler(BaseHTTPRequestHandler):
                 "The security token included in the request is invalid.",
             )
         secret, token = found
+        created = aws.created_keys.get(access_key)
+        if created is not None and aws.now() < created + aws.new_key_delay:
+            raise AwsError(
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+            )
         if token is not None and headers.get("x-amz-security-token") != token:
             raise AwsError(
                 403,
@@ -517,6 +531,7 @@ class _Handler(BaseHTTPRequestHandler):
                 user.keys[key] = (secret, now)
                 user.all_secrets.append(secret)
                 aws.users[key] = user
+                aws.created_keys[key] = now
                 return (
                     f"<AccessKey><UserName>{user.name}</UserName><AccessKeyId>{key}</AccessKeyId>"
                     f"<Status>Active</Status><SecretAccessKey>{secret}</SecretAccessKey>"

@@ -48,7 +48,13 @@ def edited(text: str, section: str, values: dict[str, str | None]) -> str:
 
 
 def session_section(tag: str) -> dict[str, str | None]:
-    return {**stored_values(session_for(tag)), KEY_SOURCE: "default"}
+    session = session_for(tag)
+    # aws_mfa_run_key_id: the id written, the proof that the keys there are ours.
+    return {
+        **stored_values(session),
+        KEY_SOURCE: "default",
+        "aws_mfa_run_key_id": session.access_key_id,
+    }
 
 
 CRASH_CASES = {

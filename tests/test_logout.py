@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import AWS, AWS_MFA_RUN, Bed
+import sys
+import time
+
+from conftest import AWS, AWS_MFA_RUN, REPO, Bed
 
 ROLE = """
 [profile admin]
@@ -32,7 +35,8 @@ def test_logout_restores_every_file_byte_for_byte(ready: Bed) -> None:
     assert done.returncode == 0, done.stderr
     assert "Logged out profile 'default'" in done.stderr
     assert ready.snapshot() == before
-    assert [name for name in state_files(ready) if not name.startswith("locks/")] == []
+    # The spent codes stay remembered (they are no secret): a code is never sent twice.
+    assert [name for name in state_files(ready) if not name.startswith("locks/")] == ["used-codes"]
     # Twice is fine, and says there was nothing.
     again = ready.run(AWS_MFA_RUN, "--logout")
     assert again.returncode == 0 and "nothing changed" in again.stderr
@@ -66,4 +70,108 @@ def test_logout_all(ready: Bed) -> None:
     done = ready.run(AWS_MFA_RUN, "--logout", "--all")
     assert done.returncode == 0, done.stderr
     assert ready.snapshot() == before
-    assert state_files(ready) == []
+    assert state_files(ready) == ["used-codes"]
+
+
+def test_logout_keeps_keys_someone_else_put_into_the_target(ready: Bed) -> None:
+    """`aws configure set` puts another user's long-term keys into a target we logged in to:
+    --logout leaves them byte for byte, a login into it is refused before any code, and the
+    wrapper never serves them."""
+    carol = ready.fake.add_user("carol")
+    ready.login("--target-profile", "ci")
+    for name, value in (
+        ("aws_access_key_id", carol.access_key),
+        ("aws_secret_access_key", carol.secret_key),
+    ):
+        done = ready.run(AWS, "configure", "set", name, value, "--profile", "ci")
+        assert done.returncode == 0, done.stderr
+    text = ready.credentials.read_text()
+    calls = ready.fake.calls["GetSessionToken"]
+    login = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "--target-profile", "ci")
+    assert login.returncode == 3 and "did not write" in login.stderr, login.stderr
+    assert ready.fake.calls["GetSessionToken"] == calls and ready.credentials.read_text() == text
+    served = ready.run(AWS_MFA_RUN, "--target-profile", "ci", "aws", "sts", "get-caller-identity")
+    assert served.returncode == 3 and "carol" not in served.stdout, served.stderr
+    done = ready.run(AWS_MFA_RUN, "--logout")
+    assert done.returncode == 0, done.stderr
+    assert "'ci' holds keys that aws-mfa-run did not write" in done.stderr
+    # Only our own lines went; carol's keys are there as `aws configure set` left them.
+    ours = ("aws_mfa_run_",)
+    expected = "".join(line for line in text.splitlines(True) if not line.startswith(ours))
+    assert ready.credentials.read_text() == expected
+    assert ready.ini_section(ready.credentials, "ci")["aws_access_key_id"] == carol.access_key
+
+
+def test_logout_gives_back_files_without_a_final_newline(ready: Bed) -> None:
+    for path in (ready.credentials, ready.config):
+        path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    before = ready.snapshot()
+    ready.login()
+    ready.login("--force")  # a second write keeps the record
+    assert ready.snapshot() != before
+    done = ready.run(AWS_MFA_RUN, "--logout")
+    assert done.returncode == 0, done.stderr
+    assert ready.snapshot() == before
+
+
+def test_a_code_stays_spent_after_logout(ready: Bed) -> None:
+    """login, logout, login within one code window with an mfa_process: the second login waits
+    for the next code instead of sending the spent one again (which AWS refuses)."""
+    secret = ready.root / "mfa-secret"
+    secret.write_text(ready.device.secret)
+    with ready.config.open("a") as handle:
+        handle.write(f"mfa_process = {sys.executable} {REPO / 'tests' / 'totp.py'} {secret}\n")
+    if time.time() % 30 > 15:  # all three runs in one window, as a quick user's would be
+        time.sleep(30.5 - time.time() % 30)
+    first = ready.run(AWS_MFA_RUN, "--login")
+    assert first.returncode == 0, first.stderr
+    assert ready.run(AWS_MFA_RUN, "--logout").returncode == 0
+    second = ready.run(AWS_MFA_RUN, "--login")
+    assert second.returncode == 0, second.stderr
+    assert "waiting" in second.stderr
+    assert ready.fake.calls["GetSessionToken"] == 2  # no call with the spent code
+
+
+def test_a_rejected_code_is_never_sent_again(ready: Bed) -> None:
+    now = time.time()
+    valid = {ready.device.code(now + offset) for offset in (-60, -30, 0, 30, 60)}
+    wrong = next(code for code in ("000000", "111111", "222222") if code not in valid)
+    results = [ready.run(AWS_MFA_RUN, "--login", wrong) for _ in range(5)]
+    assert [done.returncode for done in results] == [5] * 5
+    assert ready.fake.calls["GetSessionToken"] == 1
+    for done in results[1:]:
+        assert "already sent" in done.stderr and "rejected" in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    # Logging out forgets no spent code either.
+    assert ready.run(AWS_MFA_RUN, "--logout").returncode == 0
+    assert ready.run(AWS_MFA_RUN, "--login", wrong).returncode == 5
+    assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def test_logout_all_with_a_profile_is_a_usage_error(ready: Bed) -> None:
+    ready.login()
+    before = ready.snapshot()
+    done = ready.run(AWS_MFA_RUN, "--logout", "--all", "-p", "dev")
+    assert done.returncode == 2 and "--all" in done.stderr and "-p" in done.stderr
+    assert ready.snapshot() == before
+    done = ready.run(AWS, "mfa", "--logout", "--all", "-p", "dev")  # through the alias
+    assert done.returncode == 2 and ready.snapshot() == before
+
+
+def test_logout_messages_say_what_happened(ready: Bed) -> None:
+    ready.login()
+    done = ready.run(AWS_MFA_RUN, "--logout", "--all")
+    assert done.stderr.strip() == (
+        "aws-mfa-run: Logged out every profile: removed everything aws-mfa-run had stored."
+    )
+    again = ready.run(AWS_MFA_RUN, "--logout", "--all")
+    assert (
+        again.stderr.strip()
+        == "aws-mfa-run: Nothing to log out: aws-mfa-run had stored nothing for any profile; "
+        "nothing changed."
+    )
+    one = ready.run(AWS_MFA_RUN, "--logout", "-p", "default")
+    assert one.stderr.strip() == (
+        "aws-mfa-run: Nothing to log out: aws-mfa-run had stored nothing for profile "
+        "'default'; nothing changed."
+    )

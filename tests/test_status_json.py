@@ -125,3 +125,20 @@ def test_text_form_stays(ready: Bed) -> None:
 def test_json_without_status_is_a_usage_error(ready: Bed) -> None:
     done = ready.run(AWS_MFA_RUN, "--json")
     assert done.returncode == 2 and "--json goes with --status" in done.stderr
+
+
+def test_a_target_holding_foreign_keys_is_an_error(ready: Bed) -> None:
+    """After `aws configure set` put other keys into the target, --status --json says that
+    profile cannot be used (a login would be refused), instead of showing a session."""
+    ready.login()
+    carol = ready.fake.add_user("carol")
+    for name, value in (
+        ("aws_access_key_id", carol.access_key),
+        ("aws_secret_access_key", carol.secret_key),
+    ):
+        assert ready.run(AWS, "configure", "set", name, value, "--profile", "mfa").returncode == 0
+    (row,) = status(ready)["profiles"]
+    assert row["profile"] == "default" and row["expiration"] is None
+    assert "did not write" in row["error"] and "'mfa'" in row["error"]
+    text = ready.run(AWS_MFA_RUN, "--status")
+    assert "did not write" in text.stdout

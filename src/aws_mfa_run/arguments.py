@@ -174,6 +174,10 @@ def parse_arguments(argv: list[str]) -> Options:
         raise UsageError(f"--server runs a command; it cannot be combined with --{options.mode}.")
     if options.all and options.mode != "logout":
         raise UsageError("--all goes with --logout.")
+    if options.all and options.profile is not None:
+        raise UsageError(
+            "--logout --all logs out every profile; drop -p, or drop --all to log out one."
+        )
     if options.json and options.mode != "status":
         raise UsageError("--json goes with --status.")
     if options.print_url and options.mode != "console":

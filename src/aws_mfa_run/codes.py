@@ -39,54 +39,65 @@ def seconds_to_next_code(now: float) -> int:
 
 
 class SpentCodes:
-    """The last code sent per device, in a private file of ours: `SERIAL CODE EPOCH` per line.
+    """The codes sent per device, accepted or rejected, in a private file of ours: one
+    `SERIAL CODE EPOCH [rejected]` per line, kept for SPENT_CODE_MEMORY. A code once sent is
+    never sent again: AWS takes each code once, and one it rejected stays wrong. The memory is no
+    secret (the codes are spent), so it outlives --logout.
 
     Plain lines, not JSON: the one process that fetches under make -j would pay json's import.
     """
 
+    REJECTED = "rejected"
+
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def _load(self) -> dict[str, tuple[str, int]]:
-        entries: dict[str, tuple[str, int]] = {}
+    def _load(self) -> list[tuple[str, str, int, bool]]:
+        entries = []
         for line in (files.read_text(self.path) or "").splitlines():
             fields = line.split()
-            if len(fields) == 3 and fields[2].isascii() and fields[2].isdigit():
-                entries[fields[0]] = (fields[1], int(fields[2]))
+            if len(fields) in (3, 4) and fields[2].isascii() and fields[2].isdigit():
+                rejected = len(fields) == 4 and fields[3] == self.REJECTED
+                entries.append((fields[0], fields[1], int(fields[2]), rejected))
         return entries
 
-    def was_spent(self, serial: str, code: str, now: float) -> bool:
-        last = self._load().get(serial)
-        return last is not None and last[0] == code and now - last[1] < SPENT_CODE_MEMORY
+    def outcome(self, serial: str, code: str, now: float) -> str | None:
+        """ "rejected" or "used" when `code` was sent for `serial` lately, else None."""
+        found = None
+        for name, sent, when, rejected in self._load():
+            if name == serial and sent == code and now - when < SPENT_CODE_MEMORY:
+                found = self.REJECTED if rejected else "used"
+        return found
 
-    def remember(self, serial: str, code: str, now: float) -> None:
+    def was_spent(self, serial: str, code: str, now: float) -> bool:
+        return self.outcome(serial, code, now) is not None
+
+    def remember(self, serial: str, code: str, now: float, rejected: bool = False) -> None:
         files.ensure_directory(os.path.dirname(self.path))
         # Fetches for different profiles hold different locks: this read-modify-write needs its
         # own, or two of them at once would each drop the other's entry.
         with files.locked_directory_of(self.path):
-            entries = self._load()
-            entries[serial] = (code, int(now))
-            text = "".join(f"{name} {last} {when}\n" for name, (last, when) in entries.items())
+            entries = [
+                entry
+                for entry in self._load()
+                if now - entry[2] < SPENT_CODE_MEMORY and entry[:2] != (serial, code)
+            ]
+            entries.append((serial, code, int(now), rejected))
+            text = "".join(
+                f"{name} {sent} {when}{' ' + self.REJECTED if bad else ''}\n"
+                for name, sent, when, bad in entries
+            )
             files.write_atomic(self.path, text, private=True, locked_directory=True)
 
-    def forget(self, serials: set[str]) -> bool:
-        """Drop the entries of `serials`; whether there were any."""
-        if not os.path.exists(self.path):
-            return False
-        with files.locked_directory_of(self.path):
-            entries = self._load()
-            kept = {name: entry for name, entry in entries.items() if name not in serials}
-            if kept == entries:
-                return False
-            if not kept:
-                os.unlink(self.path)
-                return True
-            text = "".join(f"{name} {last} {when}\n" for name, (last, when) in kept.items())
-            files.write_atomic(self.path, text, private=True, locked_directory=True)
-        return True
 
-
-def _spent_message(serial: str, now: float) -> str:
+def _spent_message(serial: str, now: float, spent: SpentCodes, code: str) -> str:
+    """Why `code` is not sent: AWS took it already, or rejected it (a code is sent once)."""
+    if spent.outcome(serial, code, now) == SpentCodes.REJECTED:
+        return (
+            f"That code was already sent for {serial} and AWS rejected it; a code is never sent "
+            f"twice: check the device, and wait {seconds_to_next_code(now)} seconds for the "
+            "next code."
+        )
     return (
         f"That code was already used for {serial}, and AWS accepts each code once; "
         f"wait {quantity(seconds_to_next_code(now), 'second')} for the next code."
@@ -190,7 +201,7 @@ def obtain_code(
     """A fresh code for `serial`, from the first source that has one."""
     if given is not None:
         if spent.was_spent(serial, given, clock()):
-            raise AwsRefusedError(_spent_message(serial, clock()))
+            raise AwsRefusedError(_spent_message(serial, clock(), spent, given))
         return given
     if mfa_process:
         code = run_process(mfa_process, profile)
@@ -203,7 +214,7 @@ def obtain_code(
             sleep(wait)
             code = run_process(mfa_process, profile)
             if spent.was_spent(serial, code, clock()):
-                raise AwsRefusedError(_spent_message(serial, clock()))
+                raise AwsRefusedError(_spent_message(serial, clock(), spent, code))
         return code
     try:
         terminal = open_terminal()
@@ -218,7 +229,7 @@ def obtain_code(
                 except UsageError as error:
                     return None, str(error)
                 if spent.was_spent(serial, code, clock()):
-                    return None, _spent_message(serial, clock())
+                    return None, _spent_message(serial, clock(), spent, code)
                 return code, None
 
             question = f"MFA code for {serial}:"
@@ -240,7 +251,7 @@ def obtain_code(
                 terminal.tell(str(error))
                 continue
             if spent.was_spent(serial, code, clock()):
-                terminal.tell(_spent_message(serial, clock()))
+                terminal.tell(_spent_message(serial, clock(), spent, code))
                 continue
             return code
     finally:

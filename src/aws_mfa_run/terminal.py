@@ -34,6 +34,23 @@ class Terminal:
             answer += chunk
         return answer.decode(errors="replace").strip()
 
+    def ask_hidden(self, prompt: str) -> str | None:
+        """Like `ask`, with the typed characters not echoed (for a secret)."""
+        import termios
+
+        try:
+            saved = termios.tcgetattr(self._fd)
+        except termios.error:
+            return self.ask(prompt)  # not a terminal that echoes: nothing to hide
+        quiet = list(saved)
+        quiet[3] &= ~termios.ECHO
+        termios.tcsetattr(self._fd, termios.TCSAFLUSH, quiet)
+        try:
+            return self.ask(prompt)
+        finally:
+            termios.tcsetattr(self._fd, termios.TCSAFLUSH, saved)
+            os.write(self._fd, b"\n")
+
     def close(self) -> None:
         os.close(self._fd)
 

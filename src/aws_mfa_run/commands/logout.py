@@ -2,7 +2,10 @@
 
 Its session keys in every target (a section goes when nothing else is left in it), the values
 we copied into the targets' config sections, the role credentials cached for roles assumed from
-it, its lock, and the codes remembered for its device. Every other byte stays; twice is fine.
+it, and its lock. Keys in a target that are not the ones we wrote (`aws configure set` put others
+there) stay: only our own lines go, and the user is told. The codes already sent for a device
+are remembered on (they are spent, not secret): a code is never sent twice. Every other byte
+stays; twice is fine.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def run(context: Context) -> int:
     credentials.validate()
     if options.all:
         sources = None
-        what = "every profile"
+        what = ""
     else:
         sources = {context.settings(config, credentials).source_profile}
         what = f"profile '{next(iter(sources))}'"
@@ -65,13 +68,19 @@ def run(context: Context) -> int:
     for section in list(credentials.sections.values()):
         source = section.values.get(KEY_SOURCE)
         if ours(source) or source in role_profiles:
-            if store.remove_session(
+            result = store.remove_session(
                 credentials_path=paths.credentials,
                 config_path=paths.config,
                 target=section.name,
                 source=source or "",
-            ):
+            )
+            if result is not None:
                 removed += 1
+            if result == store.FOREIGN:
+                context.say(
+                    f"Profile '{section.name}' holds keys that aws-mfa-run did not write; they "
+                    "stay as they are, and only aws-mfa-run's own lines were removed from it."
+                )
             if source and sources is not None and source not in role_profiles:
                 lock = state.session_lock(paths.state_dir, paths.credentials, source, section.name)
                 _remove(lock, locked=True)
@@ -81,28 +90,19 @@ def run(context: Context) -> int:
             for name in _listing(folder):
                 path = os.path.join(folder, name)
                 removed += _remove(path, locked=directory == state.LOCKS)
-    removed += _forget_codes(context, sources, config, credentials)
-    if removed:
+    if removed and options.all:
+        context.say("Logged out every profile: removed everything aws-mfa-run had stored.")
+    elif removed:
         context.say(f"Logged out {what}: removed what aws-mfa-run stored for it.")
+    elif options.all:
+        context.say(
+            "Nothing to log out: aws-mfa-run had stored nothing for any profile; nothing changed."
+        )
     else:
-        context.say(f"Nothing of aws-mfa-run was stored for {what}; nothing changed.")
+        context.say(
+            f"Nothing to log out: aws-mfa-run had stored nothing for {what}; nothing changed."
+        )
     return 0
-
-
-def _forget_codes(
-    context: Context, sources: set[str] | None, config: IniText, credentials: IniText
-) -> int:
-    from aws_mfa_run.codes import SpentCodes
-
-    spent = SpentCodes(state.used_codes(context.paths.state_dir))
-    if sources is None:
-        return _remove(spent.path)
-    serials = set()
-    for source in sources:
-        settings = _settings_of(context, source, config, credentials)
-        if settings is not None and settings.serial:
-            serials.add(settings.serial)
-    return int(spent.forget(serials)) if serials else 0
 
 
 def _listing(folder: str) -> list[str]:

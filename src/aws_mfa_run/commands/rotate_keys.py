@@ -2,15 +2,18 @@
 
 With the profile's MFA session (IAM policies usually demand MFA for this), in this order:
   1. ListAccessKeys: refused when the IAM user has two keys already (IAM's limit);
-  2. a note of the rotation in our state directory (the old key id: no secret);
-  3. CreateAccessKey, and the new key id added to the note;
-  4. GetCallerIdentity with the new key (retried while IAM makes it known everywhere);
-  5. the new key stored where the old one was (the file's two lines in one atomic write, or the
-     keyring entry replaced and read back) and read back from there;
-  6. DeleteAccessKey of the old key; the note removed.
-A kill before 5 leaves the old key in place and working; the next run deletes the new key, whose
-secret never reached a file. A kill after 5 leaves the new key in place and working; the next run
-(or --status) names the old key that still needs deleting, and --rotate-keys deletes it.
+  2. CreateAccessKey; only once AWS has answered with the new key id is it written, with the old
+     key id, into a note of the rotation in our state directory (key ids: no secret);
+  3. GetCallerIdentity with the new key (retried while IAM makes it known everywhere);
+  4. the note marked "storing", then the new key stored where the old one was (the file's two
+     lines in one atomic write, or the keyring entry replaced and read back) and read back;
+  5. DeleteAccessKey of the old key; the note removed.
+The note is the only proof that a key is ours: a CreateAccessKey that failed (or whose answer
+never came) leaves none, and a key without a note is never deleted, whatever its creation date.
+A kill before 4 leaves the old key in place and working; the next run deletes the new key (its
+secret never reached a file), after checking that neither file nor the keyring holds it. A kill
+after 4 leaves the new key in place and working; the next run (or --status) names the old key
+that still needs deleting, and --rotate-keys deletes it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from aws_mfa_run.credentials.longterm import (
     file_keys,
     long_term_keys,
 )
-from aws_mfa_run.errors import AwsRefusedError, ConfigError, MfaRunError
+from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.settings import Settings
 
@@ -45,14 +48,13 @@ if TYPE_CHECKING:
 IAM_KEY_LIMIT = 2
 # IAM is eventually consistent: a new key may be refused for some seconds after CreateAccessKey.
 NEW_KEY_PROPAGATION = 30
-# A key created this long before the note was written still counts as ours when the note lacks
-# its id (a kill between CreateAccessKey's answer and the note): clocks of AWS and ours differ.
-CLOCK_SLACK = 5 * 60
 ROTATIONS_DIRECTORY = "rotations"
+# The note's phases: the new key exists in IAM; it is being stored; it is stored and read back.
+CREATED, STORING, STORED = "created", "storing", "stored"
 
 
 class Note:
-    """The note of a rotation under way for one profile: old key id, new key id, start time."""
+    """The note of a rotation under way for one profile: old key id, new key id, phase."""
 
     def __init__(self, state_dir: str, profile: str) -> None:
         safe = "".join(ch if ch.isalnum() or ch in "._-" else f"%{ord(ch):02x}" for ch in profile)
@@ -82,10 +84,11 @@ class Note:
 
 
 def pending_deletion(state_dir: str, profile: str, current_key_id: str | None) -> str | None:
-    """The old key id a rotation of `profile` left to delete, if any (for --status)."""
+    """The old key id a rotation of `profile` left to delete, if any (for --status): only when
+    the profile now holds the key that rotation created."""
     note = Note(state_dir, profile).read()
-    old = note.get("old_key_id")
-    if old and current_key_id and current_key_id != old:
+    old, new = note.get("old_key_id"), note.get("new_key_id")
+    if old and new and current_key_id == new:
         return old
     return None
 
@@ -119,6 +122,23 @@ def _store(
         files.write_atomic(holder.path, text, private=True, locked_directory=True)
 
 
+def _held_anywhere(
+    key_id: str, profile: str, config_path: str, credentials_path: str, keyring: bool, backend: Any
+) -> bool:
+    """Whether either file (any profile, any line) or the profile's keyring entry names `key_id`:
+    read right before a key is deleted. A keyring that cannot be read counts as holding it."""
+    for path in (credentials_path, config_path):
+        if key_id in (files.read_text(path) or ""):
+            return True
+    if keyring:
+        try:
+            entry = keyring_store.read(profile, backend)
+        except ConfigError:
+            return True
+        return entry is not None and entry.access_key_id == key_id
+    return False
+
+
 def rotate_keys(
     settings: Settings,
     config: IniText,
@@ -146,6 +166,7 @@ def rotate_keys(
         )
     note = Note(settings.paths.state_dir, profile)
     files.ensure_directory(note.directory)
+    paths = settings.paths
     with files.locked(note.lock_path):
         # The MFA session only has to outlive these few calls.
         prompting = Prompting(say=say, clock=clock, sleep=sleep)
@@ -169,8 +190,13 @@ def rotate_keys(
                 caller=session, profile=profile, region=region, key_id=key_id, env=env
             )
 
+        def held(key_id: str) -> bool:
+            return _held_anywhere(
+                key_id, profile, paths.config, paths.credentials, old.origin == KEYRING, backend
+            )
+
         keys = listed()
-        if _finish_earlier_rotation(note, old, keys, delete, say):
+        if _finish_earlier_rotation(note, old, keys, delete, held, say):
             return
         keys = listed()
         if old.access_key_id not in keys:
@@ -185,16 +211,26 @@ def rotate_keys(
                 f"{old.access_key_id} (profile '{profile}') and {', '.join(others)}. Delete the "
                 "one nothing uses (aws iam delete-access-key --access-key-id ID), then try again."
             )
-        note.write({"old_key_id": old.access_key_id, "started": str(int(clock()))})
-        key_id, secret = sts.create_access_key(
-            caller=session, profile=profile, region=region, env=env
-        )
+        try:
+            key_id, secret = sts.create_access_key(
+                caller=session, profile=profile, region=region, env=env
+            )
+        except MfaRunError as error:
+            # No note: a key AWS may have created without telling us is never ours to delete.
+            raise type(error)(
+                f"Creating the new access key failed: {error} The old key {old.access_key_id} "
+                "is kept. If AWS created a key anyway, `aws iam list-access-keys` shows it; "
+                "aws-mfa-run deletes only keys it saw created."
+            ) from None
         new = LongTermKeys(key_id, secret, old.origin)
-        note.write(
-            {"old_key_id": old.access_key_id, "new_key_id": key_id, "started": str(int(clock()))}
-        )
-        _check_new_key(new, profile, region, env, clock, sleep, delete, note)
-        paths = settings.paths
+        recorded = {"old_key_id": old.access_key_id, "new_key_id": key_id}
+        try:
+            note.write({**recorded, "phase": CREATED, "started": str(int(clock()))})
+        except MfaRunError:
+            delete(key_id)  # without a note nothing would ever prove it ours: undo it now
+            raise
+        _check_new_key(new, profile, region, env, clock, sleep, delete, note, say)
+        note.write({**recorded, "phase": STORING, "started": str(int(clock()))})
         _store(profile, old, new, paths.config, paths.credentials, backend)
         stored = long_term_keys(
             profile,
@@ -208,7 +244,15 @@ def rotate_keys(
                 f"The new key {key_id} of profile '{profile}' did not read back from where it was "
                 f"stored; the old key {old.access_key_id} was kept in AWS."
             )
+        note.write({**recorded, "phase": STORED, "started": str(int(clock()))})
         where = "the OS keyring" if old.origin == KEYRING else "its file"
+        if held(old.access_key_id):
+            note.remove()
+            say(
+                f"Stored the new key {key_id} of profile '{profile}' in {where}; the old key "
+                f"{old.access_key_id} is not deleted: a file still names it."
+            )
+            return
         try:
             delete(old.access_key_id)
         except MfaRunError as error:
@@ -229,38 +273,40 @@ def _finish_earlier_rotation(
     current: LongTermKeys,
     keys: dict[str, float],
     delete: Callable[[str], None],
+    held: Callable[[str], bool],
     say: Callable[[str], None],
 ) -> bool:
-    """Complete what an interrupted rotation left. True when that completed a rotation."""
+    """Complete what an interrupted rotation left. True when that completed a rotation.
+
+    Only the note's keys are candidates: its new key (created by us, deleted while no file or
+    keyring entry holds it and it was never stored), and its old key once the profile holds the
+    new one. Each is checked against the files and the keyring right before it is deleted."""
     values = note.read()
-    old, new = values.get("old_key_id"), values.get("new_key_id")
-    if not old:
+    old, new, phase = values.get("old_key_id"), values.get("new_key_id"), values.get("phase")
+    if not old or not new:
+        note.remove()  # no key was recorded as created: there is nothing of ours to delete
         return False
-    if new and current.access_key_id not in (old, new):
-        note.remove()  # the profile has another key now: that rotation is not ours to finish
-        return False
-    if current.access_key_id == old:
-        # The new key never reached its place: its secret is gone, so delete it.
-        orphan = new
-        if not orphan:
-            try:
-                started = float(values.get("started", ""))
-            except ValueError:
-                started = 0.0
-            since = started - CLOCK_SLACK
-            newer = [key for key, created in keys.items() if key != old and created >= since]
-            orphan = newer[0] if len(newer) == 1 else None
-        if orphan and orphan in keys:
-            delete(orphan)
-            say(f"Deleted key {orphan}, left by an interrupted rotation (it was never stored).")
+    if current.access_key_id == new:
+        if old in keys and not held(old):
+            delete(old)
+            say(f"Deleted the old key {old}, left by an interrupted rotation.")
+        elif old in keys:
+            say(f"The old key {old} is not deleted: a file still names it.")
         note.remove()
-        return False
-    if old in keys:
-        delete(old)
-        say(f"Deleted the old key {old}, left by an interrupted rotation.")
+        say(f"The rotation of key {old} to {new} is complete; nothing more to do.")
+        return True
+    if new in keys:
+        if phase != STORED and not held(new):
+            # Created by us and never stored: its secret is gone, so nothing can use it.
+            delete(new)
+            say(f"Deleted key {new}, created by an interrupted rotation (it was never stored).")
+        else:
+            say(
+                f"Key {new}, created by an earlier rotation, is not deleted: it was stored "
+                "and the profile no longer uses it. Delete it yourself if nothing else does."
+            )
     note.remove()
-    say(f"The rotation of key {old} to {current.access_key_id} is complete; nothing more to do.")
-    return True
+    return False
 
 
 def _check_new_key(
@@ -272,26 +318,52 @@ def _check_new_key(
     sleep: Callable[[float], None],
     delete: Callable[[str], None],
     note: Note,
+    say: Callable[[str], None],
 ) -> None:
     """GetCallerIdentity with the new key until IAM knows it; else delete it and give up."""
     from aws_mfa_run import sts
 
-    deadline = clock() + NEW_KEY_PROPAGATION
+    started = clock()
+    deadline = started + NEW_KEY_PROPAGATION
     pause = 1.0
+    waiting = False
     while True:
         try:
             sts.caller_arn(keys=new.pair, profile=profile, region=region, env=env)
+            if waiting:
+                say(f"AWS accepted the new key after {clock() - started:.0f} seconds.")
             return
+        except AwsUnreachableError as error:
+            raise AwsUnreachableError(
+                f"Checking the new key {new.access_key_id} failed: {error} It is not stored "
+                "and the old key is kept; the next --rotate-keys deletes the new one."
+            ) from None
         except AwsRefusedError:
-            if clock() + pause > deadline:
+            now = clock()
+            if now >= deadline:
                 break
-            sleep(pause)
+            if not waiting:
+                say(
+                    f"AWS does not accept the new key {new.access_key_id} yet (IAM takes a "
+                    f"moment to make a new key known); waiting up to {NEW_KEY_PROPAGATION} "
+                    "seconds."
+                )
+                waiting = True
+            sleep(min(pause, deadline - now))
             pause = min(pause * 2, 8)
-    delete(new.access_key_id)
+    waited = f"{clock() - started:.0f}"
+    try:
+        delete(new.access_key_id)
+    except MfaRunError as error:
+        raise type(error)(
+            f"AWS did not accept the new key {new.access_key_id} in {waited} seconds, and "
+            f"deleting it failed: {error} The old key is kept; the next --rotate-keys deletes "
+            "the new one."
+        ) from None
     note.remove()
     raise AwsRefusedError(
-        f"AWS did not accept the new key {new.access_key_id} within {NEW_KEY_PROPAGATION} seconds; "
-        "it was deleted again and the old key kept."
+        f"AWS did not accept the new key {new.access_key_id} in {waited} seconds; it was "
+        "deleted again and the old key kept."
     )
 
 

@@ -99,6 +99,11 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
         if key in seen:
             continue
         seen.add(key)
+        foreign = store.foreign_keys(credentials, settings.session_target)
+        if foreign:
+            row.error = foreign  # a login would be refused, and nothing there is served
+            rows.append(row)
+            continue
         session = store.stored_session(credentials, settings.session_target, row.source)
         row.expiration = None if session is None else session.expiration
         margin = (

@@ -21,7 +21,10 @@ from aws_mfa_run import files, inifile
 from aws_mfa_run.credentials import keyring_store, store
 from aws_mfa_run.credentials.longterm import (
     KEY_ID,
+    KEYRING,
     SECRET,
+    LongTermKeys,
+    checked_keys,
     config_section,
     file_keys,
     is_own_process,
@@ -29,6 +32,7 @@ from aws_mfa_run.credentials.longterm import (
 )
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.settings import config_section_name
+from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -52,6 +56,54 @@ def _own_process_of(profile: str, config: inifile.IniText) -> str | None:
     return (config.get(section) or {}).get(PROCESS_KEY) if section else None
 
 
+def _typed_keys(
+    profile: str,
+    config_path: str,
+    credentials_path: str,
+    open_terminal: Callable[[], Terminal],
+) -> LongTermKeys:
+    """Long-term keys typed on the terminal, neither echoed, checked as keys from a file are."""
+    try:
+        terminal = open_terminal()
+    except NoTerminal:
+        raise ConfigError(
+            f"Profile '{profile}' has no keys in {credentials_path} or {config_path} to move "
+            "into the keyring, and there is no terminal to type them on; run --store-keys at a "
+            "terminal, or name the profile that holds them with -p."
+        ) from None
+    try:
+        terminal.tell(
+            f"Profile '{profile}' has no keys in a file: type them to store them in the OS "
+            "keyring only (nothing is shown as you type)."
+        )
+        key_id = terminal.ask_hidden("Access key ID: ")
+        secret = terminal.ask_hidden("Secret access key: ") if key_id else None
+    finally:
+        terminal.close()
+    if not key_id or not secret:
+        raise ConfigError("No keys were typed; nothing was stored.")
+    return checked_keys(key_id, secret, KEYRING, "the keys typed")
+
+
+def _add_own_process(profile: str, config_path: str) -> None:
+    """Our credential_process in the profile's config section (created when it has none)."""
+    files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
+    with store._Locks(config_path):
+        config = _read(config_path)
+        process = _own_process_of(profile, config)
+        if process and not is_own_process(process):
+            raise ConfigError(
+                f"Profile '{profile}' got a credential_process of its own meanwhile; the keys "
+                "are in the keyring, but the config file was left as it is."
+            )
+        section = config_section(profile, config) or config_section_name(profile)
+        new_config = inifile.edit_section(
+            config, section, {PROCESS_KEY: own_process_command(profile)}
+        )
+        if new_config != config.text():
+            files.write_atomic(config_path, new_config, private=False, locked_directory=True)
+
+
 def store_keys(
     profile: str,
     config_path: str,
@@ -59,23 +111,55 @@ def store_keys(
     *,
     say: Callable[[str], None],
     backend: Any = None,
+    open_terminal: Callable[[], Terminal] = open_terminal,
 ) -> None:
     config, credentials = _read(config_path), _read(credentials_path)
     found = file_keys(profile, config, credentials)
     process = _own_process_of(profile, config)
-    if found is None:
-        if process and is_own_process(process) and keyring_store.read(profile, backend):
-            say(f"The keys of profile '{profile}' are in the keyring already; nothing to do.")
-            return
-        raise ConfigError(
-            f"Profile '{profile}' has no keys in {credentials_path} or {config_path} to move "
-            "into the keyring; name the profile that holds them with -p."
-        )
+    in_keyring = keyring_store.read(profile, backend)
+    if found is None and process and is_own_process(process) and in_keyring:
+        say(f"The keys of profile '{profile}' are in the keyring already; nothing to do.")
+        return
     if process and not is_own_process(process):
         raise ConfigError(
             f"Profile '{profile}' has a credential_process of its own; --store-keys would "
             "replace it. Remove it first, or keep the keys where they are."
         )
+    if in_keyring is not None and (found is None or not in_keyring.same_keys(found[0])):
+        # A keyring entry is never replaced: it may be the only copy of a key.
+        if found is not None:
+            raise ConfigError(
+                f"The OS keyring holds other keys of profile '{profile}' "
+                f"({in_keyring.access_key_id}) than {found[1]}; remove the ones you no longer "
+                "use first (--unstore-keys brings the keyring's back)."
+            )
+        _add_own_process(profile, config_path)
+        say(
+            f"The keys of profile '{profile}' ({in_keyring.access_key_id}) are in the keyring "
+            f"already; {config_path} now says `credential_process = "
+            f"{own_process_command(profile)}` for it."
+        )
+        return
+    if found is None:
+        # No keys on disk: the user types them, and they never touch a file (aws-vault's `add`).
+        files.check_writable(config_path)  # before the user types anything
+        typed = _typed_keys(profile, config_path, credentials_path, open_terminal)
+        if keyring_store.read(profile, backend) is not None:  # stored meanwhile: keep it
+            raise ConfigError(
+                f"The OS keyring got keys of profile '{profile}' meanwhile; the typed ones "
+                "were not stored."
+            )
+        keyring_store.write(profile, typed, backend)
+        _add_own_process(profile, config_path)
+        say(
+            f"Stored the keys of profile '{profile}' ({typed.access_key_id}) in the OS keyring "
+            f"({keyring_store.backend_name(backend)}); no file holds them."
+        )
+        say(
+            f"{config_path} now says `credential_process = {own_process_command(profile)}` for "
+            "it, so `aws --profile ...` gets its MFA session."
+        )
+        return
     keys, holder = found
     # Both files will be written: refuse a read-only one before the secret goes anywhere new.
     files.check_writable(credentials_path)
@@ -125,6 +209,13 @@ def unstore_keys(
 ) -> None:
     keys = keyring_store.read(profile, backend)
     if keys is None:
+        found = file_keys(profile, _read(config_path), _read(credentials_path))
+        if found is not None:  # a second --unstore-keys: the same rule as a second --store-keys
+            say(
+                f"The keys of profile '{profile}' are in {found[1]} already, not in the OS "
+                "keyring; nothing to do."
+            )
+            return
         raise ConfigError(f"The OS keyring holds no keys of profile '{profile}'.")
     files.ensure_directory(os.path.dirname(os.path.abspath(credentials_path)))
     files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
@@ -152,8 +243,8 @@ def unstore_keys(
         if section is not None and process and is_own_process(process):
             new_config = inifile.edit_section(config, section, {PROCESS_KEY: None})
             files.write_atomic(config_path, new_config, private=False, locked_directory=True)
-    # Step 3: the keyring entry.
-    keyring_store.delete(profile, backend)
+    # Step 3: the keyring entry, if it still holds the keys now in the file.
+    keyring_store.delete(profile, backend, expected=keys)
     say(
         f"Moved the keys of profile '{profile}' ({keys.access_key_id}) from the OS keyring back "
         f"into {credentials_path}."
@@ -167,13 +258,21 @@ def run(context: Context) -> int:
 
     config, credentials = context.files()
     profile = context.settings_profile()
-    if role_chain(profile, config, credentials, context.env)[0]:
+    known = config_section(profile, config) is not None or credentials.get(profile) is not None
+    new_profile = context.options.mode == "store-keys" and not known  # its keys will be typed
+    if not new_profile and role_chain(profile, config, credentials, context.env)[0]:
         raise ConfigError(
             f"Profile '{profile}' is a role profile; name the profile that holds the keys with -p."
         )
     paths = context.paths
     if context.options.mode == "store-keys":
-        store_keys(profile, paths.config, paths.credentials, say=context.say)
+        store_keys(
+            profile,
+            paths.config,
+            paths.credentials,
+            say=context.say,
+            open_terminal=context.terminal_opener,
+        )
         if not on_path("aws-mfa-run", context.env):
             context.say(
                 "Note: aws-mfa-run is not on your PATH, so that credential_process cannot run it."

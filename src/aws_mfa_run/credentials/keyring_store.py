@@ -75,7 +75,7 @@ def read(profile: str, backend: Any = None) -> LongTermKeys | None:
     try:
         value = json.loads(text)
         key_id, secret = value["AccessKeyId"], value["SecretAccessKey"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):  # RecursionError: [[[[...]]]]
         raise ConfigError(
             f"{where[0].upper()}{where[1:]} is not one aws-mfa-run wrote; remove it "
             f"(service {SERVICE}, user {profile})."
@@ -104,12 +104,18 @@ def write(profile: str, keys: LongTermKeys, backend: Any = None) -> None:
         )
 
 
-def delete(profile: str, backend: Any = None) -> None:
-    """Remove the profile's entry (none there is fine)."""
+def delete(profile: str, backend: Any = None, *, expected: LongTermKeys) -> None:
+    """Remove the profile's entry (none there is fine) while it holds the `expected` keys, read
+    right before: an entry that changed meanwhile may be someone's only copy of a key."""
     found = _backend(backend)
+    current = read(profile, found)
+    if current is None:
+        return
+    if not expected.same_keys(current):
+        raise ConfigError(
+            f"The keyring entry of profile '{profile}' changed meanwhile; it was left as it is."
+        )
     try:
-        if found.get_password(SERVICE, profile) is None:
-            return
         found.delete_password(SERVICE, profile)
     except Exception as error:
         raise _failed(error, "remove the entry") from None

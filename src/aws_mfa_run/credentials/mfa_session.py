@@ -16,7 +16,7 @@ from aws_mfa_run import files
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.credentials.session import SessionCredentials
-from aws_mfa_run.errors import AwsUnreachableError, ConfigError
+from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
 from aws_mfa_run.settings import Settings, config_values
 from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
 from aws_mfa_run.timefmt import quantity
@@ -26,6 +26,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from aws_mfa_run.codes import SpentCodes
     from aws_mfa_run.credentials.longterm import LongTermKeys
 
 
@@ -153,14 +154,18 @@ def _fetch(
                 serial=serial, code=code, duration=settings.duration, clock=prompting.clock
             )
         except sts.NotSentError:
-            raise
+            raise  # the code never left this computer: still usable
         except AwsUnreachableError as error:
             # A 503, throttling or timeout may come after AWS took the code: it is spent.
-            spent.remember(serial, code, prompting.clock())
+            _remember(spent, serial, code, prompting.clock(), rejected=False)
             raise AwsUnreachableError(
                 f"{error} That code counts as used (AWS may have received it): "
                 "the next try needs the next code."
             ) from None
+        except AwsRefusedError:
+            # A code AWS rejected is never sent again either.
+            _remember(spent, serial, code, prompting.clock(), rejected=True)
+            raise
     finally:
         call.close()
     spent.remember(serial, code, prompting.clock())
@@ -172,6 +177,14 @@ def _fetch(
             f"Found MFA device {discovered}; saved it as mfa_serial of profile '{profile}'."
         )
     return session, set(credentials.sections)
+
+
+def _remember(spent: SpentCodes, serial: str, code: str, now: float, *, rejected: bool) -> None:
+    """Remember a code that failed; the failure is what the user needs to read, not ours."""
+    try:
+        spent.remember(serial, code, now, rejected=rejected)
+    except MfaRunError:
+        pass
 
 
 def _stale_note(

@@ -2,8 +2,10 @@
 
 `aws mfa`, the wrapper and --credential-process all read and write the same place, so one code
 covers them all and `aws ... --profile mfa` works too. A stored session is ours only when it carries
-our expiration key; a target holding keys we did not write, or whose credentials come from
-elsewhere (a role, SSO, a credential_process), is never written.
+our expiration key and its access key id is the one we wrote there (recorded beside it: a copied
+marker line cannot fake the id in the section); a target holding keys we did not write, or whose
+credentials come from elsewhere (a role, SSO, a credential_process), is never written, served or
+emptied.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import time
 from aws_mfa_run import files, inifile
 from aws_mfa_run.credentials.session import (
     KEY_EXPIRATION,
+    KEY_ID,
     KEY_ISSUED,
     SESSION_KEYS,
+    TOKEN,
     SessionCredentials,
     from_stored,
     stored_values,
@@ -39,18 +43,55 @@ if TYPE_CHECKING:
 # it: a read that lost sections is retried for this long before we refuse to write it back.
 CHANGED_FILE_RETRIES = 40
 CHANGED_FILE_WAIT = 0.05
+# The access key id we wrote into the target: its keys are ours only while they carry this id.
+KEY_WRITTEN = "aws_mfa_run_key_id"
+# Set when the target was added to a file that had no final newline, so that --logout gives the
+# file back byte for byte. Its value names the files: credentials, config.
+KEY_NO_FINAL_NEWLINE = "aws_mfa_run_no_final_newline"
+OWN_KEYS = (KEY_EXPIRATION, KEY_ISSUED, KEY_SOURCE, KEY_COPIED, KEY_WRITTEN, KEY_NO_FINAL_NEWLINE)
 
 
 def read_ini(path: str) -> inifile.IniText:
     return inifile.parse(files.read_text(path) or "", path)
 
 
+def keys_are_ours(values: Mapping[str, str]) -> bool:
+    """Whether the keys of a target section are the ones aws-mfa-run wrote (no keys: nothing to
+    protect). Sessions stored before the id was recorded count as ours while they still look
+    like one: our expiration and source, a temporary key id (ASIA...) and a token; long-term
+    keys put there since (`aws configure set`) never do."""
+    key_id = values.get(KEY_ID)
+    if not key_id:
+        return True
+    written = values.get(KEY_WRITTEN)
+    if written is not None:
+        return written == key_id
+    return bool(
+        KEY_EXPIRATION in values
+        and values.get(KEY_SOURCE)
+        and key_id.startswith("ASIA")
+        and values.get(TOKEN)
+    )
+
+
+def foreign_keys(credentials: inifile.IniText, target: str) -> str | None:
+    """Why `target` holds keys that are not ours to replace or serve; None when it does not."""
+    values = credentials.get(target) or {}
+    if values.get(KEY_ID) and (KEY_EXPIRATION not in values or not keys_are_ours(values)):
+        return (
+            f"Profile '{target}' in {credentials.path} holds keys that aws-mfa-run did not "
+            "write; choose another --target-profile or remove that section."
+        )
+    return None
+
+
 def stored_session(
     credentials: inifile.IniText, target: str, source: str
 ) -> SessionCredentials | None:
-    """The session `target` holds for `source`, valid or not; else None."""
+    """The session `target` holds for `source`, valid or not; else None (keys someone else put
+    there are never served)."""
     values = credentials.get(target)
-    if not values or values.get(KEY_SOURCE) != source:
+    if not values or values.get(KEY_SOURCE) != source or not keys_are_ours(values):
         return None
     return from_stored(values)
 
@@ -66,11 +107,9 @@ def check_target(
             f"Profile '{target}' holds the MFA session of profile '{holder}'; choose another "
             f"--target-profile, or end that session first (aws-mfa-run --logout -p {holder})."
         )
-    if values.get("aws_access_key_id") and KEY_EXPIRATION not in values:
-        raise ConfigError(
-            f"Profile '{target}' in {credentials.path} holds keys that aws-mfa-run did not "
-            "write; choose another --target-profile or remove that section."
-        )
+    foreign = foreign_keys(credentials, target)
+    if foreign:
+        raise ConfigError(foreign)
     for key in FOREIGN_CREDENTIAL_KEYS:
         if key in values or key in (config_values(target, config) or {}):
             raise ConfigError(
@@ -180,10 +219,21 @@ def write_session(
         check_target(credentials, config, target, source)
         ours = copied_values(credentials, target)
         changes, now_ours = target_config_changes(config, target, copied, ours)
+        unended = (credentials.get(target) or {}).get(KEY_NO_FINAL_NEWLINE, "").split()
+        if target not in credentials.sections and _unended(credentials):
+            unended.append("credentials")
+        if changes and config_values(target, config) is None and _unended(config):
+            unended.append("config")
         new_credentials = inifile.edit_section(
             credentials,
             target,
-            {**stored_values(session), KEY_SOURCE: source, KEY_COPIED: now_ours},
+            {
+                **stored_values(session),
+                KEY_SOURCE: source,
+                KEY_COPIED: now_ours,
+                KEY_WRITTEN: session.access_key_id,
+                KEY_NO_FINAL_NEWLINE: " ".join(sorted(set(unended))) or None,
+            },
         )
         note = files.write_atomic(
             credentials_path, new_credentials, private=True, locked_directory=True
@@ -198,25 +248,58 @@ def write_session(
     return notes
 
 
-def remove_session(*, credentials_path: str, config_path: str, target: str, source: str) -> bool:
+def _unended(ini: inifile.IniText) -> bool:
+    text = ini.text()
+    return bool(text) and not text.endswith(("\n", "\r"))
+
+
+def _restore_unended(before: inifile.IniText, text: str, section: str) -> str:
+    """`text` without the final line break that adding `section` (now removed, and the last
+    section of `before`) gave a file that had none."""
+    found = before.sections.get(section)
+    if found is None or any(other.header > found.header for other in before.sections.values()):
+        return text
+    if section in inifile.parse(text, before.path).sections:
+        return text
+    for ending in ("\r\n", "\n", "\r"):
+        if text.endswith(ending):
+            return text[: -len(ending)]
+    return text
+
+
+REMOVED, FOREIGN = "removed", "foreign"
+
+
+def remove_session(
+    *, credentials_path: str, config_path: str, target: str, source: str
+) -> str | None:
     """Remove our keys from `target` (the section too when nothing else is left in it) and the
-    values we copied into its config section. False when there was nothing of ours."""
+    values we copied into its config section. REMOVED; FOREIGN when the keys there are not the
+    ones we wrote (they stay: only our own lines go); None when there was nothing of ours.
+    Ownership is read under the lock, right before the write."""
     with _Locks(credentials_path, config_path):
         credentials = read_ini(credentials_path)
         values = credentials.get(target)
         if values is None or values.get(KEY_SOURCE) != source:
-            return False
+            return None
         copied = copied_values(credentials, target)
-        ours = (*SESSION_KEYS, KEY_EXPIRATION, KEY_ISSUED, KEY_SOURCE, KEY_COPIED)
+        unended = values.get(KEY_NO_FINAL_NEWLINE, "").split()
+        result = REMOVED if keys_are_ours(values) else FOREIGN
+        ours = (*SESSION_KEYS, *OWN_KEYS) if result == REMOVED else OWN_KEYS
         text = inifile.remove_keys(credentials, target, ours)
+        if "credentials" in unended:
+            text = _restore_unended(credentials, text, target)
         files.write_atomic(credentials_path, text, private=True, locked_directory=True)
         config = read_ini(config_path)
         current = config_values(target, config) or {}
         still_ours = sorted(key for key, value in copied.items() if current.get(key) == value)
         if still_ours:
-            text = inifile.remove_keys(config, config_header(target, config), still_ours)
+            header = config_header(target, config)
+            text = inifile.remove_keys(config, header, still_ours)
+            if "config" in unended:
+                text = _restore_unended(config, text, header)
             files.write_atomic(config_path, text, private=False, locked_directory=True)
-    return True
+    return result
 
 
 def save_mfa_serial(config_path: str, profile: str, serial: str) -> None:
