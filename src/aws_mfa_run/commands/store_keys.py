@@ -57,6 +57,7 @@ def store_keys(
     config_path: str,
     credentials_path: str,
     *,
+    state_dir: str,
     say: Callable[[str], None],
     backend: Any = None,
 ) -> None:
@@ -83,7 +84,7 @@ def store_keys(
     keyring_store.write(profile, keys, backend)
 
     files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
-    with store._Locks(credentials_path, config_path):
+    with store._Locks(credentials_path, config_path, state_dir=state_dir):
         config, credentials = _read(config_path), _read(credentials_path)
         again = file_keys(profile, config, credentials)
         if again is None or not keys.same_keys(again[0]):
@@ -120,6 +121,7 @@ def unstore_keys(
     config_path: str,
     credentials_path: str,
     *,
+    state_dir: str,
     say: Callable[[str], None],
     backend: Any = None,
 ) -> None:
@@ -128,7 +130,7 @@ def unstore_keys(
         raise ConfigError(f"The OS keyring holds no keys of profile '{profile}'.")
     files.ensure_directory(os.path.dirname(os.path.abspath(credentials_path)))
     files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
-    with store._Locks(credentials_path, config_path):
+    with store._Locks(credentials_path, config_path, state_dir=state_dir):
         config, credentials = _read(config_path), _read(credentials_path)
         found = file_keys(profile, config, credentials)
         if found is not None and not keys.same_keys(found[0]):
@@ -173,11 +175,15 @@ def run(context: Context) -> int:
         )
     paths = context.paths
     if context.options.mode == "store-keys":
-        store_keys(profile, paths.config, paths.credentials, say=context.say)
+        store_keys(
+            profile, paths.config, paths.credentials, state_dir=paths.state_dir, say=context.say
+        )
         if not on_path("aws-mfa-run", context.env):
             context.say(
                 "Note: aws-mfa-run is not on your PATH, so that credential_process cannot run it."
             )
     else:
-        unstore_keys(profile, paths.config, paths.credentials, say=context.say)
+        unstore_keys(
+            profile, paths.config, paths.credentials, state_dir=paths.state_dir, say=context.say
+        )
     return 0

@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 
 LOCKS = "locks"
+# Locks held while a file of the user's (credentials, config) is edited: here, in our own 0700
+# directory, never on ~/.aws itself, which any local user can open and so lock forever.
+FILE_LOCKS = "file-locks"
 ROLES = "roles"
 USED_CODES = "used-codes"
 
@@ -38,6 +41,11 @@ def session_lock(state_dir: str, credentials_path: str, source_profile: str, tar
     """The lock held while the MFA session of `source_profile` stored in `target` is fetched."""
     name = key_hash("session", real(credentials_path), source_profile, target)
     return os.path.join(state_dir, LOCKS, f"{name}.lock")
+
+
+def file_lock(state_dir: str, path: str) -> str:
+    """The lock held while the file `path` (its real file) is edited."""
+    return os.path.join(state_dir, FILE_LOCKS, f"{key_hash('file', real(path))}.lock")
 
 
 def role_cache(state_dir: str, *identity: str) -> str:
