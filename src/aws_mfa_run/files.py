@@ -12,6 +12,7 @@ import errno
 import fcntl
 import os
 import stat
+import sys
 import time
 
 from aws_mfa_run.errors import ConfigError
@@ -24,8 +25,11 @@ TEMPORARY_SUFFIX = ".tmp"
 EDIT_LOCK_WAIT = 60.0
 FETCH_LOCK_WAIT = 900.0
 _LOCK_POLL_FIRST, _LOCK_POLL_MAX = 0.005, 0.1
-# How many times an edit is made again on a file another tool changed while we wrote it.
-CHANGED_FILE_ATTEMPTS = 20
+# How many times an edit is made again on a file another tool changed while we wrote it, with
+# a pause of up to _CHANGED_FILE_PAUSE seconds between two attempts (random, so that we do not
+# keep step with a tool writing at a steady pace).
+CHANGED_FILE_ATTEMPTS = 200
+_CHANGED_FILE_PAUSE = 0.02
 
 
 class FileChanged(ConfigError):
@@ -342,6 +346,22 @@ def write_atomic(
             os.fsync(handle.fileno())
         if based_on is not None:
             _check_unchanged(path, real, based_on)
+            if current is not None and _exchange(temporary, real):
+                # `temporary` now names the file we replaced. Had another tool written it after
+                # our check (or opened it to write, truncating it), its change is there: put
+                # that file back, and the caller edits it again.
+                try:
+                    _check_unchanged(path, temporary, based_on)
+                except FileChanged:
+                    try:
+                        _exchange(temporary, real)
+                    except OSError:
+                        temporary = ""  # it names the other tool's file now: never removed
+                        raise
+                    raise
+                os.unlink(temporary)
+                _fsync_directory(directory)
+                return note
         try:
             os.replace(temporary, real)
         except OSError as error:
@@ -368,6 +388,11 @@ def write_atomic(
     return note
 
 
+def pause_after_change() -> None:
+    """Wait a moment before editing again a file another tool has just written."""
+    time.sleep(_CHANGED_FILE_PAUSE * os.urandom(1)[0] / 255)
+
+
 def _check_unchanged(path: str, real: str, based_on: str) -> None:
     try:
         with open(real, "rb") as handle:
@@ -379,6 +404,39 @@ def _check_unchanged(path: str, real: str, based_on: str) -> None:
             f"{path} kept changing while aws-mfa-run was updating it (another tool writing it "
             "at the same moment); nothing was written. Run again once that tool is done."
         )
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_NO_EXCHANGE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBUSY, errno.EXDEV)
+
+
+def _exchange(first: str, second: str) -> bool:
+    """Swap two names in one step (Linux renameat2 with RENAME_EXCHANGE): unlike a rename, the
+    replaced file keeps a name, so it can still be checked, and put back. False where the system
+    or the file system cannot (the caller renames instead)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes  # only a write pays for it
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE):
+        number = ctypes.get_errno()
+        if number in _NO_EXCHANGE:
+            return False
+        raise OSError(number, os.strerror(number), second)
+    return True
 
 
 def _rewrite_in_place(path: str, text: str, mode: int) -> None:

@@ -207,6 +207,7 @@ def write_session(
             except files.FileChanged:
                 if attempt + 1 == files.CHANGED_FILE_ATTEMPTS:
                     raise
+                files.pause_after_change()
                 continue
             if note:
                 notes.append(note)
@@ -244,6 +245,7 @@ def _edit_config(
         except files.FileChanged:
             if attempt + 1 == files.CHANGED_FILE_ATTEMPTS:
                 raise
+            files.pause_after_change()
 
 
 def _restore(path: str, old: str, written: str) -> None:
@@ -297,3 +299,4 @@ def save_mfa_serial(config_path: str, profile: str, serial: str, state_dir: str)
             except files.FileChanged:
                 if attempt + 1 == files.CHANGED_FILE_ATTEMPTS:
                     raise
+                files.pause_after_change()
