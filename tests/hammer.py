@@ -71,8 +71,9 @@ def main(arguments: list[str]) -> int:
         count = int(arguments[2]) if len(arguments) > 2 else None
         number = 0
         while count is None or number < count:
-            alias.install(path, force=True)
-            with files.locked_directory_of(path):
+            state_dir = os.path.join(home, ".aws", "aws-mfa-run")
+            alias.install(path, True, state_dir)
+            with alias.edit_lock(path, state_dir):
                 files.write_atomic(path, original, private=False, locked_directory=True)
             number += 1
         return 0

@@ -128,7 +128,7 @@ def test_the_state_directory_is_created_private(ready: Bed) -> None:
     finally:
         os.umask(umask)
     state = _state(ready)
-    for directory in (state, state / "locks", state / "file-locks"):
+    for directory in (state, state / "locks"):
         assert directory.stat().st_mode & 0o777 == 0o700, directory
 
 
@@ -355,3 +355,26 @@ def test_the_aws_clis_writer_racing_our_logins_loses_no_update(ready: Bed, which
     ready.login("--force")
     done = ready.run(AWS, "dynamodb", "list-tables", "--profile", "mfa")
     assert done.returncode == 0, done.stderr
+
+
+def test_a_lock_file_removed_while_we_wait_is_not_the_lock_we_hold(tmp_path: Path) -> None:
+    """--logout removes lock files under their lock: a run that waited on the removed file must
+    not believe it holds the lock a later run takes on the new file of that name."""
+    lock = tmp_path / "some.lock"
+    lock.touch()
+    remove_then_release = (
+        "import fcntl, os, sys, time\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\n"
+        "time.sleep(0.5)\n"
+        "os.unlink(sys.argv[1])\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", remove_then_release, str(lock)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    held = files.locked(str(lock), wait=10)
+    with held:
+        assert os.fstat(held.fd).st_ino == lock.stat().st_ino  # the file the name holds now
+    holder.wait()

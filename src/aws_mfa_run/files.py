@@ -163,23 +163,49 @@ class locked:
             if self.directory:
                 self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             else:
-                flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-                flags |= 0 if self.must_exist else os.O_CREAT
-                self.fd = os.open(self.path, flags, 0o600)
+                self.fd = self._open_file()
         except FileNotFoundError:
             if self.directory:
                 raise ConfigError(f"Cannot write into {self.path}: it does not exist.") from None
             raise
         except OSError as error:
             raise _oserror(self.path, error, "lock") from None
+        deadline = time.monotonic() + self.wait
         try:
             _flock_within(self.fd, self.path, self.wait)
+            # A lock file removed (--logout) while we waited is no lock any more: a process that
+            # comes later creates a new one. Lock what the name holds now.
+            while not self.directory and not _same_file(self.fd, self.path):
+                os.close(self.fd)
+                self.fd = -1
+                self.fd = self._open_file()
+                _flock_within(self.fd, self.path, max(deadline - time.monotonic(), 0.0))
+        except FileNotFoundError:
+            if self.fd >= 0:
+                os.close(self.fd)
+            raise ConfigError(f"Cannot lock {self.path}: it was removed meanwhile.") from None
         except BaseException:
-            os.close(self.fd)
+            if self.fd >= 0:
+                os.close(self.fd)
             raise
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)  # closing releases the lock
+
+    def _open_file(self) -> int:
+        # O_NONBLOCK: a FIFO planted in the lock's place must not hang us at open.
+        flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+        flags |= 0 if self.must_exist else os.O_CREAT
+        return os.open(self.path, flags, 0o600)
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        named = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _flock_within(fd: int, path: str, wait: float) -> None:

@@ -11,9 +11,6 @@ from __future__ import annotations
 import os
 
 LOCKS = "locks"
-# Locks held while a file of the user's (credentials, config) is edited: here, in our own 0700
-# directory, never on ~/.aws itself, which any local user can open and so lock forever.
-FILE_LOCKS = "file-locks"
 ROLES = "roles"
 USED_CODES = "used-codes"
 
@@ -44,8 +41,9 @@ def session_lock(state_dir: str, credentials_path: str, source_profile: str, tar
 
 
 def file_lock(state_dir: str, path: str) -> str:
-    """The lock held while the file `path` (its real file) is edited."""
-    return os.path.join(state_dir, FILE_LOCKS, f"{key_hash('file', real(path))}.lock")
+    """The lock held while the file `path` (its real file) is edited: here, in our own 0700
+    directory, never on ~/.aws itself, which any local user can open and so lock forever."""
+    return os.path.join(state_dir, LOCKS, f"file-{key_hash('file', real(path))}.lock")
 
 
 def role_cache(state_dir: str, *identity: str) -> str:

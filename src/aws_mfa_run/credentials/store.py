@@ -135,7 +135,7 @@ class _Locks:
     order (two processes taking two locks in opposite orders would deadlock)."""
 
     def __init__(self, *paths: str, state_dir: str) -> None:
-        self._directories = (state_dir, os.path.join(state_dir, state.FILE_LOCKS))
+        self._directories = (state_dir, os.path.join(state_dir, state.LOCKS))
         self._locks = [
             files.locked(lock) for lock in sorted({state.file_lock(state_dir, p) for p in paths})
         ]
