@@ -136,10 +136,12 @@ BYTE_ORDER_MARK = "\ufeff"
 def byte_order_mark_error(path: str) -> ConfigError:
     # configparser reads the mark as part of the first line, so botocore (and with it the AWS
     # CLI v1 and v2, boto3) fails on the whole file: a session written there would help no one.
+    import shlex  # only this error needs it
+
     return ConfigError(
         f'{path} starts with a byte-order mark (saved as "UTF-8 with BOM"), which the AWS CLI '
         f"and the SDKs cannot read; save it as UTF-8 without BOM, for example with "
-        f"sed -i '1s/^\\xEF\\xBB\\xBF//' {path}"
+        f"sed -i '1s/^\\xEF\\xBB\\xBF//' {shlex.quote(path)}"
     )
 
 
