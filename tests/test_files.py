@@ -378,3 +378,32 @@ def test_a_lock_file_removed_while_we_wait_is_not_the_lock_we_hold(tmp_path: Pat
     with held:
         assert os.fstat(held.fd).st_ino == lock.stat().st_ino  # the file the name holds now
     holder.wait()
+
+
+def test_a_file_another_tool_holds_open_to_write_is_not_replaced(tmp_path: Path) -> None:
+    """`aws configure set` opens the file to write (truncating it) and writes its text a moment
+    later: what it is about to write must not go into a file we have just replaced."""
+    path = tmp_path / "credentials"
+    path.write_text("[a]\nk = 1\n")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "with open(sys.argv[1], 'r+') as handle:\n"  # open to write, not yet written
+            "    print('open', flush=True)\n"
+            "    time.sleep(1)\n"
+            "    handle.write('[a]\\nk = 2\\n')\n",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+    with pytest.raises(files.FileChanged):
+        files.write_atomic(
+            str(path), "[a]\nk = 1\n[b]\nx = y\n", private=False, based_on=path.read_text()
+        )
+    holder.wait()
+    assert path.read_text() == "[a]\nk = 2\n"  # the other tool's text, in the file
+    assert not list(tmp_path.glob(".credentials.*"))

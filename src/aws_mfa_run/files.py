@@ -378,6 +378,7 @@ def write_atomic(
                 # that file back, and the caller edits it again.
                 try:
                     _check_unchanged(path, temporary, based_on)
+                    _check_not_being_written(path, temporary)
                 except FileChanged:
                     try:
                         _exchange(temporary, real)
@@ -426,10 +427,35 @@ def _check_unchanged(path: str, real: str, based_on: str) -> None:
     except FileNotFoundError:
         now = b""
     if now != based_on.encode("utf-8", "surrogateescape"):
-        raise FileChanged(
-            f"{path} kept changing while aws-mfa-run was updating it (another tool writing it "
-            "at the same moment); nothing was written. Run again once that tool is done."
-        )
+        raise _changed(path)
+
+
+def _check_not_being_written(path: str, name: str) -> None:
+    """Refuse to drop a file another process holds open for writing: `aws configure set`
+    truncates the file when it opens it and writes its text only later, so the same text as
+    before (an empty file, read in that moment) does not prove that nothing is on its way. A
+    read lease is refused exactly while someone has the file open for writing (Linux)."""
+    lease = getattr(fcntl, "F_SETLEASE", None)
+    if lease is None:
+        return
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.fcntl(fd, lease, fcntl.F_RDLCK)
+        except OSError as error:
+            if error.errno == errno.EAGAIN:
+                raise _changed(path) from None
+            return  # leases are off, or not for this file system or this file's owner
+        fcntl.fcntl(fd, lease, fcntl.F_UNLCK)
+    finally:
+        os.close(fd)
+
+
+def _changed(path: str) -> FileChanged:
+    return FileChanged(
+        f"{path} kept changing while aws-mfa-run was updating it (another tool writing it "
+        "at the same moment); nothing was written. Run again once that tool is done."
+    )
 
 
 _AT_FDCWD = -100
