@@ -34,6 +34,7 @@ def write_session(home: str, target: str, session: SessionCredentials) -> None:
     store.write_session(
         credentials_path=os.path.join(home, ".aws", "credentials"),
         config_path=os.path.join(home, ".aws", "config"),
+        state_dir=os.path.join(home, ".aws", "aws-mfa-run"),
         target=target,
         source="default",
         session=session,
@@ -57,7 +58,12 @@ def main(arguments: list[str]) -> int:
         count = int(arguments[2]) if len(arguments) > 2 else None
         number = 0
         while count is None or number < count:
-            store.save_mfa_serial(config_path, "default", f"arn:aws:iam::1:mfa/{'AB'[number % 2]}")
+            store.save_mfa_serial(
+                config_path,
+                "default",
+                f"arn:aws:iam::1:mfa/{'AB'[number % 2]}",
+                os.path.join(home, ".aws", "aws-mfa-run"),
+            )
             number += 1
         return 0
     if kind == "alias":
@@ -66,8 +72,9 @@ def main(arguments: list[str]) -> int:
         count = int(arguments[2]) if len(arguments) > 2 else None
         number = 0
         while count is None or number < count:
-            alias.install(path, force=True)
-            with files.locked_directory_of(path):
+            state_dir = os.path.join(home, ".aws", "aws-mfa-run")
+            alias.install(path, True, state_dir)
+            with alias.edit_lock(path, state_dir):
                 files.write_atomic(path, original, private=False, locked_directory=True)
             number += 1
         return 0

@@ -164,11 +164,18 @@ def test_32_writers_and_32_readers(bed: Bed) -> None:
 
 
 def lock_waiters(bed: Bed) -> int:
-    """How many processes are blocked on one of aws-mfa-run's lock files (Linux: /proc/locks,
-    where a waiter's line has '->' and every line ends in MAJOR:MINOR:INODE START END)."""
-    inodes = {path.stat().st_ino for path in (bed.aws_dir / "aws-mfa-run" / "locks").glob("*")}
-    waiting = [line.split() for line in Path("/proc/locks").read_text().splitlines()]
-    return sum("->" in fields and int(fields[-3].rsplit(":", 1)[1]) in inodes for fields in waiting)
+    """How many processes wait for one of aws-mfa-run's fetch locks: a waiter polls the lock
+    with the file open (so that its wait is bounded), the holder holds it (Linux: /proc)."""
+    locks = {str(path) for path in (bed.aws_dir / "aws-mfa-run" / "locks").glob("*.lock")}
+    openers: dict[str, set[str]] = {lock: set() for lock in locks}
+    for descriptor in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            target = os.readlink(descriptor)
+        except OSError:
+            continue
+        if target in openers:
+            openers[target].add(descriptor.parent.parent.name)
+    return sum(max(len(pids) - 1, 0) for pids in openers.values())
 
 
 def test_ctrl_c_with_two_waiters_leaves_no_lock(ready: Bed) -> None:
@@ -276,7 +283,7 @@ def test_files_that_are_not_what_they_should_be(ready: Bed) -> None:
         "key before section": ("k = v\n" + keys, 3, f"{path} line 1:"),
         "crlf": (keys.replace("\n", "\r\n"), 0, STORED),
         "no final newline": (keys.rstrip("\n"), 0, STORED),
-        "bom": ("\ufeff" + keys, 0, STORED),
+        "bom": ("\ufeff" + keys, 3, f"{path} starts with a byte-order mark"),
         "tabs": (keys.replace(" = ", "\t=\t"), 0, STORED),
         "profile-style section in credentials": (keys + "[profile x]\nregion = y\n", 0, STORED),
         "huge": (keys + "".join(f"[p{n}]\nk = {'v' * 50}\n" for n in range(20000)), 0, STORED),

@@ -24,10 +24,10 @@ def test_edit_replaces_only_owned_lines() -> None:
     assert edit(text, "c", {"k": "v"}) == text + "\n\n[c]\nk = v\n"
 
 
-def test_edit_keeps_crlf_bom_and_continuations() -> None:
-    text = "\ufeff[a]\r\ns3 =\r\n  max = 1\r\nk = v\r\n"
+def test_edit_keeps_crlf_and_continuations() -> None:
+    text = "[a]\r\ns3 =\r\n  max = 1\r\nk = v\r\n"
     assert inifile.parse(text, "f").get("a") == {"s3": "\nmax = 1", "k": "v"}
-    assert edit(text, "a", {"s3": "x"}) == "\ufeff[a]\r\ns3 = x\r\nk = v\r\n"
+    assert edit(text, "a", {"s3": "x"}) == "[a]\r\ns3 = x\r\nk = v\r\n"
     assert edit(text, "b", {"k": "v"}) == text + "\r\n[b]\r\nk = v\r\n"
 
 

@@ -45,7 +45,7 @@ class IniText:
         self._lines: list[str] | None = None
         self._sections: dict[str, Section] | None = None
         self._found: dict[str, dict[str, str] | None] = {}
-        headers = text.count("\n[") + (1 if text.lstrip("\ufeff").startswith("[") else 0)
+        headers = text.count("\n[") + (1 if text.startswith("[") else 0)
         self._quick = text.count("[") == headers
 
     @property
@@ -79,8 +79,9 @@ class IniText:
     def _find(self, name: str) -> dict[str, str] | None:
         text = self._text
         needle = f"[{name}]"
-        offset = len(text) - len(text.lstrip("\ufeff"))
-        starts = [offset] if text.startswith(needle, offset) else []
+        if text.startswith(BYTE_ORDER_MARK):
+            raise byte_order_mark_error(self.path)
+        starts = [0] if text.startswith(needle) else []
         position = text.find("\n" + needle)
         while position >= 0:
             starts.append(position + 1)
@@ -129,6 +130,21 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+BYTE_ORDER_MARK = "\ufeff"
+
+
+def byte_order_mark_error(path: str) -> ConfigError:
+    # configparser reads the mark as part of the first line, so botocore (and with it the AWS
+    # CLI v1 and v2, boto3) fails on the whole file: a session written there would help no one.
+    import shlex  # only this error needs it
+
+    return ConfigError(
+        f'{path} starts with a byte-order mark (saved as "UTF-8 with BOM"), which the AWS CLI '
+        f"and the SDKs cannot read; save it as UTF-8 without BOM, for example with "
+        f"sed -i '1s/^\\xEF\\xBB\\xBF//' {shlex.quote(path)}"
+    )
+
+
 def _header_name(text: str, start: int) -> str | None:
     end = text.find("\n", start)
     line = text[start : len(text) if end < 0 else end].strip()
@@ -147,8 +163,9 @@ def _parse_lines(lines: list[str], path: str, first_line: int) -> dict[str, Sect
     section: Section | None = None
     key: str | None = None
     key_indent = 0
-    for index, raw in enumerate(lines):
-        line = raw[1:] if index == 0 and first_line == 0 and raw.startswith("\ufeff") else raw
+    for index, line in enumerate(lines):
+        if index == 0 and first_line == 0 and line.startswith(BYTE_ORDER_MARK):
+            raise byte_order_mark_error(path)
         stripped = line.strip()
         if not stripped or stripped[0] in "#;":
             continue

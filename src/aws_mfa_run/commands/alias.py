@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from aws_mfa_run import files, inifile
+from aws_mfa_run.credentials import state
 from aws_mfa_run.errors import ConfigError
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -39,11 +40,18 @@ def shipped_aliases() -> dict[str, str]:
     return dict(inifile.parse(shipped_alias_text(), "cli-alias/alias").get(ALIAS_SECTION) or {})
 
 
-def install(alias_file: str, force: bool) -> str:
+def edit_lock(alias_file: str, state_dir: str) -> files.locked:
+    """The lock held while the alias file is edited: in our own state directory, never on
+    ~/.aws/cli, which other users may be able to open and so to lock."""
+    files.ensure_private_directories(state_dir, os.path.join(state_dir, state.LOCKS))
+    return files.locked(state.file_lock(state_dir, alias_file))
+
+
+def install(alias_file: str, force: bool, state_dir: str) -> str:
     """Merge our aliases into the alias file; returns what was done, for the user."""
     wanted = shipped_aliases()
     files.ensure_directory(os.path.dirname(alias_file))
-    with files.locked_directory_of(alias_file):
+    with edit_lock(alias_file, state_dir):
         text = files.read_text(alias_file)
         if not text:
             files.write_atomic(
@@ -70,12 +78,12 @@ def install(alias_file: str, force: bool) -> str:
     return f"Installed {names} in {alias_file}."
 
 
-def uninstall(alias_file: str) -> str:
+def uninstall(alias_file: str, state_dir: str) -> str:
     """Remove our aliases from the alias file, and nothing else; returns what was done."""
     wanted = shipped_aliases()
     if not files.read_text(alias_file):
         return f"There is no aws mfa alias in {alias_file}; nothing changed."
-    with files.locked_directory_of(alias_file):
+    with edit_lock(alias_file, state_dir):
         current = inifile.parse(files.read_text(alias_file) or "", alias_file)
         existing = current.get(ALIAS_SECTION) or {}
         ours = [name for name, value in wanted.items() if existing.get(name) == value]
@@ -103,7 +111,8 @@ def on_path(program: str, env: Mapping[str, str]) -> bool:
 
 
 def run(context: Context) -> int:
-    context.say(install(context.paths.alias_file, context.options.force))
+    paths = context.paths
+    context.say(install(paths.alias_file, context.options.force, paths.state_dir))
     if not on_path("aws-mfa-run", context.env):
         context.say("Note: aws-mfa-run is not on your PATH, so the alias cannot run it yet.")
     return 0

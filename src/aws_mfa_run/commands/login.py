@@ -38,6 +38,7 @@ def run(context: Context) -> int:
         store.check_target(credentials, config, target, settings.profile)
         files.check_writable(settings.paths.credentials)
         files.check_writable(settings.paths.config)
+        files.ensure_private_directories(settings.paths.state_dir)
         stored = store.stored_session(credentials, target, settings.profile)
         if stored is not None and not force and stored.usable(now, settings.min_remaining):
             context.say(_report(settings, stored, False, now, ""))
@@ -56,6 +57,7 @@ def run(context: Context) -> int:
         for note in store.write_session(
             credentials_path=settings.paths.credentials,
             config_path=settings.paths.config,
+            state_dir=settings.paths.state_dir,
             target=target,
             source=settings.profile,
             session=session,

@@ -71,6 +71,7 @@ def run(context: Context) -> int:
             result = store.remove_session(
                 credentials_path=paths.credentials,
                 config_path=paths.config,
+                state_dir=paths.state_dir,
                 target=section.name,
                 source=source or "",
             )

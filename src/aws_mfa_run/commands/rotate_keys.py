@@ -100,12 +100,13 @@ def _store(
     config_path: str,
     credentials_path: str,
     backend: Any,
+    state_dir: str,
 ) -> None:
     """Put `new` where `old` is: the same file lines, or the keyring entry."""
     if old.origin == KEYRING:
         keyring_store.write(profile, new, backend)
         return
-    with store._Locks(credentials_path, config_path):
+    with store._Locks(credentials_path, config_path, state_dir=state_dir):
         config, credentials = store.read_ini(config_path), store.read_ini(credentials_path)
         found = file_keys(profile, config, credentials)
         if found is None or not old.same_keys(found[0]):
@@ -231,7 +232,7 @@ def rotate_keys(
             raise
         _check_new_key(new, profile, region, env, clock, sleep, delete, note, say)
         note.write({**recorded, "phase": STORING, "started": str(int(clock()))})
-        _store(profile, old, new, paths.config, paths.credentials, backend)
+        _store(profile, old, new, paths.config, paths.credentials, backend, paths.state_dir)
         stored = long_term_keys(
             profile,
             store.read_ini(paths.config),

@@ -85,10 +85,10 @@ def _typed_keys(
     return checked_keys(key_id, secret, KEYRING, "the keys typed")
 
 
-def _add_own_process(profile: str, config_path: str) -> None:
+def _add_own_process(profile: str, config_path: str, state_dir: str) -> None:
     """Our credential_process in the profile's config section (created when it has none)."""
     files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
-    with store._Locks(config_path):
+    with store._Locks(config_path, state_dir=state_dir):
         config = _read(config_path)
         process = _own_process_of(profile, config)
         if process and not is_own_process(process):
@@ -109,6 +109,7 @@ def store_keys(
     config_path: str,
     credentials_path: str,
     *,
+    state_dir: str,
     say: Callable[[str], None],
     backend: Any = None,
     open_terminal: Callable[[], Terminal] = open_terminal,
@@ -133,7 +134,7 @@ def store_keys(
                 f"({in_keyring.access_key_id}) than {found[1]}; remove the ones you no longer "
                 "use first (--unstore-keys brings the keyring's back)."
             )
-        _add_own_process(profile, config_path)
+        _add_own_process(profile, config_path, state_dir)
         say(
             f"The keys of profile '{profile}' ({in_keyring.access_key_id}) are in the keyring "
             f"already; {config_path} now says `credential_process = "
@@ -150,7 +151,7 @@ def store_keys(
                 "were not stored."
             )
         keyring_store.write(profile, typed, backend)
-        _add_own_process(profile, config_path)
+        _add_own_process(profile, config_path, state_dir)
         say(
             f"Stored the keys of profile '{profile}' ({typed.access_key_id}) in the OS keyring "
             f"({keyring_store.backend_name(backend)}); no file holds them."
@@ -167,7 +168,7 @@ def store_keys(
     keyring_store.write(profile, keys, backend)
 
     files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
-    with store._Locks(credentials_path, config_path):
+    with store._Locks(credentials_path, config_path, state_dir=state_dir):
         config, credentials = _read(config_path), _read(credentials_path)
         again = file_keys(profile, config, credentials)
         if again is None or not keys.same_keys(again[0]):
@@ -204,6 +205,7 @@ def unstore_keys(
     config_path: str,
     credentials_path: str,
     *,
+    state_dir: str,
     say: Callable[[str], None],
     backend: Any = None,
 ) -> None:
@@ -219,7 +221,7 @@ def unstore_keys(
         raise ConfigError(f"The OS keyring holds no keys of profile '{profile}'.")
     files.ensure_directory(os.path.dirname(os.path.abspath(credentials_path)))
     files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
-    with store._Locks(credentials_path, config_path):
+    with store._Locks(credentials_path, config_path, state_dir=state_dir):
         config, credentials = _read(config_path), _read(credentials_path)
         found = file_keys(profile, config, credentials)
         if found is not None and not keys.same_keys(found[0]):
@@ -270,6 +272,7 @@ def run(context: Context) -> int:
             profile,
             paths.config,
             paths.credentials,
+            state_dir=paths.state_dir,
             say=context.say,
             open_terminal=context.terminal_opener,
         )
@@ -278,5 +281,7 @@ def run(context: Context) -> int:
                 "Note: aws-mfa-run is not on your PATH, so that credential_process cannot run it."
             )
     else:
-        unstore_keys(profile, paths.config, paths.credentials, say=context.say)
+        unstore_keys(
+            profile, paths.config, paths.credentials, state_dir=paths.state_dir, say=context.say
+        )
     return 0

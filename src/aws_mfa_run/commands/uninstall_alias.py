@@ -11,5 +11,5 @@ if TYPE_CHECKING:
 
 
 def run(context: Context) -> int:
-    context.say(uninstall(context.paths.alias_file))
+    context.say(uninstall(context.paths.alias_file, context.paths.state_dir))
     return 0

@@ -41,9 +41,12 @@ def cached_fetch(
         found = read()
         if found is not None and usable(found):
             return found, False
-    files.ensure_directory(os.path.dirname(lock_path))
+    # The lock lives in our own state directory, which must be private: a lock file others can
+    # open is one they can hold forever.
+    locks = os.path.dirname(lock_path)
+    files.ensure_private_directories(os.path.dirname(locks), locks)
     waiting_since = time.time()
-    with files.locked(lock_path):
+    with files.locked(lock_path, wait=files.FETCH_LOCK_WAIT):
         # Whoever held the lock may just have stored what we need, or failed to.
         if not force:
             found = read()

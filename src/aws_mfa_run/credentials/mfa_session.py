@@ -80,6 +80,7 @@ def get_mfa_session(
         for note in store.write_session(
             credentials_path=paths.credentials,
             config_path=paths.config,
+            state_dir=paths.state_dir,
             target=target,
             source=source,
             session=session,
@@ -122,6 +123,9 @@ def _fetch(
     store.check_target(credentials, config, settings.session_target, settings.source_profile)
     files.check_writable(paths.credentials)
     files.check_writable(paths.config)
+    # Where the spent code will be remembered, and the files' edit locks.
+    files.ensure_private_directories(paths.state_dir)
+    files.check_writable(state.used_codes(paths.state_dir))
     from aws_mfa_run import sts
 
     sts.check_environment(env, config_values(settings.source_profile, config))
@@ -172,7 +176,7 @@ def _fetch(
     if discovered:
         # Saved only now: a failed login changes no file.
         profile = settings.source_profile
-        store.save_mfa_serial(paths.config, profile, discovered)
+        store.save_mfa_serial(paths.config, profile, discovered, paths.state_dir)
         prompting.say(
             f"Found MFA device {discovered}; saved it as mfa_serial of profile '{profile}'."
         )

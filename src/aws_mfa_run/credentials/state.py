@@ -40,6 +40,12 @@ def session_lock(state_dir: str, credentials_path: str, source_profile: str, tar
     return os.path.join(state_dir, LOCKS, f"{name}.lock")
 
 
+def file_lock(state_dir: str, path: str) -> str:
+    """The lock held while the file `path` (its real file) is edited: here, in our own 0700
+    directory, never on ~/.aws itself, which any local user can open and so lock forever."""
+    return os.path.join(state_dir, LOCKS, f"file-{key_hash('file', real(path))}.lock")
+
+
 def role_cache(state_dir: str, *identity: str) -> str:
     """The cache file of role credentials identified by `identity` (see credentials.role)."""
     return os.path.join(state_dir, ROLES, f"{key_hash('role', *identity)}.ini")

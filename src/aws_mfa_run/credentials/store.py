@@ -14,6 +14,7 @@ import os
 import time
 
 from aws_mfa_run import files, inifile
+from aws_mfa_run.credentials import state
 from aws_mfa_run.credentials.session import (
     KEY_EXPIRATION,
     KEY_ID,
@@ -169,15 +170,17 @@ def target_config_changes(
 
 
 class _Locks:
-    """Lock each distinct directory once (flock on the same directory twice would deadlock)."""
+    """The edit lock of each distinct file, in our own state directory, always taken in the same
+    order (two processes taking two locks in opposite orders would deadlock)."""
 
-    def __init__(self, *paths: str) -> None:
+    def __init__(self, *paths: str, state_dir: str) -> None:
+        self._directories = (state_dir, os.path.join(state_dir, state.LOCKS))
         self._locks = [
-            files.locked(directory, directory=True)
-            for directory in sorted({files.directory_of(path) for path in paths})
+            files.locked(lock) for lock in sorted({state.file_lock(state_dir, p) for p in paths})
         ]
 
     def __enter__(self) -> None:
+        files.ensure_private_directories(*self._directories)
         entered = []
         try:
             for lock in self._locks:
@@ -201,6 +204,7 @@ def write_session(
     *,
     credentials_path: str,
     config_path: str,
+    state_dir: str,
     target: str,
     source: str,
     session: SessionCredentials,
@@ -209,43 +213,97 @@ def write_session(
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[str]:
     """Write the session to the target profile and keep the target's copied config values in
-    step. Returns notes for the user."""
+    step. Returns notes for the user.
+
+    Both files or neither: the config file is checked writable for real before the credentials
+    file is replaced, and should its write still fail, the credentials file gets its old text
+    back. A file another tool changed while we wrote it is edited again on its new text."""
     notes: list[str] = []
     _ensure_parent(credentials_path)
     _ensure_parent(config_path)
-    with _Locks(credentials_path, config_path):
-        credentials = _wait_for_whole_file(credentials_path, expected_sections, sleep)
-        config = read_ini(config_path)
-        check_target(credentials, config, target, source)
-        ours = copied_values(credentials, target)
-        changes, now_ours = target_config_changes(config, target, copied, ours)
-        unended = (credentials.get(target) or {}).get(KEY_NO_FINAL_NEWLINE, "").split()
-        if target not in credentials.sections and _unended(credentials):
-            unended.append("credentials")
-        if changes and config_values(target, config) is None and _unended(config):
-            unended.append("config")
-        new_credentials = inifile.edit_section(
-            credentials,
-            target,
-            {
-                **stored_values(session),
-                KEY_SOURCE: source,
-                KEY_COPIED: now_ours,
-                KEY_WRITTEN: session.access_key_id,
-                KEY_NO_FINAL_NEWLINE: " ".join(sorted(set(unended))) or None,
-            },
-        )
-        note = files.write_atomic(
-            credentials_path, new_credentials, private=True, locked_directory=True
-        )
-        if note:
-            notes.append(note)
-        if changes:
-            header = config_header(target, config)
-            new_config = inifile.edit_section(config, header, changes)
-            if new_config != config.text():
-                files.write_atomic(config_path, new_config, private=False, locked_directory=True)
+    with _Locks(credentials_path, config_path, state_dir=state_dir):
+        for attempt in range(files.CHANGED_FILE_ATTEMPTS):
+            credentials = _wait_for_whole_file(credentials_path, expected_sections, sleep)
+            config = read_ini(config_path)
+            check_target(credentials, config, target, source)
+            ours = copied_values(credentials, target)
+            changes, now_ours = target_config_changes(config, target, copied, ours)
+            unended = (credentials.get(target) or {}).get(KEY_NO_FINAL_NEWLINE, "").split()
+            if target not in credentials.sections and _unended(credentials):
+                unended.append("credentials")
+            if changes and config_values(target, config) is None and _unended(config):
+                unended.append("config")
+            new_credentials = inifile.edit_section(
+                credentials,
+                target,
+                {
+                    **stored_values(session),
+                    KEY_SOURCE: source,
+                    KEY_COPIED: now_ours,
+                    KEY_WRITTEN: session.access_key_id,
+                    KEY_NO_FINAL_NEWLINE: " ".join(sorted(set(unended))) or None,
+                },
+            )
+            if changes:
+                files.check_writable(config_path)
+            try:
+                note = files.write_atomic(
+                    credentials_path,
+                    new_credentials,
+                    private=True,
+                    locked_directory=True,
+                    based_on=credentials.text(),
+                )
+            except files.FileChanged:
+                if attempt + 1 == files.CHANGED_FILE_ATTEMPTS:
+                    raise
+                files.pause_after_change()
+                continue
+            if note:
+                notes.append(note)
+            if changes:
+                try:
+                    _edit_config(config_path, target, copied, ours)
+                except BaseException:
+                    _restore(credentials_path, credentials.text(), new_credentials)
+                    raise
+            break
     return notes
+
+
+def _edit_config(
+    config_path: str, target: str, copied: Mapping[str, str | None], ours: Mapping[str, str]
+) -> None:
+    """Keep the target's copied values in step in the config file (its edit lock is held)."""
+    for attempt in range(files.CHANGED_FILE_ATTEMPTS):
+        config = read_ini(config_path)
+        changes, _ = target_config_changes(config, target, copied, ours)
+        if not changes:
+            return
+        new_config = inifile.edit_section(config, config_header(target, config), changes)
+        if new_config == config.text():
+            return
+        try:
+            files.write_atomic(
+                config_path,
+                new_config,
+                private=False,
+                locked_directory=True,
+                based_on=config.text(),
+            )
+            return
+        except files.FileChanged:
+            if attempt + 1 == files.CHANGED_FILE_ATTEMPTS:
+                raise
+            files.pause_after_change()
+
+
+def _restore(path: str, old: str, written: str) -> None:
+    """Put back the text we replaced, unless someone changed the file since."""
+    try:
+        files.write_atomic(path, old, private=True, locked_directory=True, based_on=written)
+    except ConfigError:
+        pass  # the error that made us restore is what the user must see
 
 
 def _unended(ini: inifile.IniText) -> bool:
@@ -271,13 +329,13 @@ REMOVED, FOREIGN = "removed", "foreign"
 
 
 def remove_session(
-    *, credentials_path: str, config_path: str, target: str, source: str
+    *, credentials_path: str, config_path: str, state_dir: str, target: str, source: str
 ) -> str | None:
     """Remove our keys from `target` (the section too when nothing else is left in it) and the
     values we copied into its config section. REMOVED; FOREIGN when the keys there are not the
     ones we wrote (they stay: only our own lines go); None when there was nothing of ours.
     Ownership is read under the lock, right before the write."""
-    with _Locks(credentials_path, config_path):
+    with _Locks(credentials_path, config_path, state_dir=state_dir):
         credentials = read_ini(credentials_path)
         values = credentials.get(target)
         if values is None or values.get(KEY_SOURCE) != source:
@@ -289,7 +347,9 @@ def remove_session(
         text = inifile.remove_keys(credentials, target, ours)
         if "credentials" in unended:
             text = _restore_unended(credentials, text, target)
-        files.write_atomic(credentials_path, text, private=True, locked_directory=True)
+        files.write_atomic(
+            credentials_path, text, private=True, locked_directory=True, based_on=credentials.text()
+        )
         config = read_ini(config_path)
         current = config_values(target, config) or {}
         still_ours = sorted(key for key, value in copied.items() if current.get(key) == value)
@@ -298,14 +358,26 @@ def remove_session(
             text = inifile.remove_keys(config, header, still_ours)
             if "config" in unended:
                 text = _restore_unended(config, text, header)
-            files.write_atomic(config_path, text, private=False, locked_directory=True)
+            files.write_atomic(
+                config_path, text, private=False, locked_directory=True, based_on=config.text()
+            )
     return result
 
 
-def save_mfa_serial(config_path: str, profile: str, serial: str) -> None:
+def save_mfa_serial(config_path: str, profile: str, serial: str, state_dir: str) -> None:
     """Remember a discovered device as `mfa_serial` in the source profile's config section."""
     _ensure_parent(config_path)
-    with _Locks(config_path):
-        config = read_ini(config_path)
-        new = inifile.edit_section(config, config_header(profile, config), {"mfa_serial": serial})
-        files.write_atomic(config_path, new, private=False, locked_directory=True)
+    with _Locks(config_path, state_dir=state_dir):
+        for attempt in range(files.CHANGED_FILE_ATTEMPTS):
+            config = read_ini(config_path)
+            header = config_header(profile, config)
+            new = inifile.edit_section(config, header, {"mfa_serial": serial})
+            try:
+                files.write_atomic(
+                    config_path, new, private=False, locked_directory=True, based_on=config.text()
+                )
+                return
+            except files.FileChanged:
+                if attempt + 1 == files.CHANGED_FILE_ATTEMPTS:
+                    raise
+                files.pause_after_change()
