@@ -20,8 +20,7 @@ from aws_mfa_run.commands.server import (
     server_environment,
 )
 from aws_mfa_run.credentials.session import SessionCredentials
-from aws_mfa_run.errors import AwsUnreachableError, NoCodeError
-from aws_mfa_run.server import (
+from aws_mfa_run.endpoint import (
     BACKOFF_MAX,
     END_MARGIN,
     PATH,
@@ -29,6 +28,7 @@ from aws_mfa_run.server import (
     CredentialsServer,
     FetchFailed,
 )
+from aws_mfa_run.errors import AwsUnreachableError, NoCodeError
 
 MARGIN = 16 * 60  # the default reuse margin (settings.DEFAULT_MIN_REMAINING)
 

@@ -23,16 +23,8 @@ import time
 
 from aws_mfa_run import files, inifile
 from aws_mfa_run.credentials import keyring_store, store
-from aws_mfa_run.credentials.longterm import (
-    FILE,
-    KEY_ID,
-    KEYRING,
-    SECRET,
-    LongTermKeys,
-    config_section,
-    file_keys,
-    long_term_keys,
-)
+from aws_mfa_run.credentials.keys import FILE, KEY_ID, KEYRING, SECRET, LongTermKeys
+from aws_mfa_run.credentials.longterm import config_section, file_keys, long_term_keys
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.settings import Settings

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from aws_mfa_run.codes import SpentCodes
-    from aws_mfa_run.credentials.longterm import LongTermKeys
+    from aws_mfa_run.credentials.keys import LongTermKeys
 
 
 class Prompting:
@@ -207,7 +207,7 @@ def _warn_if_readable(
     keys: LongTermKeys, keys_file: str | None, config_path: str, say: Callable[[str], None]
 ) -> None:
     """Long-term keys in a config file others can read get the warning the AWS CLI gives."""
-    from aws_mfa_run.credentials.longterm import FILE
+    from aws_mfa_run.credentials.keys import FILE
 
     if keys.origin != FILE or keys_file != config_path:
         return
