@@ -13,13 +13,13 @@ import time
 import pytest
 
 from aws_mfa_run import inifile
+from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.commands.server import (
     ANNOUNCE_AHEAD,
     EndWatcher,
     describe_error,
     server_environment,
 )
-from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.endpoint import (
     BACKOFF_MAX,
     END_MARGIN,

@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     import socket
     from collections.abc import Callable, Mapping, Sequence
 
+    from aws_mfa_run.aws.answers import SessionCredentials
     from aws_mfa_run.commands import Context
     from aws_mfa_run.credentials.mfa_session import Prompting
-    from aws_mfa_run.credentials.session import SessionCredentials
     from aws_mfa_run.inifile import IniText
     from aws_mfa_run.settings import Settings
     from aws_mfa_run.terminal import Terminal

@@ -6,7 +6,7 @@ under settings, which only asks whether the environment holds keys.
 
 from __future__ import annotations
 
-from aws_mfa_run.credentials.session import is_access_key_id, is_secret_text
+from aws_mfa_run.aws.answers import is_access_key_id, is_secret_text
 from aws_mfa_run.errors import ConfigError
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
