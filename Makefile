@@ -48,6 +48,8 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests tools
 	$(BIN)/ruff format --check src tests tools
 	$(BIN)/mypy
+	# The layers written in pyproject.toml, checked on the source tree (not the installed copy).
+	PYTHONPATH=src $(BIN)/lint-imports
 
 install: $(VENV)/.installed
 

@@ -130,7 +130,8 @@ class FakeAws:
         self.failing: set[str] = set()  # actions that fail with a server error whatever the mode
         self.hanging: set[str] = set()  # actions that never answer whatever the mode
         # The next calls of an action, whatever the mode: each taken in turn, one of "error"
-        # (503), "throttle" or "hang"; once used up the action answers as the mode says.
+        # (503), "throttle", "hang" or "lost" (done, then the connection closed without an
+        # answer); once used up the action answers as the mode says.
         self.upcoming: dict[str, list[str]] = {}
         self.regions: list[tuple[str, str]] = []  # (action, region it was signed for)
         self.denied: set[str] = set()  # actions refused with AccessDenied, as by an IAM policy
@@ -390,6 +391,8 @@ class _Handler(BaseHTTPRequestHandler):
             result = self._query(service, action, form, caller)
             if mode == "malformed":
                 self._send(200, b"<GetSessionTokenResponse><broken", "text/xml")
+                return
+            if mode == "lost":  # done, but the answer never comes back (a dropped connection)
                 return
             self._send_xml(200, action, result, STS_NS if service == "sts" else IAM_NS)
         except AwsError as error:

@@ -18,9 +18,9 @@ import sys
 import time
 
 from aws_mfa_run import files, inifile
+from aws_mfa_run.aws.answers import SESSION_KEYS, SessionCredentials
 from aws_mfa_run.commands import alias
 from aws_mfa_run.credentials import store
-from aws_mfa_run.credentials.session import SESSION_KEYS, SessionCredentials
 
 
 def session_for(tag: str) -> SessionCredentials:

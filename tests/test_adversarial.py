@@ -22,7 +22,7 @@ import pexpect
 import pytest
 
 from aws_mfa_run import codes, inifile
-from aws_mfa_run.credentials.session import stored_values
+from aws_mfa_run.aws.answers import stored_values
 from aws_mfa_run.settings import KEY_SOURCE
 from conftest import AWS, AWS_MFA_RUN, FIGURES, REPO, Bed
 from fakeaws import FakeAws

@@ -126,7 +126,7 @@ def test_rotate_keys_sends_no_key_to_an_unverified_endpoint(ready: Bed) -> None:
 def test_the_client_factory_itself_refuses_a_blank_bundle_of_its_profile(ready: Bed) -> None:
     """Whatever checked the files before, the one function that builds botocore clients reads
     the bundle as botocore does and refuses a blank one (the files may change in between)."""
-    from aws_mfa_run import sts
+    from aws_mfa_run.aws import iam
     from aws_mfa_run.errors import ConfigError
 
     ready.config.write_text(ready.config.read_text() + "[profile ops]\nca_bundle = \n")
@@ -135,7 +135,7 @@ def test_the_client_factory_itself_refuses_a_blank_bundle_of_its_profile(ready: 
     os.environ.update(ready.env)
     try:
         with pytest.raises(ConfigError, match="ca_bundle of profile 'ops'"):
-            sts.list_mfa_devices(
+            iam.list_mfa_devices(
                 keys=(ready.alice.access_key, ready.alice.secret_key),
                 profile="ops",
                 region="eu-west-1",

@@ -8,7 +8,8 @@ import shutil
 import pexpect
 import pytest
 
-from aws_mfa_run import arguments, completion
+from aws_mfa_run import arguments
+from aws_mfa_run import completion_scripts as completion
 from conftest import AWS_MFA_RUN, Bed
 from test_readme import EXAMPLES
 

@@ -486,9 +486,14 @@ def test_a_hang_up_of_our_terminal_reaches_the_command(ready: Bed) -> None:
 def test_slow_and_oversized_requests_are_cut_while_the_token_is_answered() -> None:
     """A client that drips its request, or sends more than a request can be, is cut; a client
     with the token is answered meanwhile, and after a thousand idle connections."""
-    from aws_mfa_run.credentials.session import SessionCredentials
+    from aws_mfa_run.aws.answers import SessionCredentials
+    from aws_mfa_run.endpoint import (
+        REQUEST_TIMEOUT,
+        CredentialsCache,
+        CredentialsServer,
+        FetchFailed,
+    )
     from aws_mfa_run.errors import MfaRunError
-    from aws_mfa_run.server import REQUEST_TIMEOUT, CredentialsCache, CredentialsServer, FetchFailed
 
     def fetch() -> SessionCredentials:
         return SessionCredentials("ASIA0000000000000001", "secret", "token", time.time() + 3600)

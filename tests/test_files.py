@@ -259,7 +259,7 @@ def test_no_partial_write_when_the_config_file_cannot_be_written(ready: Bed) -> 
     script = (
         "import sys\n"
         "from aws_mfa_run.credentials import store\n"
-        "from aws_mfa_run.credentials.session import SessionCredentials\n"
+        "from aws_mfa_run.aws.answers import SessionCredentials\n"
         "from aws_mfa_run.errors import MfaRunError\n"
         "home = sys.argv[1]\n"
         "session = SessionCredentials('ASIA' + 'A' * 16, 's' * 40, 't' * 200, 4102444800)\n"

@@ -442,6 +442,25 @@ def test_a_failed_create_never_makes_a_later_rotation_delete_another_key(
     assert ready.fake.calls["DeleteAccessKey"] == 0
 
 
+def test_a_create_whose_answer_is_lost_is_not_sent_again(ready: Bed) -> None:
+    """CreateAccessKey is done but its answer lost (the connection drops): a second attempt
+    would make a second key whose secret nobody ever sees. One attempt: the user is told, the
+    old key stays in use, and the one key AWS made is named by the next run, never deleted."""
+    login(ready)
+    old = ready.alice.access_key
+    ready.fake.upcoming["CreateAccessKey"] = ["lost"]
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 6, done.stderr
+    assert f"old key {old} is kept" in done.stderr and "list-access-keys" in done.stderr
+    assert ready.fake.calls["CreateAccessKey"] == 1
+    (made,) = set(ready.alice.keys) - {old}
+    assert ready.ini_section(ready.credentials, "default")["aws_access_key_id"] == old
+    again = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert again.returncode == 5 and made in again.stderr, again.stderr
+    assert set(ready.alice.keys) == {old, made}
+    assert ready.fake.calls["DeleteAccessKey"] == 0
+
+
 def test_a_manual_rotation_after_a_failed_one_keeps_both_keys(ready: Bed) -> None:
     """After a failed --rotate-keys the user rotates by hand, keeping the old key for a while
     (still used by a CI job): no later --rotate-keys deletes the old key as "left over"."""

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from aws_mfa_run import environ, inifile
 from aws_mfa_run.arguments import Options, parse_arguments
-from aws_mfa_run.credentials.session import SessionCredentials
+from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.errors import ConfigError, UsageError
 from aws_mfa_run.parent_aws import (
     Process,

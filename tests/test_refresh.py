@@ -220,7 +220,7 @@ def test_sts_down_while_credentials_are_valid_fails_no_call(ready: Bed) -> None:
     assert failed[-1][0] <= recovered[0] + 7, found  # once STS answers, calls work again soon
     assert found[-1][1] == "ok" and found[-1][2] != found[0][2]
     # Renewal was tried with backoff, not at every request: about one try per step.
-    # (botocore makes two attempts of a call answered 503: sts.Bounds.)
+    # (botocore makes two attempts of a call answered 503: aws/client.Bounds.)
     refused = ready.fake.calls["AssumeRole"] - ready.fake.assumed["admin"]
     assert 2 * 2 <= refused <= 2 * 5, refused
     assert ready.fake.calls["GetSessionToken"] == 1

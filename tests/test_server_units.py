@@ -13,15 +13,14 @@ import time
 import pytest
 
 from aws_mfa_run import inifile
+from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.commands.server import (
     ANNOUNCE_AHEAD,
     EndWatcher,
     describe_error,
     server_environment,
 )
-from aws_mfa_run.credentials.session import SessionCredentials
-from aws_mfa_run.errors import AwsUnreachableError, NoCodeError
-from aws_mfa_run.server import (
+from aws_mfa_run.endpoint import (
     BACKOFF_MAX,
     END_MARGIN,
     PATH,
@@ -29,6 +28,7 @@ from aws_mfa_run.server import (
     CredentialsServer,
     FetchFailed,
 )
+from aws_mfa_run.errors import AwsUnreachableError, NoCodeError
 
 MARGIN = 16 * 60  # the default reuse margin (settings.DEFAULT_MIN_REMAINING)
 

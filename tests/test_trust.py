@@ -284,7 +284,7 @@ def test_every_throttling_code_means_unreachable(ready: Bed, code: str) -> None:
 def test_the_deadline_ends_a_call_whatever_the_endpoint_does(ready: Bed, mode: str) -> None:
     """botocore's read timeout is per read: an answer dripping a byte at a time never trips it.
     The deadline (a parameter: here 1.5 s) ends the call all the same."""
-    from aws_mfa_run import sts
+    from aws_mfa_run.aws import client, sts
     from aws_mfa_run.errors import AwsUnreachableError
 
     ready.fake.mode = mode
@@ -298,7 +298,7 @@ def test_the_deadline_ends_a_call_whatever_the_endpoint_does(ready: Bed, mode: s
             profile="default",
             region="eu-west-1",
             env=ready.env,
-            bounds=sts.Bounds(connect=1, read=1, attempts=2, total=1.5),
+            bounds=client.Bounds(connect=1, read=1, attempts=2, total=1.5),
         )
         try:
             with pytest.raises(AwsUnreachableError, match="in time"):

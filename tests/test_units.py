@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aws_mfa_run import codes, environ, inifile
-from aws_mfa_run.credentials.session import SessionCredentials
+from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.errors import AwsRefusedError, ConfigError, UsageError
 from aws_mfa_run.timefmt import format_utc, parse_utc
 

@@ -10,14 +10,16 @@ import os
 import time
 
 from aws_mfa_run import files
+from aws_mfa_run import prompt_program as dialog
 from aws_mfa_run.errors import AwsRefusedError, NoCodeError, UsageError
+from aws_mfa_run.prompt_program import run_code_program
 from aws_mfa_run.terminal import NoTerminal, Terminal
 from aws_mfa_run.timefmt import quantity
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
 TOTP_STEP = 30  # seconds per code of RFC 6238 devices, virtual and hardware
 # AWS accepts a code from the neighbouring time steps too, so a spent code stays "the same code"
@@ -104,72 +106,6 @@ def _spent_message(serial: str, now: float, spent: SpentCodes, code: str) -> str
     )
 
 
-# Variables that hold AWS credentials or lead to them: a program that prints a code needs none,
-# and is not handed what it does not need (its output or a log of its environment would leak it).
-AWS_SECRET_VARIABLES = frozenset(
-    {
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_CREDENTIAL_EXPIRATION",
-        "AWS_ACCESS_KEY",  # the older names some tools read (EC2 API tools, the Java SDK)
-        "AWS_SECRET_KEY",
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN",  # --server's (or ECS's) credentials endpoint
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_BEARER_TOKEN_BEDROCK",
-    }
-)
-
-
-def program_environment(
-    environ: Mapping[str, str], extra_env: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """`environ` without AWS credentials (the names above, and any AWS_ name that speaks of a
-    secret, token or password), plus `extra_env`."""
-
-    def secret(name: str) -> bool:
-        upper = name.upper()
-        return upper in AWS_SECRET_VARIABLES or (
-            upper.startswith("AWS_")
-            and any(word in upper for word in ("SECRET", "TOKEN", "PASSWORD"))
-        )
-
-    kept = {name: value for name, value in environ.items() if not secret(name)}
-    kept.update(extra_env or {})
-    return kept
-
-
-def run_code_program(
-    command: str, where: str, timeout: float, extra_env: dict[str, str] | None = None
-) -> tuple[int, str]:
-    """Run a program of the profile's (through the shell, as its setting is written) that prints
-    a code: its exit status and stdout. Its stdin is closed (stdin belongs to the wrapped
-    command); its stderr stays the user's, so `ykman` can ask for a touch; its environment has
-    no AWS credentials. Its text may hold a secret: it is never shown."""
-    import os
-    import subprocess
-
-    try:
-        done = subprocess.run(
-            command,
-            shell=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            env=program_environment(os.environ, extra_env),
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise NoCodeError(f"{where} gave no code within {quantity(timeout, 'second')}.") from None
-    except OSError as error:
-        raise NoCodeError(f"{where} could not be started: {error.strerror}.") from None
-    return done.returncode, done.stdout.decode(errors="replace")
-
-
 def run_mfa_process(command: str, profile: str) -> str:
     """The code printed by the profile's mfa_process."""
     where = f"The mfa_process of profile '{profile}'"
@@ -221,7 +157,6 @@ def obtain_code(
     except NoTerminal:
         # --- mfa_prompt: the profile's dialog program, only when there is no terminal ---
         if prompt_program:
-            from aws_mfa_run import prompt_program as dialog
 
             def check(answer: str) -> tuple[str | None, str | None]:
                 try:

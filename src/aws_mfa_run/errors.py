@@ -82,3 +82,14 @@ def error_for_exit_code(exit_code: int, message: str) -> MfaRunError:
         if kind.exit_code == exit_code:
             return kind(message)
     return MfaRunError(message)
+
+
+def command_error(program: str, error: OSError) -> MfaRunError:
+    """Our error for a command that could not be started (exit 127 or 126)."""
+    if isinstance(error, FileNotFoundError):
+        return CommandNotFoundError(f"Command not found: {program}")
+    if isinstance(error, PermissionError):
+        return CommandNotExecutableError(f"Command is not executable: {program}")
+    return CommandNotExecutableError(
+        f"Cannot run {program}: {error.strerror or type(error).__name__}."
+    )

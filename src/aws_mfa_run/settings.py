@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from aws_mfa_run.credentials.keys import environment_keys
 from aws_mfa_run.errors import ConfigError, UsageError
 from aws_mfa_run.inifile import IniText
 
@@ -233,11 +234,8 @@ def profile_values(
     in_config = config_values(profile, config)
     in_credentials = credentials.get(profile)
     if in_config is None and in_credentials is None:
-        if profile == "default" and env is not None:
-            from aws_mfa_run.credentials.longterm import environment_keys
-
-            if environment_keys(env) is not None:
-                return {}
+        if profile == "default" and env is not None and environment_keys(env) is not None:
+            return {}
         raise ConfigError(
             f"Profile '{profile}' is in neither {config.path} nor {credentials.path}; "
             "name an existing profile with -p."

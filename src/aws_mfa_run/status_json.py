@@ -8,10 +8,38 @@ from __future__ import annotations
 
 import json
 
-from aws_mfa_run.commands.status import RoleCacheState, StatusRow
 from aws_mfa_run.timefmt import format_utc
 
 SCHEMA_VERSION = 1
+
+
+class RoleCacheState:
+    """One role of a profile's chain and when its cached credentials end (no secret kept)."""
+
+    def __init__(self, profile: str, role_arn: str, expiration: float | None) -> None:
+        self.profile = profile
+        self.role_arn = role_arn
+        self.expiration = expiration
+
+
+class StatusRow:
+    """What aws-mfa-run holds for one profile: computed once, rendered as text or as JSON.
+
+    `target` and `expiration` describe the MFA session of the profile with the long-term keys
+    (for a role profile, of its source); `role_caches` lists the profile's chain, its own first.
+    """
+
+    def __init__(self, profile: str) -> None:
+        self.profile = profile
+        self.kind = "session"  # session | role
+        self.source: str | None = None
+        self.target: str | None = None
+        self.device: str | None = None
+        self.expiration: float | None = None
+        self.margin: int | None = None  # seconds: renewed when less is left
+        self.role_caches: list[RoleCacheState] = []
+        self.keys: str | None = None  # where the source's long-term keys come from
+        self.error: str | None = None
 
 
 def _expiry(expiration: float | None, now: float) -> dict[str, object]:

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from aws_mfa_run.arguments import Options
+    from aws_mfa_run.aws.answers import SessionCredentials
     from aws_mfa_run.credentials.mfa_session import Prompting
-    from aws_mfa_run.credentials.session import SessionCredentials
     from aws_mfa_run.inifile import IniText
     from aws_mfa_run.settings import Paths, Settings
     from aws_mfa_run.terminal import Terminal

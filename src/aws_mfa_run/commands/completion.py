@@ -13,11 +13,11 @@ if TYPE_CHECKING:
 
 def run(context: Context) -> int:
     if context.options.mode == "completion":
-        from aws_mfa_run.completion import script
+        from aws_mfa_run.completion_scripts import script
 
         context.write(script(context.options.completion_shell))
         return 0
-    from aws_mfa_run.completion import profile_names
+    from aws_mfa_run.completion_scripts import profile_names
 
     try:
         names = profile_names(*context.files())

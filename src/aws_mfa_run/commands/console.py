@@ -23,14 +23,14 @@ def run(context: Context) -> int:
             "--console -p with a role profile, or sign in to the console with your password and "
             "MFA device."
         )
-    from aws_mfa_run import console
+    from aws_mfa_run import federation
 
     _, session = context.credentials()
     region = settings.roles[0].region or settings.region
-    url = console.console_url(session, region, context.env)
+    url = federation.console_url(session, region, context.env)
     if context.options.print_url:
         context.write(url + "\n")
         return 0
-    console.open_in_browser(url, context.env)
+    federation.open_in_browser(url, context.env)
     context.say(f"Opened the AWS console as {settings.roles[0].role_arn} in your browser.")
     return 0

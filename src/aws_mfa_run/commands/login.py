@@ -14,8 +14,8 @@ from aws_mfa_run.timefmt import describe_until
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from aws_mfa_run.aws.answers import SessionCredentials
     from aws_mfa_run.commands import Context
-    from aws_mfa_run.credentials.session import SessionCredentials
     from aws_mfa_run.settings import Settings
 
 

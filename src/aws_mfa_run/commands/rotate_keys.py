@@ -23,16 +23,8 @@ import time
 
 from aws_mfa_run import files, inifile
 from aws_mfa_run.credentials import keyring_store, store
-from aws_mfa_run.credentials.longterm import (
-    FILE,
-    KEY_ID,
-    KEYRING,
-    SECRET,
-    LongTermKeys,
-    config_section,
-    file_keys,
-    long_term_keys,
-)
+from aws_mfa_run.credentials.keys import FILE, KEY_ID, KEYRING, SECRET, LongTermKeys
+from aws_mfa_run.credentials.longterm import config_section, file_keys, long_term_keys
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.settings import Settings
@@ -152,7 +144,7 @@ def rotate_keys(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    from aws_mfa_run import sts
+    from aws_mfa_run.aws import iam
     from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
     from aws_mfa_run.settings import ROLE_SOURCE_MIN_REMAINING
 
@@ -183,11 +175,11 @@ def rotate_keys(
 
         def listed() -> dict[str, float]:
             return dict(
-                sts.list_access_keys(caller=session, profile=profile, region=region, env=env)
+                iam.list_access_keys(caller=session, profile=profile, region=region, env=env)
             )
 
         def delete(key_id: str) -> None:
-            sts.delete_access_key(
+            iam.delete_access_key(
                 caller=session, profile=profile, region=region, key_id=key_id, env=env
             )
 
@@ -213,7 +205,7 @@ def rotate_keys(
                 "one nothing uses (aws iam delete-access-key --access-key-id ID), then try again."
             )
         try:
-            key_id, secret = sts.create_access_key(
+            key_id, secret = iam.create_access_key(
                 caller=session, profile=profile, region=region, env=env
             )
         except MfaRunError as error:
@@ -322,7 +314,7 @@ def _check_new_key(
     say: Callable[[str], None],
 ) -> None:
     """GetCallerIdentity with the new key until IAM knows it; else delete it and give up."""
-    from aws_mfa_run import sts
+    from aws_mfa_run.aws import sts
 
     started = clock()
     deadline = started + NEW_KEY_PROPAGATION

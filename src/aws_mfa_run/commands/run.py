@@ -8,12 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from aws_mfa_run.errors import (
-    CommandNotExecutableError,
-    CommandNotFoundError,
-    MfaRunError,
-    UsageError,
-)
+from aws_mfa_run.errors import UsageError, command_error
 
 # The container credentials provider's variable: set, we run inside `aws-mfa-run --server`.
 FULL_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
@@ -80,14 +75,3 @@ def exec_command(command: list[str], env: Mapping[str, str]) -> None:
         os.execvpe(command[0], command, env)
     except OSError as error:
         raise command_error(command[0], error) from None
-
-
-def command_error(program: str, error: OSError) -> MfaRunError:
-    """Our error for a command that could not be started (exit 127 or 126)."""
-    if isinstance(error, FileNotFoundError):
-        return CommandNotFoundError(f"Command not found: {program}")
-    if isinstance(error, PermissionError):
-        return CommandNotExecutableError(f"Command is not executable: {program}")
-    return CommandNotExecutableError(
-        f"Cannot run {program}: {error.strerror or type(error).__name__}."
-    )

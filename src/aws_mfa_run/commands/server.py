@@ -19,8 +19,8 @@ import os
 import sys
 import time
 
-from aws_mfa_run.errors import MfaRunError, NoCodeError
-from aws_mfa_run.server import CredentialsCache, CredentialsServer, FetchFailed
+from aws_mfa_run.endpoint import CredentialsCache, CredentialsServer, FetchFailed
+from aws_mfa_run.errors import MfaRunError, NoCodeError, command_error
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     import socket
     from collections.abc import Callable, Mapping, Sequence
 
+    from aws_mfa_run.aws.answers import SessionCredentials
     from aws_mfa_run.commands import Context
     from aws_mfa_run.credentials.mfa_session import Prompting
-    from aws_mfa_run.credentials.session import SessionCredentials
     from aws_mfa_run.inifile import IniText
     from aws_mfa_run.settings import Settings
     from aws_mfa_run.terminal import Terminal
@@ -398,8 +398,6 @@ def _spawn(command: list[str], env: Mapping[str, str], sigmask: set[int]) -> int
             command[0], command, dict(env), setsigmask=sigmask, setsigdef=ignored_by_python()
         )
     except OSError as error:
-        from aws_mfa_run.commands.run import command_error
-
         raise command_error(command[0], error) from None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aws_mfa_run.credentials import store
 from aws_mfa_run.errors import MfaRunError
 from aws_mfa_run.settings import KEY_SOURCE, config_profiles, config_values, profile_values
+from aws_mfa_run.status_json import RoleCacheState, StatusRow, render
 from aws_mfa_run.timefmt import describe_left, describe_until
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -16,35 +17,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from aws_mfa_run.commands import Context
     from aws_mfa_run.inifile import IniText
-
-
-class RoleCacheState:
-    """One role of a profile's chain and when its cached credentials end (no secret kept)."""
-
-    def __init__(self, profile: str, role_arn: str, expiration: float | None) -> None:
-        self.profile = profile
-        self.role_arn = role_arn
-        self.expiration = expiration
-
-
-class StatusRow:
-    """What aws-mfa-run holds for one profile: computed once, rendered as text or as JSON.
-
-    `target` and `expiration` describe the MFA session of the profile with the long-term keys
-    (for a role profile, of its source); `role_caches` lists the profile's chain, its own first.
-    """
-
-    def __init__(self, profile: str) -> None:
-        self.profile = profile
-        self.kind = "session"  # session | role
-        self.source: str | None = None
-        self.target: str | None = None
-        self.device: str | None = None
-        self.expiration: float | None = None
-        self.margin: int | None = None  # seconds: renewed when less is left
-        self.role_caches: list[RoleCacheState] = []
-        self.keys: str | None = None  # where the source's long-term keys come from
-        self.error: str | None = None
 
 
 def profiles_to_show(config: IniText, credentials: IniText) -> list[tuple[str, str | None]]:
@@ -190,8 +162,6 @@ def run(context: Context) -> int:
     rows = collect(context, explicit)
     now = context.clock()
     if options.json:
-        from aws_mfa_run.status_json import render
-
         context.write(render(rows, now))
     else:
         context.write(render_text(rows, now))

@@ -19,12 +19,8 @@ import os
 
 from aws_mfa_run import files, inifile
 from aws_mfa_run.credentials import keyring_store, store
+from aws_mfa_run.credentials.keys import KEY_ID, KEYRING, SECRET, LongTermKeys, checked_keys
 from aws_mfa_run.credentials.longterm import (
-    KEY_ID,
-    KEYRING,
-    SECRET,
-    LongTermKeys,
-    checked_keys,
     config_section,
     file_keys,
     is_own_process,

@@ -13,7 +13,7 @@ import os
 import time
 
 from aws_mfa_run import files
-from aws_mfa_run.credentials.session import SessionCredentials
+from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.errors import Interrupted, MfaRunError, error_for_exit_code
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).

@@ -7,9 +7,9 @@ of a profile with long-term keys. Each caches, locks and refreshes through `cach
 
 from __future__ import annotations
 
+from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
 from aws_mfa_run.credentials.nested import inherited
-from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.settings import Settings
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).

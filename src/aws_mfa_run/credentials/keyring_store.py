@@ -9,13 +9,13 @@ system offers); a backend object can be passed in instead.
 
 from __future__ import annotations
 
+from aws_mfa_run.credentials.keys import KEYRING, LongTermKeys, checked_keys
 from aws_mfa_run.errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from aws_mfa_run.credentials.longterm import LongTermKeys
 
 SERVICE = "aws-mfa-run"
 
@@ -61,8 +61,6 @@ def read(profile: str, backend: Any = None) -> LongTermKeys | None:
     """The profile's keys in the keyring, None when it holds none; ConfigError when the keyring
     cannot be used or its entry is damaged."""
     import json
-
-    from aws_mfa_run.credentials.longterm import KEYRING, checked_keys
 
     found = _backend(backend)
     try:

@@ -21,7 +21,15 @@ Nothing here runs on the warm path: only a fetch (or --status, --store-keys, --r
 
 from __future__ import annotations
 
-from aws_mfa_run.credentials.session import is_access_key_id, is_secret_text
+from aws_mfa_run.credentials.keys import (
+    FILE,
+    KEY_ID,
+    PROCESS,
+    SECRET,
+    LongTermKeys,
+    checked_keys,
+    environment_keys,
+)
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.inifile import IniText
 
@@ -31,54 +39,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
 
-FILE, KEYRING, PROCESS, ENVIRONMENT = "file", "keyring", "credential_process", "environment"
-KEY_ID, SECRET = "aws_access_key_id", "aws_secret_access_key"
-SESSION_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 # A password manager's plug-in may ask for its master password first.
 PROCESS_TIMEOUT = 120
-
-
-class LongTermKeys:
-    """An access key id, its secret and where they came from. repr() never shows the secret."""
-
-    __slots__ = ("access_key_id", "origin", "secret_access_key")
-
-    def __init__(self, access_key_id: str, secret_access_key: str, origin: str) -> None:
-        self.access_key_id = access_key_id
-        self.secret_access_key = secret_access_key
-        self.origin = origin
-
-    def __repr__(self) -> str:
-        return f"LongTermKeys({self.access_key_id}, from {self.origin})"
-
-    @property
-    def pair(self) -> tuple[str, str]:
-        return self.access_key_id, self.secret_access_key
-
-    def same_keys(self, other: LongTermKeys | None) -> bool:
-        return other is not None and self.pair == other.pair
-
-
-def checked_keys(key_id: str, secret: str, origin: str, where: str) -> LongTermKeys:
-    """`LongTermKeys` when both values are well formed, else ConfigError naming `where`.
-
-    A key id of temporary credentials (ASIA...) is refused: those are no long-term keys.
-    """
-    if key_id.startswith("ASIA"):
-        raise ConfigError(
-            f"{where} holds temporary session credentials, not long-term keys; "
-            "name the profile that holds your access keys with -p."
-        )
-    if not is_access_key_id(key_id):
-        raise ConfigError(
-            f"The access key id in {where} is not one (16 to 128 letters, digits or _); fix it."
-        )
-    if not is_secret_text(secret):
-        raise ConfigError(
-            f"The secret access key in {where} is not one (printable characters without "
-            "spaces); fix it."
-        )
-    return LongTermKeys(key_id, secret, origin)
 
 
 def is_own_process(command: str) -> bool:
@@ -132,14 +94,6 @@ def file_keys(
             )
         return checked_keys(key_id, secret, FILE, where), ini.path
     return None
-
-
-def environment_keys(env: Mapping[str, str]) -> LongTermKeys | None:
-    """AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY when no session token comes with them."""
-    key_id, secret = env.get("AWS_ACCESS_KEY_ID", ""), env.get("AWS_SECRET_ACCESS_KEY", "")
-    if not key_id or not secret or any(env.get(name) for name in SESSION_VARIABLES):
-        return None
-    return checked_keys(key_id, secret, ENVIRONMENT, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
 
 
 def _profile_values(profile: str, config: IniText, credentials: IniText) -> dict[str, str] | None:

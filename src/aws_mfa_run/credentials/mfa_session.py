@@ -13,9 +13,9 @@ import stat
 import time
 
 from aws_mfa_run import files
+from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
-from aws_mfa_run.credentials.session import SessionCredentials
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
 from aws_mfa_run.settings import Settings, config_values
 from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from aws_mfa_run.codes import SpentCodes
-    from aws_mfa_run.credentials.longterm import LongTermKeys
+    from aws_mfa_run.credentials.keys import LongTermKeys
 
 
 class Prompting:
@@ -126,9 +126,9 @@ def _fetch(
     # Where the spent code will be remembered, and the files' edit locks.
     files.ensure_private_directories(paths.state_dir)
     files.check_writable(state.used_codes(paths.state_dir))
-    from aws_mfa_run import sts
+    from aws_mfa_run.aws import client, sts
 
-    sts.check_environment(env, config_values(settings.source_profile, config))
+    client.check_environment(env, config_values(settings.source_profile, config))
     keys = long_term_keys(settings.source_profile, config, credentials, env)
     found_in = file_keys(settings.source_profile, config, credentials)
     _warn_if_readable(keys, found_in[1] if found_in else None, paths.config, prompting.say)
@@ -157,7 +157,7 @@ def _fetch(
             session = call.get_session_token(
                 serial=serial, code=code, duration=settings.duration, clock=prompting.clock
             )
-        except sts.NotSentError:
+        except client.NotSentError:
             raise  # the code never left this computer: still usable
         except AwsUnreachableError as error:
             # A 503, throttling or timeout may come after AWS took the code: it is spent.
@@ -207,7 +207,7 @@ def _warn_if_readable(
     keys: LongTermKeys, keys_file: str | None, config_path: str, say: Callable[[str], None]
 ) -> None:
     """Long-term keys in a config file others can read get the warning the AWS CLI gives."""
-    from aws_mfa_run.credentials.longterm import FILE
+    from aws_mfa_run.credentials.keys import FILE
 
     if keys.origin != FILE or keys_file != config_path:
         return
@@ -226,10 +226,10 @@ def discover_serial(
     settings: Settings, keys: LongTermKeys, env: Mapping[str, str], prompting: Prompting
 ) -> str:
     """Find the user's MFA device with IAM ListMFADevices (saved once a login succeeds)."""
-    from aws_mfa_run import sts
+    from aws_mfa_run.aws import iam
 
     profile = settings.source_profile
-    serials = sts.list_mfa_devices(keys=keys.pair, profile=profile, region=settings.region, env=env)
+    serials = iam.list_mfa_devices(keys=keys.pair, profile=profile, region=settings.region, env=env)
     if not serials:
         raise ConfigError(
             f"The IAM user of profile '{profile}' has no MFA device; assign one in the IAM "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_mfa_run.credentials.session import SessionCredentials
+from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.settings import MARKER_VARIABLE
 from aws_mfa_run.timefmt import parse_utc
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 
 from aws_mfa_run import files, inifile
+from aws_mfa_run.aws.answers import SessionCredentials, from_stored, stored_values
 from aws_mfa_run.credentials import state
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
-from aws_mfa_run.credentials.session import SessionCredentials, from_stored, stored_values
 from aws_mfa_run.errors import ConfigError, RoleDeniedError, SessionExpiredError
 from aws_mfa_run.settings import ROLE_SOURCE_MIN_REMAINING, Role, Settings
 
@@ -92,7 +92,7 @@ def get_role_credentials(
         clock = prompting.clock
 
         def assume(caller: SessionCredentials) -> SessionCredentials:
-            from aws_mfa_run import sts
+            from aws_mfa_run.aws import sts
 
             return sts.assume_role(
                 caller=caller,

@@ -14,8 +14,7 @@ import os
 import time
 
 from aws_mfa_run import files, inifile
-from aws_mfa_run.credentials import state
-from aws_mfa_run.credentials.session import (
+from aws_mfa_run.aws.answers import (
     KEY_EXPIRATION,
     KEY_ID,
     KEY_ISSUED,
@@ -25,6 +24,7 @@ from aws_mfa_run.credentials.session import (
     from_stored,
     stored_values,
 )
+from aws_mfa_run.credentials import state
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.settings import (
     COPIED_KEYS,

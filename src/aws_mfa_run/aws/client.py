@@ -1,18 +1,17 @@
-"""The only module that imports botocore, and only when AWS is really called.
+"""The one place botocore clients are made and called: every safety check on a client's settings,
+the bounds of a call, and botocore's errors turned into ours.
 
 botocore makes every call, exactly as the AWS CLI would for the same profile: its endpoint rules,
 proxies, CA bundles and retries. Calls are bounded (a few seconds to connect or read, two
 attempts, one for a call that carries an MFA code), so a dead or silent endpoint fails in seconds
-instead of botocore's default minutes.
-botocore's errors become ours, with a sentence that says what to do and no request data.
+instead of botocore's default minutes. botocore's errors become ours, with a sentence that says
+what to do and no request data. botocore itself is imported only when AWS is really called.
 """
 
 from __future__ import annotations
 
 import os
-import time
 
-from aws_mfa_run.credentials.session import MALFORMED, SessionCredentials, checked
 from aws_mfa_run.errors import (
     AwsRefusedError,
     AwsUnreachableError,
@@ -25,11 +24,10 @@ from aws_mfa_run.settings import check_ca_bundle, check_ca_bundle_variables, che
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
     from typing import Any
 
 DEFAULT_REGION = "us-east-1"  # STS and IAM answer everywhere; botocore needs one to sign
-ASSUME_ROLE_DEFAULT_DURATION = 3600  # what AssumeRole gives without DurationSeconds
 # botocore's own list of throttling error codes (botocore.retries.standard): AWS is busy, not
 # refusing; the user should try again.
 THROTTLING_CODES = frozenset(
@@ -75,7 +73,7 @@ def check_environment(
     check_ca_bundle((profile_config or {}).get("ca_bundle"), "ca_bundle in the profile")
 
 
-def _client(
+def make_client(
     service: str,
     keys: tuple[str, str],
     profile: str,
@@ -273,7 +271,7 @@ def _translate(
     )
 
 
-def _call(
+def call(
     operation: Any,
     profile: str,
     serial: str | None,
@@ -293,13 +291,13 @@ def _call(
             raise RuntimeError("a call carrying an MFA code must not be retried")
     outcome: list[Any] = []
 
-    def call() -> None:
+    def attempt() -> None:
         try:
             outcome.append((True, operation(**arguments)))
         except Exception as error:
             outcome.append((False, error))
 
-    worker = threading.Thread(target=call, daemon=True)
+    worker = threading.Thread(target=attempt, daemon=True)
     worker.start()
     worker.join(bounds.total)
     if not outcome:
@@ -309,190 +307,3 @@ def _call(
         return value
     # Our message replaces botocore's: its text may quote the request.
     raise _translate(value, profile, serial, role_arn) from None
-
-
-def _credentials(answer: Any, clock: Callable[[], float]) -> SessionCredentials:
-    """The session in an answer's Credentials, every value checked (see credentials.session)."""
-    try:
-        fields = answer["Credentials"]
-        epoch = fields["Expiration"].timestamp()  # botocore parses it into an aware datetime
-        values = (fields["AccessKeyId"], fields["SecretAccessKey"], fields["SessionToken"])
-    except (KeyError, TypeError, AttributeError, ValueError, OverflowError, OSError):
-        raise AwsUnreachableError(MALFORMED) from None
-    if not all(isinstance(value, str) for value in values):
-        raise AwsUnreachableError(MALFORMED)
-    return checked(SessionCredentials(*values, float(epoch)), clock())
-
-
-class SessionTokenCall:
-    """GetSessionToken through a botocore client built in a background thread while the code is
-    being obtained: importing botocore and building a client takes ~170 ms, a person typing a code
-    or an mfa_process such as ykman takes longer, so both overlap."""
-
-    def __init__(
-        self,
-        keys: tuple[str, str],
-        profile: str,
-        region: str | None,
-        env: Mapping[str, str],
-        bounds: Bounds,
-    ) -> None:
-        import threading
-
-        check_environment(env)
-        # The call carries the code: one attempt only (see _call).
-        bounds = Bounds(bounds.connect, bounds.read, 1, bounds.total)
-        self._profile = profile
-        self._bounds = bounds
-        self._client: Any = None
-        self._error: BaseException | None = None
-
-        def build() -> None:
-            try:
-                self._client = _client("sts", keys, profile, region, env, bounds=bounds)
-            except BaseException as error:  # handed to the caller's thread by get_session_token()
-                self._error = error
-
-        self._thread = threading.Thread(target=build, daemon=True)
-        self._thread.start()
-
-    def get_session_token(
-        self,
-        *,
-        serial: str,
-        code: str,
-        duration: int | None,
-        clock: Callable[[], float] = time.time,
-    ) -> SessionCredentials:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        arguments: dict[str, Any] = {"SerialNumber": serial, "TokenCode": code}
-        if duration is not None:
-            arguments["DurationSeconds"] = duration
-        answer = _call(
-            self._client.get_session_token, self._profile, serial, bounds=self._bounds, **arguments
-        )
-        return _credentials(answer, clock)
-
-    def close(self) -> None:
-        """Wait for the thread: a daemon thread cut off inside an import at exit can crash."""
-        self._thread.join()
-
-
-def prepare_session_token_call(
-    *,
-    keys: tuple[str, str],
-    profile: str,
-    region: str | None,
-    env: Mapping[str, str],
-    bounds: Bounds = DEFAULT_BOUNDS,
-) -> SessionTokenCall:
-    """Start building the client for GetSessionToken; it is ready when the code is."""
-    return SessionTokenCall(keys, profile, region, env, bounds)
-
-
-def assume_role(
-    *,
-    caller: SessionCredentials,
-    profile: str,
-    role_arn: str,
-    session_name: str,
-    external_id: str | None,
-    duration: int,
-    region: str | None,
-    env: Mapping[str, str],
-    clock: Callable[[], float] = time.time,
-    bounds: Bounds = DEFAULT_BOUNDS,
-) -> SessionCredentials:
-    keys = (caller.access_key_id, caller.secret_access_key)
-    client = _client("sts", keys, profile, region, env, caller.session_token, bounds)
-    arguments: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name}
-    # Only a duration other than AWS's default is sent: the IAM User Guide says the console's
-    # federation endpoint refuses credentials of an AssumeRole called with DurationSeconds by
-    # anything but long-term keys, and ours is called with the MFA session (--console).
-    if duration != ASSUME_ROLE_DEFAULT_DURATION:
-        arguments["DurationSeconds"] = duration
-    if external_id:
-        arguments["ExternalId"] = external_id
-    answer = _call(client.assume_role, profile, None, role_arn, bounds=bounds, **arguments)
-    return _credentials(answer, clock)
-
-
-def list_mfa_devices(
-    *,
-    keys: tuple[str, str],
-    profile: str,
-    region: str | None,
-    env: Mapping[str, str],
-    bounds: Bounds = DEFAULT_BOUNDS,
-) -> list[str]:
-    client = _client("iam", keys, profile, region, env, bounds=bounds)
-    answer = _call(client.list_mfa_devices, profile, None, bounds=bounds)
-    serials = [device.get("SerialNumber", "") for device in answer.get("MFADevices", [])]
-    from aws_mfa_run.settings import SERIAL_CHARACTERS
-
-    # Values from AWS are checked before one is saved in the config file.
-    return [s for s in serials if 9 <= len(s) <= 256 and SERIAL_CHARACTERS.issuperset(s)]
-
-
-# ---- IAM access keys, for --rotate-keys: called with the MFA session (IAM policies usually demand
-# it for these), except GetCallerIdentity, which checks a new key with that key itself.
-
-
-def _iam(
-    caller: SessionCredentials, profile: str, region: str | None, env: Mapping[str, str]
-) -> Any:
-    keys = (caller.access_key_id, caller.secret_access_key)
-    return _client("iam", keys, profile, region, env, caller.session_token)
-
-
-def list_access_keys(
-    *, caller: SessionCredentials, profile: str, region: str | None, env: Mapping[str, str]
-) -> list[tuple[str, float]]:
-    """The IAM user's access key ids and when each was created (epoch seconds)."""
-    answer = _call(_iam(caller, profile, region, env).list_access_keys, profile, None)
-    found = []
-    for entry in answer.get("AccessKeyMetadata", []):
-        created = entry.get("CreateDate")
-        found.append((entry["AccessKeyId"], created.timestamp() if created else 0.0))
-    return found
-
-
-def create_access_key(
-    *, caller: SessionCredentials, profile: str, region: str | None, env: Mapping[str, str]
-) -> tuple[str, str]:
-    """A new access key of the IAM user: its id and secret, both checked."""
-    from aws_mfa_run.credentials.session import is_access_key_id, is_secret_text
-
-    answer = _call(_iam(caller, profile, region, env).create_access_key, profile, None)
-    try:
-        key_id = answer["AccessKey"]["AccessKeyId"]
-        secret = answer["AccessKey"]["SecretAccessKey"]
-    except (KeyError, TypeError):
-        raise AwsUnreachableError(MALFORMED) from None
-    if not (isinstance(key_id, str) and isinstance(secret, str)):
-        raise AwsUnreachableError(MALFORMED)
-    if not (is_access_key_id(key_id) and is_secret_text(secret)):
-        raise AwsUnreachableError(MALFORMED)
-    return key_id, secret
-
-
-def delete_access_key(
-    *,
-    caller: SessionCredentials,
-    profile: str,
-    region: str | None,
-    key_id: str,
-    env: Mapping[str, str],
-) -> None:
-    _call(_iam(caller, profile, region, env).delete_access_key, profile, None, AccessKeyId=key_id)
-
-
-def caller_arn(
-    *, keys: tuple[str, str], profile: str, region: str | None, env: Mapping[str, str]
-) -> str:
-    """GetCallerIdentity with `keys`: the ARN they act as (our error when AWS refuses them)."""
-    client = _client("sts", keys, profile, region, env)
-    answer = _call(client.get_caller_identity, profile, None)
-    return str(answer.get("Arn", ""))

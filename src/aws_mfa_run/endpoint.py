@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 
-from aws_mfa_run.credentials.session import SessionCredentials, checked
+from aws_mfa_run.aws.answers import SessionCredentials, checked
 from aws_mfa_run.errors import MfaRunError
 
 # Imported for type checkers only: collections.abc and typing cost import time.

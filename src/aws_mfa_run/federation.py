@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from aws_mfa_run.credentials.session import SessionCredentials
+from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
