@@ -1,7 +1,7 @@
 """Trying hard to break it: kills mid-write, many writers and readers, hostile input and files.
 
 Figures (trials, processes, inputs, times) are collected in conftest.FIGURES and printed at the
-end of the run; README's "Reliability" section quotes them.
+end of the run; CONTRIBUTING.md's "Reliability" section quotes them.
 """
 
 from __future__ import annotations
