@@ -253,7 +253,7 @@ def closed_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-# Figures from the adversarial tests, printed at the end of the run for CONTRIBUTING.md's Reliability.
+# Figures from the adversarial tests, printed at the end of the run (CONTRIBUTING.md quotes them).
 # A test sets FIGURES[name] = text. The figure travels in that test's report: under pytest-xdist
 # the tests run in worker processes and only the controller prints the summary.
 FIGURES: dict[str, str] = {}

@@ -491,14 +491,14 @@ def test_slow_and_oversized_requests_are_cut_while_the_token_is_answered() -> No
         REQUEST_TIMEOUT,
         CredentialsCache,
         CredentialsServer,
-        FetchFailed,
+        FetchFailedError,
     )
     from aws_mfa_run.errors import MfaRunError
 
     def fetch() -> SessionCredentials:
         return SessionCredentials("ASIA0000000000000001", "secret", "token", time.time() + 3600)
 
-    def no_error(error: MfaRunError) -> FetchFailed:
+    def no_error(error: MfaRunError) -> FetchFailedError:
         pytest.fail(f"the fetch failed: {error}")
 
     cache = CredentialsCache(fetch, describe_error=no_error, say=pytest.fail, margin=16 * 60)

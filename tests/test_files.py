@@ -406,7 +406,7 @@ def test_a_file_another_tool_holds_open_to_write_is_not_replaced(tmp_path: Path)
         text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
-    with pytest.raises(files.FileChanged):
+    with pytest.raises(files.FileChangedError):
         files.write_atomic(
             str(path), "[a]\nk = 1\n[b]\nx = y\n", private=False, based_on=path.read_text()
         )

@@ -63,7 +63,7 @@ def check(bed: Bed, what: str, argv: list[str], allowed: set[int]) -> int:
 
 
 def generated(what: str, test: Callable[[], None]) -> None:
-    """Run TEST's generated examples, then record how many there were for CONTRIBUTING.md's Reliability."""
+    """Run TEST's generated examples, then record how many there were (CONTRIBUTING.md)."""
     TRIED[what] = 0
     test()
     FIGURES[f"generated bad input: {what}"] = (

@@ -26,7 +26,7 @@ from aws_mfa_run.endpoint import (
     PATH,
     CredentialsCache,
     CredentialsServer,
-    FetchFailed,
+    FetchFailedError,
 )
 from aws_mfa_run.errors import AwsUnreachableError, NoCodeError
 
@@ -91,7 +91,7 @@ def test_a_failed_fetch_is_answered_again_without_fetching_and_said_once() -> No
         retry_after=3,
     )  # fmt: skip
     for _ in range(50):  # clients retrying as hard as they like: no busy loop upstream
-        with pytest.raises(FetchFailed) as failure:
+        with pytest.raises(FetchFailedError) as failure:
             cache.get()
     assert len(calls) == 1
     assert failure.value.code == "MfaSessionEnded"
@@ -100,11 +100,11 @@ def test_a_failed_fetch_is_answered_again_without_fetching_and_said_once() -> No
     # Backoff: the next try after 3 s, then 6, 12, ... up to BACKOFF_MAX between tries.
     for step in (3, 6, 12, 24, 48, BACKOFF_MAX, BACKOFF_MAX):
         clock.now += step - 0.5
-        with pytest.raises(FetchFailed):
+        with pytest.raises(FetchFailedError):
             cache.get()
         tried = len(calls)
         clock.now += 0.5
-        with pytest.raises(FetchFailed):
+        with pytest.raises(FetchFailedError):
             cache.get()
         assert len(calls) == tried + 1, step
     assert len(said) == 1  # the same failure again is not said again
@@ -138,7 +138,7 @@ def test_valid_credentials_are_served_through_failures_until_their_end() -> None
     assert len(said) == 1
     clock.now = end - END_MARGIN + 0.5  # nothing valid left: one more try, then the error
     tried = len(calls)
-    with pytest.raises(FetchFailed) as failure:
+    with pytest.raises(FetchFailedError) as failure:
         cache.get()
     assert len(calls) == tried + 1
     assert failure.value.code == "CredentialsUnavailable"
@@ -165,7 +165,7 @@ def test_a_stored_session_counts_its_lifetime_from_when_it_was_issued() -> None:
         clock.now += 1
     assert said == []  # the end was announced ahead (EndWatcher), not as an error
     clock.now = end - END_MARGIN + 0.5
-    with pytest.raises(FetchFailed) as failure:
+    with pytest.raises(FetchFailedError) as failure:
         cache.get()
     assert failure.value.code == "MfaSessionEnded"
     assert said == [failure.value.message]
@@ -188,9 +188,9 @@ def test_a_failure_is_retried_at_once_when_the_files_change() -> None:
         margin=MARGIN,
         version=lambda: state[0],
     )
-    with pytest.raises(FetchFailed):
+    with pytest.raises(FetchFailedError):
         cache.get()
-    with pytest.raises(FetchFailed):
+    with pytest.raises(FetchFailedError):
         cache.get()
     assert len(calls) == 1
     state[0] = "v2"  # `aws mfa CODE` stored a session
@@ -218,7 +218,7 @@ def test_a_slow_renewal_does_not_hold_requests() -> None:
     assert cache.get().access_key_id == "ASIA0000000000000001"
     assert time.monotonic() - began < 2
     clock.now = end  # nothing valid left, the renewal still running
-    with pytest.raises(FetchFailed) as failure:
+    with pytest.raises(FetchFailedError) as failure:
         cache.get()
     assert failure.value.code == "CredentialsPending"
     release.set()
@@ -227,7 +227,7 @@ def test_a_slow_renewal_does_not_hold_requests() -> None:
         try:
             if cache.get().access_key_id == "ASIA0000000000000002":
                 break
-        except FetchFailed:
+        except FetchFailedError:
             pass
     else:
         raise AssertionError("the renewal never landed")

@@ -1,7 +1,9 @@
 """The entry point: parse the command line, run one command, turn our errors into exit codes.
 
-Each mode is a module of `aws_mfa_run.commands`, imported only when it runs. This is the only
-module that reads os.environ and the one place that turns an exception into a message.
+Each mode is a module of `aws_mfa_run.commands`, imported only when it runs. The environment is
+read here and handed down; only what sees the process's own environment reads os.environ too
+(aws/client.py: the REQUESTS_CA_BUNDLE botocore reads; prompt_program.py: what the programs it
+runs inherit). This is the one place that turns an exception into a message.
 """
 
 from __future__ import annotations

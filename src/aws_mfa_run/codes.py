@@ -13,7 +13,7 @@ from aws_mfa_run import files
 from aws_mfa_run import prompt_program as dialog
 from aws_mfa_run.errors import AwsRefusedError, NoCodeError, UsageError
 from aws_mfa_run.prompt_program import run_code_program
-from aws_mfa_run.terminal import NoTerminal, Terminal
+from aws_mfa_run.terminal import NoTerminalError, Terminal
 from aws_mfa_run.timefmt import quantity
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -154,7 +154,7 @@ def obtain_code(
         return code
     try:
         terminal = open_terminal()
-    except NoTerminal:
+    except NoTerminalError:
         # --- mfa_prompt: the profile's dialog program, only when there is no terminal ---
         if prompt_program:
 

@@ -66,7 +66,7 @@ ACCEPT_BATCH = 32
 WORKERS = 4
 
 
-class FetchFailed(Exception):
+class FetchFailedError(Exception):
     """What an error answer carries: a code for programs and a sentence for people; and what to
     say when the failure comes while valid credentials are still served (None: nothing)."""
 
@@ -77,7 +77,7 @@ class FetchFailed(Exception):
         self.while_valid = while_valid
 
 
-PENDING = FetchFailed(
+PENDING = FetchFailedError(
     "CredentialsPending",
     "aws-mfa-run: new credentials are on their way (an MFA code is being asked for, or AWS is "
     "slow to answer); try again in a moment.",
@@ -101,7 +101,7 @@ class CredentialsCache:
         self,
         fetch: Callable[[], SessionCredentials],
         *,
-        describe_error: Callable[[MfaRunError], FetchFailed],
+        describe_error: Callable[[MfaRunError], FetchFailedError],
         say: Callable[[str], None],
         margin: float,
         clock: Callable[[], float] = time.time,
@@ -121,7 +121,7 @@ class CredentialsCache:
         self._current: SessionCredentials | None = None
         self._refreshing = False
         self._renewal_began = 0.0  # time.monotonic() when the last renewal started
-        self._failure: FetchFailed | None = None
+        self._failure: FetchFailedError | None = None
         self._failures = 0  # renewals failed in a row
         self._failed_at = 0.0
         self._failed_version: object = None
@@ -145,7 +145,7 @@ class CredentialsCache:
         return elapsed < 0 or elapsed >= step  # < 0: the clock was set back
 
     def get(self) -> SessionCredentials:
-        """Credentials to hand out, or FetchFailed."""
+        """Credentials to hand out, or FetchFailedError."""
         said = None
         with self._changed:
             now = self._clock()
@@ -176,7 +176,7 @@ class CredentialsCache:
         raise failure
 
     def _renew(self, version: object) -> None:
-        failure: FetchFailed | None = None
+        failure: FetchFailedError | None = None
         try:
             fetched = self._fetch()
             now = self._clock()
@@ -187,7 +187,9 @@ class CredentialsCache:
         except MfaRunError as error:
             failure = self._describe_error(error)
         except Exception as error:  # a bug of ours must not leave the renewal marked as running
-            failure = FetchFailed("CredentialsUnavailable", f"aws-mfa-run: {type(error).__name__}")
+            failure = FetchFailedError(
+                "CredentialsUnavailable", f"aws-mfa-run: {type(error).__name__}"
+            )
         said = None
         with self._changed:
             self._refreshing = False
@@ -471,6 +473,6 @@ class CredentialsServer:
             return refusal
         try:
             credentials = self.cache.get()
-        except FetchFailed as failure:
+        except FetchFailedError as failure:
             return _response(FETCH_FAILED_STATUS, _error_body(failure.code, failure.message))
         return _response(200, credentials_body(credentials))

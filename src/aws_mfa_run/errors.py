@@ -70,7 +70,7 @@ class CommandNotExecutableError(MfaRunError):
     exit_code = EXIT_NOT_EXECUTABLE
 
 
-class Interrupted(MfaRunError):
+class InterruptedByUserError(MfaRunError):
     """Ctrl-C at a prompt or while waiting: nothing was written."""
 
     exit_code = EXIT_INTERRUPTED

@@ -32,7 +32,7 @@ CHANGED_FILE_ATTEMPTS = 200
 _CHANGED_FILE_PAUSE = 0.02
 
 
-class FileChanged(ConfigError):
+class FileChangedError(ConfigError):
     """The file changed between our read and our replacing it: the edit must be made again."""
 
 
@@ -341,8 +341,8 @@ def write_atomic(
     happened, else None. `locked_directory`: the caller holds the file's edit lock, so
     temporaries left by a killed writer can be removed. `based_on`: the text ("" for no file)
     the edit was made from; when the file no longer holds it right before the rename (another
-    tool, such as `aws configure set`, wrote it meanwhile without a lock), FileChanged is raised
-    and nothing is written: the caller makes its edit again on the new text.
+    tool, such as `aws configure set`, wrote it meanwhile without a lock), FileChangedError is
+    raised and nothing is written: the caller makes its edit again on the new text.
     """
     real = os.path.realpath(path)
     directory = os.path.dirname(real) or "."
@@ -379,7 +379,7 @@ def write_atomic(
                 try:
                     _check_unchanged(path, temporary, based_on)
                     _check_not_being_written(path, temporary)
-                except FileChanged:
+                except FileChangedError:
                     try:
                         _exchange(temporary, real)
                     except OSError:
@@ -451,8 +451,8 @@ def _check_not_being_written(path: str, name: str) -> None:
         os.close(fd)
 
 
-def _changed(path: str) -> FileChanged:
-    return FileChanged(
+def _changed(path: str) -> FileChangedError:
+    return FileChangedError(
         f"{path} kept changing while aws-mfa-run was updating it (another tool writing it "
         "at the same moment); nothing was written. Run again once that tool is done."
     )

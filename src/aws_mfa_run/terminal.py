@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 
-class NoTerminal(Exception):
+class NoTerminalError(Exception):
     """There is no controlling terminal (cron, CI, setsid)."""
 
 
@@ -18,7 +18,7 @@ class Terminal:
         try:
             self._fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
         except OSError:
-            raise NoTerminal() from None
+            raise NoTerminalError() from None
 
     def tell(self, message: str) -> None:
         os.write(self._fd, (message + "\n").encode())

@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-from aws_mfa_run.endpoint import CredentialsCache, CredentialsServer, FetchFailed
+from aws_mfa_run.endpoint import CredentialsCache, CredentialsServer, FetchFailedError
 from aws_mfa_run.errors import MfaRunError, NoCodeError, command_error
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -135,9 +135,9 @@ def no_terminal() -> Terminal:
     prompt could reach COMMAND's reads (or its input ours); under an interactive shell its jobs
     own the terminal. A code then comes from mfa_process or mfa_prompt, or `aws mfa CODE` in
     another terminal stores a session that the endpoint picks up."""
-    from aws_mfa_run.terminal import NoTerminal
+    from aws_mfa_run.terminal import NoTerminalError
 
-    raise NoTerminal()
+    raise NoTerminalError()
 
 
 def make_fetch(
@@ -164,27 +164,27 @@ def make_fetch(
 
 def describe_error(
     profile: str, *, code_source: bool = False
-) -> Callable[[MfaRunError], FetchFailed]:
+) -> Callable[[MfaRunError], FetchFailedError]:
     """The error answer for a failed renewal: the SDK shows its Message (and we say it once).
     `code_source`: the profile has mfa_process or mfa_prompt, whose failure is worth its words;
     without one, no code is to be had, and the session's end was announced ahead."""
     how = "" if profile == "default" else f" (`aws mfa CODE -p {profile}`)"
 
-    def describe(error: MfaRunError) -> FetchFailed:
+    def describe(error: MfaRunError) -> FetchFailedError:
         if isinstance(error, NoCodeError):
             ended = f"aws-mfa-run: {ENDED} for profile '{profile}'{how} in any terminal"
             if not code_source:
-                return FetchFailed(
+                return FetchFailedError(
                     "MfaSessionEnded",
                     f"{ended}, then try again (aws-mfa-run does not ask on the terminal while "
                     "the command uses it; mfa_process or mfa_prompt in the profile would).",
                 )
-            return FetchFailed(
+            return FetchFailedError(
                 "MfaSessionEnded",
                 f"{ended}, then try again. {error}",
                 f"aws-mfa-run: no new MFA session for profile '{profile}' yet: {error}",
             )
-        return FetchFailed(
+        return FetchFailedError(
             "CredentialsUnavailable",
             f"aws-mfa-run: {error}",
             f"aws-mfa-run: renewing the credentials failed: {error} The current ones are served "

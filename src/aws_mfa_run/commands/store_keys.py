@@ -28,7 +28,7 @@ from aws_mfa_run.credentials.longterm import (
 )
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.settings import config_section_name
-from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
+from aws_mfa_run.terminal import NoTerminalError, Terminal, open_terminal
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -61,7 +61,7 @@ def _typed_keys(
     """Long-term keys typed on the terminal, neither echoed, checked as keys from a file are."""
     try:
         terminal = open_terminal()
-    except NoTerminal:
+    except NoTerminalError:
         raise ConfigError(
             f"Profile '{profile}' has no keys in {credentials_path} or {config_path} to move "
             "into the keyring, and there is no terminal to type them on; run --store-keys at a "

@@ -14,7 +14,7 @@ import time
 
 from aws_mfa_run import files
 from aws_mfa_run.aws.answers import SessionCredentials
-from aws_mfa_run.errors import Interrupted, MfaRunError, error_for_exit_code
+from aws_mfa_run.errors import InterruptedByUserError, MfaRunError, error_for_exit_code
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -56,7 +56,7 @@ def cached_fetch(
             _raise_failure_since(lock_path, waiting_since)
         try:
             fresh = fetch()
-        except Interrupted:
+        except InterruptedByUserError:
             raise
         except MfaRunError as error:
             _record_failure(lock_path, error)

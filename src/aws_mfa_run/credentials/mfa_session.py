@@ -18,7 +18,7 @@ from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
 from aws_mfa_run.settings import Settings, config_values
-from aws_mfa_run.terminal import NoTerminal, Terminal, open_terminal
+from aws_mfa_run.terminal import NoTerminalError, Terminal, open_terminal
 from aws_mfa_run.timefmt import quantity
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -240,7 +240,7 @@ def discover_serial(
         listed = ", ".join(serials)
         try:
             terminal = prompting.terminal_opener()
-        except NoTerminal:
+        except NoTerminalError:
             raise ConfigError(
                 f"The IAM user of profile '{profile}' has several MFA devices ({listed}); "
                 "name one with --serial ARN or as mfa_serial in the profile."

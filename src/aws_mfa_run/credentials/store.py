@@ -254,7 +254,7 @@ def write_session(
                     locked_directory=True,
                     based_on=credentials.text(),
                 )
-            except files.FileChanged:
+            except files.FileChangedError:
                 if attempt + 1 == files.CHANGED_FILE_ATTEMPTS:
                     raise
                 files.pause_after_change()
@@ -292,7 +292,7 @@ def _edit_config(
                 based_on=config.text(),
             )
             return
-        except files.FileChanged:
+        except files.FileChangedError:
             if attempt + 1 == files.CHANGED_FILE_ATTEMPTS:
                 raise
             files.pause_after_change()
@@ -377,7 +377,7 @@ def save_mfa_serial(config_path: str, profile: str, serial: str, state_dir: str)
                     config_path, new, private=False, locked_directory=True, based_on=config.text()
                 )
                 return
-            except files.FileChanged:
+            except files.FileChangedError:
                 if attempt + 1 == files.CHANGED_FILE_ATTEMPTS:
                     raise
                 files.pause_after_change()
