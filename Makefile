@@ -49,7 +49,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check src tests tools
 	$(BIN)/mypy
 	# The layers written in pyproject.toml, checked on the source tree (not the installed copy).
-	PYTHONPATH=src $(BIN)/lint-imports
+	PYTHONPATH=src $(BIN)/lint-imports --no-cache
 
 install: $(VENV)/.installed
 
