@@ -20,16 +20,9 @@ from aws_mfa_run.parent_aws import (
     find_alias_globals,
     parse_aws_command_line,
 )
-from aws_mfa_run.settings import (
-    DEFAULT_MIN_REMAINING,
-    Paths,
-    config_section_name,
-    profile_of_section,
-    resolve,
-    reuse_margin,
-    role_chain,
-    shell_words,
-)
+from aws_mfa_run.paths import Paths
+from aws_mfa_run.profiles import config_section_name, profile_of_section, shell_words
+from aws_mfa_run.settings import DEFAULT_MIN_REMAINING, resolve, reuse_margin, role_chain
 
 # ---- arguments ---------------------------------------------------------------------------------
 

@@ -270,7 +270,7 @@ complete -c aws-mfa-run -f -a '(__aws_mfa_run_complete)'
 def profile_names(config: IniText, credentials: IniText) -> list[str]:
     """Every profile of both files, as `aws --profile` accepts them: `[profile NAME]` and
     `[default]` of the config file, every section of the credentials file."""
-    from aws_mfa_run.settings import config_profiles
+    from aws_mfa_run.profiles import config_profiles
 
     names = config_profiles(config)
     names.extend(section.name for section in credentials.sections.values())

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from aws_mfa_run.aws.answers import SessionCredentials
     from aws_mfa_run.credentials.mfa_session import Prompting
     from aws_mfa_run.inifile import IniText
-    from aws_mfa_run.settings import Paths, Settings
+    from aws_mfa_run.paths import Paths
+    from aws_mfa_run.settings import Settings
     from aws_mfa_run.terminal import Terminal
 
 
@@ -55,7 +56,7 @@ class Context:
 
     @property
     def paths(self) -> Paths:
-        from aws_mfa_run.settings import Paths
+        from aws_mfa_run.paths import Paths
 
         return Paths(self.env)
 

@@ -14,7 +14,8 @@ import os
 
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.errors import MfaRunError
-from aws_mfa_run.settings import KEY_SOURCE, config_profiles, resolve
+from aws_mfa_run.profiles import config_profiles
+from aws_mfa_run.settings import KEY_SOURCE, resolve
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False

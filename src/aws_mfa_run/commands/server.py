@@ -98,13 +98,9 @@ def server_environment(
         region_variables,
         user_region,
     )
-    from aws_mfa_run.settings import (
-        MARKER_VARIABLE,
-        REAL_CONFIG_FILE_VARIABLE,
-        REAL_CREDENTIALS_FILE_VARIABLE,
-        REGION_MARKER_VARIABLE,
-        config_values,
-    )
+    from aws_mfa_run.paths import REAL_CONFIG_FILE_VARIABLE, REAL_CREDENTIALS_FILE_VARIABLE
+    from aws_mfa_run.profiles import config_values
+    from aws_mfa_run.settings import MARKER_VARIABLE, REGION_MARKER_VARIABLE
 
     child = {
         name: value

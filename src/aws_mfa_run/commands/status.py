@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from aws_mfa_run.credentials import store
 from aws_mfa_run.errors import MfaRunError
-from aws_mfa_run.settings import KEY_SOURCE, config_profiles, config_values, profile_values
+from aws_mfa_run.profiles import config_profiles, config_values, profile_values
+from aws_mfa_run.settings import KEY_SOURCE
 from aws_mfa_run.status_json import RoleCacheState, StatusRow, render
 from aws_mfa_run.timefmt import describe_left, describe_until
 

@@ -27,7 +27,7 @@ from aws_mfa_run.credentials.longterm import (
     own_process_command,
 )
 from aws_mfa_run.errors import ConfigError
-from aws_mfa_run.settings import config_section_name
+from aws_mfa_run.profiles import config_section_name
 from aws_mfa_run.terminal import NoTerminalError, Terminal, open_terminal
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).

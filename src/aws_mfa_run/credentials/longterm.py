@@ -58,7 +58,7 @@ def own_process_command(profile: str) -> str:
 def config_section(profile: str, config: IniText) -> str | None:
     """The header of the profile's section in the config file (quoted names too, as botocore
     reads them), None when it has none."""
-    from aws_mfa_run.settings import config_header, config_values
+    from aws_mfa_run.profiles import config_header, config_values
 
     return config_header(profile, config) if config_values(profile, config) is not None else None
 

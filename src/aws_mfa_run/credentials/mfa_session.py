@@ -17,7 +17,8 @@ from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
-from aws_mfa_run.settings import Settings, config_values
+from aws_mfa_run.profiles import config_values
+from aws_mfa_run.settings import Settings
 from aws_mfa_run.terminal import NoTerminalError, Terminal, open_terminal
 from aws_mfa_run.timefmt import quantity
 

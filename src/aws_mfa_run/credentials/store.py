@@ -26,14 +26,8 @@ from aws_mfa_run.aws.answers import (
 )
 from aws_mfa_run.credentials import state
 from aws_mfa_run.errors import ConfigError
-from aws_mfa_run.settings import (
-    COPIED_KEYS,
-    FOREIGN_CREDENTIAL_KEYS,
-    KEY_COPIED,
-    KEY_SOURCE,
-    config_header,
-    config_values,
-)
+from aws_mfa_run.profiles import config_header, config_values
+from aws_mfa_run.settings import COPIED_KEYS, FOREIGN_CREDENTIAL_KEYS, KEY_COPIED, KEY_SOURCE
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
