@@ -1,87 +1,25 @@
-"""The entry point: parse the command line, run one command, turn our errors into exit codes.
+"""The entry point: the warm path first, else the full path.
 
-Each mode is a module of `aws_mfa_run.commands`, imported only when it runs. The environment is
-read here and handed down; only what sees the process's own environment reads os.environ too
-(aws/client.py: the REQUESTS_CA_BUNDLE botocore reads; prompt_program.py: what the programs it
-runs inherit). This is the one place that turns an exception into a message.
+The warm path (warm.py: a valid session stored for the profile, one module of ours) handles most
+runs; everything else is the full path (entry.py), imported only when the warm path is not enough.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
-from aws_mfa_run.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, MfaRunError
-
-# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-# mode -> module of aws_mfa_run.commands
-COMMANDS = {
-    "run": "run",
-    "login": "login",
-    "env": "env",
-    "credential-process": "credential_process",
-    "status": "status",
-    "logout": "logout",
-    "install-alias": "alias",
-    "uninstall-alias": "uninstall_alias",
-    "console": "console",
-    "completion": "completion",
-    "complete-profiles": "completion",
-    "store-keys": "store_keys",
-    "unstore-keys": "store_keys",
-    "rotate-keys": "rotate_keys",
-}
-DEBUG_VARIABLE = "AWS_MFA_RUN_DEBUG"
-
-
-def run(argv: list[str], env: Mapping[str, str]) -> int:
-    from aws_mfa_run.arguments import USAGE, parse_arguments
-
-    options = parse_arguments(argv)
-    if options.mode == "help":
-        sys.stdout.write(USAGE)
-        return EXIT_OK
-    if options.mode == "version":
-        from aws_mfa_run import __version__
-
-        print(f"aws-mfa-run {__version__}")
-        return EXIT_OK
-    import importlib
-
-    from aws_mfa_run.commands import Context
-
-    command = importlib.import_module(f"aws_mfa_run.commands.{COMMANDS[options.mode]}")
-    return int(command.run(Context(options, env)))
+from aws_mfa_run import warm
 
 
 def main(argv: list[str] | None = None) -> int:
-    from aws_mfa_run.commands import say
-
+    arguments = sys.argv[1:] if argv is None else argv
     env = dict(os.environ)
     env.setdefault("HOME", os.path.expanduser("~"))
-    try:
-        return run(sys.argv[1:] if argv is None else argv, env)
-    except MfaRunError as error:
-        say(str(error))
-        return error.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("\naws-mfa-run: interrupted; nothing was written.\n")
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_OK
-    except Exception as error:  # a bug of ours
-        if env.get(DEBUG_VARIABLE):
-            # Asked for: the traceback (code locations and exception texts, which are ours and
-            # carry no secret: they never quote keys, tokens or codes).
-            import traceback
+    status = warm.run(arguments, env, time.time())
+    if status is not None:
+        return status
+    from aws_mfa_run import entry  # the rest of the package: only now
 
-            traceback.print_exc()
-        say(
-            f"internal error ({type(error).__name__}); please report it with the command you ran"
-            f" (run it again with {DEBUG_VARIABLE}=1 to see where it happened)."
-        )
-        return EXIT_INTERNAL
+    return entry.main(arguments, env)

@@ -219,7 +219,7 @@ class CredentialsCache:
 
 
 def _json_object(fields: dict[str, str]) -> bytes:
-    from aws_mfa_run.environ import json_string
+    from aws_mfa_run.warm import json_string
 
     items = (f"{json_string(key)}: {json_string(value)}" for key, value in fields.items())
     return ("{" + ", ".join(items) + "}").encode()

@@ -11,6 +11,15 @@ from aws_mfa_run.errors import ConfigError, UsageError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.paths import Paths
 from aws_mfa_run.profiles import check_profile_name, config_values, profile_values, shell_words
+from aws_mfa_run.warm import CREDENTIAL_PROCESS_MIN_REMAINING as CREDENTIAL_PROCESS_MIN_REMAINING
+from aws_mfa_run.warm import DEFAULT_MIN_REMAINING as DEFAULT_MIN_REMAINING
+from aws_mfa_run.warm import KEY_MIN_REMAINING as KEY_MIN_REMAINING
+from aws_mfa_run.warm import KEY_SOURCE as KEY_SOURCE
+from aws_mfa_run.warm import MARKER_VARIABLE as MARKER_VARIABLE
+from aws_mfa_run.warm import REGION_MARKER_VARIABLE as REGION_MARKER_VARIABLE
+from aws_mfa_run.warm import SERIAL_CHARACTERS as SERIAL_CHARACTERS
+from aws_mfa_run.warm import default_target as default_target
+from aws_mfa_run.warm import is_region, is_serial
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -21,11 +30,6 @@ if TYPE_CHECKING:
 
 MIN_DURATION = 900  # STS GetSessionToken limits for IAM users
 MAX_DURATION = 129600
-# A stored session is reused only while it has more than this left. Above botocore's mandatory
-# refresh window (10 minutes) and its advisory one (15), so SDKs never refresh a fresh session.
-DEFAULT_MIN_REMAINING = 16 * 60
-# botocore rejects a credential_process answer that is inside its mandatory refresh window.
-CREDENTIAL_PROCESS_MIN_REMAINING = 11 * 60
 # AWS treats AssumeRole called with session credentials as role chaining, which it caps at one
 # hour whatever the role's MaxSessionDuration.
 ROLE_MAX_DURATION = 3600
@@ -36,20 +40,14 @@ ROLE_SOURCE_MIN_REMAINING = 2 * 60
 
 # Keys of ours in the files. The AWS CLI and SDKs ignore keys they don't know.
 KEY_DURATION = "mfa_session_duration"
-KEY_MIN_REMAINING = "mfa_min_remaining"
 KEY_PROCESS = "mfa_process"
 KEY_SERVER = "mfa_server"  # true: the wrapper runs commands as --server does
 # A dialog program asked for the code when there is no terminal (prompt_program.py).
 KEY_PROMPT = "mfa_prompt"
-KEY_SOURCE = "aws_mfa_run_source_profile"
 # In the target's credentials section: the config keys we copied into its config section from
 # the profile (ours to keep in step).
 KEY_COPIED = "aws_mfa_run_copied"
 COPIED_KEYS = ("region", "output")
-# Set in a wrapped command's environment: names the profile whose session it runs with, and the
-# region we put there (so a nested run can tell our region from the user's).
-MARKER_VARIABLE = "AWS_MFA_RUN_PROFILE"
-REGION_MARKER_VARIABLE = "AWS_MFA_RUN_REGION"
 # Profile kinds whose credentials come from elsewhere: never a target for our session keys.
 FOREIGN_CREDENTIAL_KEYS = (
     "role_arn",
@@ -63,14 +61,9 @@ FOREIGN_CREDENTIAL_KEYS = (
 )
 
 
-SERIAL_CHARACTERS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=/:,.@-"
-)
-
-
 def check_serial(value: str, what: str, error: type[UsageError] | type[ConfigError]) -> str:
-    """STS's own rule for SerialNumber: 9 to 256 of [\\w+=/:,.@-]."""
-    if 9 <= len(value) <= 256 and SERIAL_CHARACTERS.issuperset(value):
+    """STS's own rule for SerialNumber (warm.is_serial), or our error."""
+    if is_serial(value):
         return value
     raise error(
         f"{what} must be an MFA device ARN or serial number "
@@ -127,7 +120,6 @@ _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 SESSION_NAME_CHARACTERS = _WORD | frozenset("+=,.@-")
 EXTERNAL_ID_CHARACTERS = SESSION_NAME_CHARACTERS | frozenset(":/")
 # botocore's rule for a region name (botocore.utils.validate_region_name).
-REGION_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 
 
 def _shown(value: str) -> str:
@@ -159,12 +151,7 @@ def is_role_arn(value: str) -> bool:
 
 def check_region(value: str, where: str, error: type[UsageError] | type[ConfigError]) -> str:
     """A region name botocore accepts (it refuses others only when a client is made)."""
-    if (
-        1 <= len(value) <= 63
-        and REGION_CHARACTERS.issuperset(value)
-        and not value.startswith("-")
-        and not value.endswith("-")
-    ):
+    if is_region(value):
         return value
     raise error(
         f"The region {_shown(value)} ({where}) is not a region name such as eu-west-1 "
@@ -362,10 +349,6 @@ def environment_region(env: Mapping[str, str]) -> tuple[str, str] | None:
         if value and value != ours:
             return name, value
     return None
-
-
-def default_target(profile: str) -> str:
-    return "mfa" if profile == "default" else f"{profile}-mfa"
 
 
 def resolve(

@@ -8,6 +8,14 @@ let it plant settings in the user's files.
 from __future__ import annotations
 
 from aws_mfa_run.errors import AwsUnreachableError
+from aws_mfa_run.warm import KEY_EXPIRATION as KEY_EXPIRATION
+from aws_mfa_run.warm import KEY_ID as KEY_ID
+from aws_mfa_run.warm import KEY_ISSUED as KEY_ISSUED
+from aws_mfa_run.warm import SECRET as SECRET
+from aws_mfa_run.warm import TOKEN as TOKEN
+from aws_mfa_run.warm import is_access_key_id as is_access_key_id
+from aws_mfa_run.warm import is_secret_text as is_secret_text
+from aws_mfa_run.warm import reuse_margin
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -15,19 +23,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 MALFORMED = "AWS returned malformed credentials; nothing was written. Try again later."
-# STS API reference: AccessKeyId is 16 to 128 characters of [\w]*.
-ACCESS_KEY_ID_LENGTH = (16, 128)
-_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-
-
-def is_access_key_id(value: str) -> bool:
-    low, high = ACCESS_KEY_ID_LENGTH
-    return low <= len(value) <= high and _WORD.issuperset(value)
-
-
-def is_secret_text(value: str) -> bool:
-    """Printable ASCII without whitespace: what secret keys and session tokens are made of."""
-    return bool(value) and all("!" <= ch <= "~" for ch in value)
 
 
 class SessionCredentials:
@@ -65,9 +60,7 @@ class SessionCredentials:
     def margin(self, wanted: float, floor: float = 0) -> float:
         """The reuse margin for these credentials: `wanted`, but at most half their lifetime (a
         margin as long as a short session would make it stale at once), and at least `floor`."""
-        if self.issued is not None and self.expiration > self.issued:
-            wanted = min(wanted, (self.expiration - self.issued) / 2)
-        return max(wanted, floor)
+        return reuse_margin(self.expiration, self.issued, wanted, floor)
 
     def usable(self, now: float, wanted: float, floor: float = 0) -> bool:
         return self.expiration - now > self.margin(wanted, floor)
@@ -88,10 +81,7 @@ def checked(credentials: SessionCredentials, now: float) -> SessionCredentials:
 
 
 # The keys of a stored session, in the credentials file and in our caches.
-KEY_ID, SECRET, TOKEN = "aws_access_key_id", "aws_secret_access_key", "aws_session_token"
 SESSION_KEYS = (KEY_ID, SECRET, TOKEN)
-KEY_EXPIRATION = "aws_mfa_run_expiration"
-KEY_ISSUED = "aws_mfa_run_issued"
 
 
 def from_stored(values: Mapping[str, str] | None) -> SessionCredentials | None:

@@ -1,6 +1,6 @@
 """One module per mode of aws-mfa-run; each has `run(context) -> exit status`.
 
-A new mode is one new module here plus one line in `cli.COMMANDS`; the credentials chain it
+A new mode is one new module here plus one line in `entry.COMMANDS`; the credentials chain it
 asks for valid credentials is `credentials.chain.get_credentials`.
 """
 

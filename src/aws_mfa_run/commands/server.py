@@ -91,16 +91,18 @@ def server_environment(
     a boto 2 config (`boto_configs`, read from `boto_config_paths`) come before the endpoint in
     botocore's chain: that config is hidden likewise (BOTO_CONFIG=/dev/null).
     """
-    from aws_mfa_run.environ import (
+    from aws_mfa_run.profiles import config_values
+    from aws_mfa_run.warm import (
+        MARKER_VARIABLE,
         OTHER_SOURCES,
+        REAL_CONFIG_FILE_VARIABLE,
+        REAL_CREDENTIALS_FILE_VARIABLE,
+        REGION_MARKER_VARIABLE,
         REGION_VARIABLES,
         REMOVED,
         region_variables,
         user_region,
     )
-    from aws_mfa_run.paths import REAL_CONFIG_FILE_VARIABLE, REAL_CREDENTIALS_FILE_VARIABLE
-    from aws_mfa_run.profiles import config_values
-    from aws_mfa_run.settings import MARKER_VARIABLE, REGION_MARKER_VARIABLE
 
     child = {
         name: value

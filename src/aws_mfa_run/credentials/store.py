@@ -19,7 +19,6 @@ from aws_mfa_run.aws.answers import (
     KEY_ID,
     KEY_ISSUED,
     SESSION_KEYS,
-    TOKEN,
     SessionCredentials,
     from_stored,
     stored_values,
@@ -28,6 +27,8 @@ from aws_mfa_run.credentials import state
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.profiles import config_header, config_values
 from aws_mfa_run.settings import COPIED_KEYS, FOREIGN_CREDENTIAL_KEYS, KEY_COPIED, KEY_SOURCE
+from aws_mfa_run.warm import KEY_WRITTEN as KEY_WRITTEN
+from aws_mfa_run.warm import keys_are_ours as keys_are_ours
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 CHANGED_FILE_RETRIES = 40
 CHANGED_FILE_WAIT = 0.05
 # The access key id we wrote into the target: its keys are ours only while they carry this id.
-KEY_WRITTEN = "aws_mfa_run_key_id"
 # Set when the target was added to a file that had no final newline, so that --logout gives the
 # file back byte for byte. Its value names the files: credentials, config.
 KEY_NO_FINAL_NEWLINE = "aws_mfa_run_no_final_newline"
@@ -48,25 +48,6 @@ OWN_KEYS = (KEY_EXPIRATION, KEY_ISSUED, KEY_SOURCE, KEY_COPIED, KEY_WRITTEN, KEY
 
 def read_ini(path: str) -> inifile.IniText:
     return inifile.parse(files.read_text(path) or "", path)
-
-
-def keys_are_ours(values: Mapping[str, str]) -> bool:
-    """Whether the keys of a target section are the ones aws-mfa-run wrote (no keys: nothing to
-    protect). Sessions stored before the id was recorded count as ours while they still look
-    like one: our expiration and source, a temporary key id (ASIA...) and a token; long-term
-    keys put there since (`aws configure set`) never do."""
-    key_id = values.get(KEY_ID)
-    if not key_id:
-        return True
-    written = values.get(KEY_WRITTEN)
-    if written is not None:
-        return written == key_id
-    return bool(
-        KEY_EXPIRATION in values
-        and values.get(KEY_SOURCE)
-        and key_id.startswith("ASIA")
-        and values.get(TOKEN)
-    )
 
 
 def foreign_keys(credentials: inifile.IniText, target: str) -> str | None:

@@ -1,0 +1,85 @@
+"""The full path: parse the command line, run one mode, turn our errors into exit codes.
+
+cli.py runs it when the warm path (warm.py) is not enough. Each mode is a module of
+`aws_mfa_run.commands`, imported only when it runs. The environment is read by cli.py and
+handed down; only what sees the process's own environment reads os.environ too (aws/client.py:
+the REQUESTS_CA_BUNDLE botocore reads; prompt_program.py: what the programs it runs inherit).
+This is the one place that turns an exception into a message.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from aws_mfa_run.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, MfaRunError
+
+# Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+# mode -> module of aws_mfa_run.commands
+COMMANDS = {
+    "run": "run",
+    "login": "login",
+    "env": "env",
+    "credential-process": "credential_process",
+    "status": "status",
+    "logout": "logout",
+    "install-alias": "alias",
+    "uninstall-alias": "uninstall_alias",
+    "console": "console",
+    "completion": "completion",
+    "complete-profiles": "completion",
+    "store-keys": "store_keys",
+    "unstore-keys": "store_keys",
+    "rotate-keys": "rotate_keys",
+}
+DEBUG_VARIABLE = "AWS_MFA_RUN_DEBUG"
+
+
+def run(argv: list[str], env: Mapping[str, str]) -> int:
+    from aws_mfa_run.arguments import USAGE, parse_arguments
+
+    options = parse_arguments(argv)
+    if options.mode == "help":
+        sys.stdout.write(USAGE)
+        return EXIT_OK
+    if options.mode == "version":
+        from aws_mfa_run import __version__
+
+        print(f"aws-mfa-run {__version__}")
+        return EXIT_OK
+    import importlib
+
+    from aws_mfa_run.commands import Context
+
+    command = importlib.import_module(f"aws_mfa_run.commands.{COMMANDS[options.mode]}")
+    return int(command.run(Context(options, env)))
+
+
+def main(argv: list[str], env: dict[str, str]) -> int:
+    from aws_mfa_run.commands import say
+
+    try:
+        return run(argv, env)
+    except MfaRunError as error:
+        say(str(error))
+        return error.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("\naws-mfa-run: interrupted; nothing was written.\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as error:  # a bug of ours
+        if env.get(DEBUG_VARIABLE):
+            # Asked for: the traceback (code locations and exception texts, which are ours and
+            # carry no secret: they never quote keys, tokens or codes).
+            import traceback
+
+            traceback.print_exc()
+        say(
+            f"internal error ({type(error).__name__}); please report it with the command you ran"
+            f" (run it again with {DEBUG_VARIABLE}=1 to see where it happened)."
+        )
+        return EXIT_INTERNAL
