@@ -234,6 +234,19 @@ def test_warm_path_imports_no_botocore_nor_keyring(ready: Bed) -> None:
     assert not [name for name in imported if name.startswith(("botocore", "boto3", "keyring"))]
 
 
+@pytest.mark.parametrize("mode", [["true"], ["--credential-process"], ["-p", "default", "true"]])
+def test_the_warm_path_is_one_module_of_ours(ready: Bed, mode: list[str]) -> None:
+    """With a valid session stored, the entry point, the package and warm.py are all of ours
+    that runs (nor `signal`, whose enum import alone costs a third of the warm path)."""
+    ready.login()
+    done = ready.run(sys.executable, "-X", "importtime", "-m", "aws_mfa_run", *mode)
+    assert done.returncode == 0, done.stderr
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()]
+    ours = {name for name in imported if name.startswith("aws_mfa_run")} - {"aws_mfa_run.__main__"}
+    assert ours == {"aws_mfa_run", "aws_mfa_run.cli", "aws_mfa_run.warm"}
+    assert "signal" not in imported and "enum" not in imported
+
+
 @pytest.mark.parametrize("mode", ["--env", "--credential-process"])
 def test_printing_modes_without_session_or_terminal_fail_cleanly(ready: Bed, mode: str) -> None:
     done = ready.run(AWS_MFA_RUN, mode)
