@@ -5,6 +5,7 @@ hammer.py credentials HOME TARGET [N]  write sessions A, B, A, ... to TARGET, N 
 hammer.py config HOME [N]           write mfa_serial A, B, A, ..., N times or until killed
 hammer.py alias HOME [N]            install the alias (--force), then put the old one back with
                                     the same primitives; N times or until killed
+                                    (each writer says HOME/writing-PID when its writes begin)
 hammer.py once HOME TARGET          write one session to TARGET and exit
 hammer.py read HOME SECONDS         parse the credentials file again and again; exit 1 on a
                                     torn file (a session section missing one of its keys);
@@ -46,6 +47,10 @@ def write_session(home: str, target: str, session: SessionCredentials) -> None:
 def main(arguments: list[str]) -> int:
     kind, home = arguments[0], arguments[1]
     os.environ["HOME"] = home
+    if kind in ("credentials", "config", "alias"):
+        # HOME/writing-PID: imports done, the writes begin (the crash test times its kills from
+        # here, not from a start-up whose length depends on the machine's load).
+        open(os.path.join(home, f"writing-{os.getpid()}"), "w").close()
     if kind == "credentials":
         count = int(arguments[3]) if len(arguments) > 3 else None
         number = 0

@@ -101,7 +101,11 @@ def test_sigkill_during_writes_never_tears_a_file(bed: Bed, kind: str) -> None:
         path.write_bytes(original.encode())
         path.chmod(0o600)
         writer = subprocess.Popen(arguments, env=bed.env, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.02, 0.09))
+        started = bed.home / f"writing-{writer.pid}"
+        deadline = time.monotonic() + 20
+        while not started.exists() and writer.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0.0, 0.05))  # into the writes, wherever they are by then
         writer.send_signal(signal.SIGKILL)
         writer.wait()
         found = path.read_bytes().decode()

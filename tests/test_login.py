@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 import stat
 import subprocess
 import time
@@ -100,7 +101,8 @@ def test_reused_code_is_recognised_before_the_call(ready: Bed) -> None:
     assert ready.run(AWS_MFA_RUN, "--login", code).returncode == 0
     again = ready.run(AWS_MFA_RUN, "--login", code, "--force")
     assert again.returncode == 5
-    assert "already used" in again.stderr and "seconds" in again.stderr
+    assert "already used" in again.stderr
+    assert re.search(r"wait \d+ seconds? for the next code", again.stderr), again.stderr
     assert ready.fake.calls["GetSessionToken"] == 1
 
 

@@ -114,6 +114,20 @@ def test_logout_gives_back_files_without_a_final_newline(ready: Bed) -> None:
     assert ready.snapshot() == before
 
 
+def test_logout_gives_back_files_with_cr_line_endings(ready: Bed) -> None:
+    """Line endings of a lone CR (old Mac editors; configparser reads them as line breaks): the
+    session is written with the file's own ending, and logout gives every byte back."""
+    for path in (ready.credentials, ready.config):
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r"))
+    before = ready.snapshot()
+    ready.login()
+    assert b"\n" not in ready.credentials.read_bytes()  # written as the file is written
+    done = ready.run(AWS, "sts", "get-caller-identity", "--profile", "mfa")
+    assert done.returncode == 0, done.stderr  # and the AWS CLI reads it
+    assert ready.run(AWS_MFA_RUN, "--logout").returncode == 0
+    assert ready.snapshot() == before
+
+
 def test_a_code_stays_spent_after_logout(ready: Bed) -> None:
     """login, logout, login within one code window with an mfa_process: the second login waits
     for the next code instead of sending the spent one again (which AWS refuses)."""

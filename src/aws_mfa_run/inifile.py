@@ -56,7 +56,11 @@ class IniText:
 
     @property
     def newline(self) -> str:
-        return "\r\n" if "\r\n" in (self.lines[0] if self.lines else "") else "\n"
+        """The file's own line ending (its first line's): CRLF, CR alone (old Mac editors), LF."""
+        first = self.lines[0] if self.lines else ""
+        if first.endswith("\r\n"):
+            return "\r\n"
+        return "\r" if first.endswith("\r") else "\n"
 
     @property
     def sections(self) -> dict[str, Section]:
