@@ -11,6 +11,7 @@ from __future__ import annotations
 from aws_mfa_run.arguments import COMPLETION_SHELLS as SHELLS
 from aws_mfa_run.arguments import SHELLS as ENV_SHELLS
 from aws_mfa_run.errors import UsageError
+from aws_mfa_run.profiles import config_profiles
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -270,7 +271,6 @@ complete -c aws-mfa-run -f -a '(__aws_mfa_run_complete)'
 def profile_names(config: IniText, credentials: IniText) -> list[str]:
     """Every profile of both files, as `aws --profile` accepts them: `[profile NAME]` and
     `[default]` of the config file, every section of the credentials file."""
-    from aws_mfa_run.profiles import config_profiles
 
     names = config_profiles(config)
     names.extend(section.name for section in credentials.sections.values())

@@ -30,6 +30,8 @@ import time
 
 from aws_mfa_run.aws.answers import SessionCredentials, checked
 from aws_mfa_run.errors import MfaRunError
+from aws_mfa_run.timefmt import format_utc
+from aws_mfa_run.warm import json_string
 
 # Imported for type checkers only: collections.abc and typing cost import time.
 TYPE_CHECKING = False
@@ -219,14 +221,12 @@ class CredentialsCache:
 
 
 def _json_object(fields: dict[str, str]) -> bytes:
-    from aws_mfa_run.warm import json_string
 
     items = (f"{json_string(key)}: {json_string(value)}" for key, value in fields.items())
     return ("{" + ", ".join(items) + "}").encode()
 
 
 def credentials_body(credentials: SessionCredentials) -> bytes:
-    from aws_mfa_run.timefmt import format_utc
 
     return _json_object(
         {

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import sys
 
+from aws_mfa_run import __version__
+from aws_mfa_run.arguments import USAGE, parse_arguments
+from aws_mfa_run.commands import Context, say
 from aws_mfa_run.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, MfaRunError
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -39,27 +42,21 @@ DEBUG_VARIABLE = "AWS_MFA_RUN_DEBUG"
 
 
 def run(argv: list[str], env: Mapping[str, str]) -> int:
-    from aws_mfa_run.arguments import USAGE, parse_arguments
 
     options = parse_arguments(argv)
     if options.mode == "help":
         sys.stdout.write(USAGE)
         return EXIT_OK
     if options.mode == "version":
-        from aws_mfa_run import __version__
-
         print(f"aws-mfa-run {__version__}")
         return EXIT_OK
     import importlib
-
-    from aws_mfa_run.commands import Context
 
     command = importlib.import_module(f"aws_mfa_run.commands.{COMMANDS[options.mode]}")
     return int(command.run(Context(options, env)))
 
 
 def main(argv: list[str], env: dict[str, str]) -> int:
-    from aws_mfa_run.commands import say
 
     try:
         return run(argv, env)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from aws_mfa_run.aws.answers import SessionCredentials
-from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError
+from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -190,7 +190,6 @@ def open_in_browser(
         raise
     if not opened:
         shutil.rmtree(directory, ignore_errors=True)
-        from aws_mfa_run.errors import ConfigError
 
         raise ConfigError(
             "No web browser could be started; use --console --print and open the URL yourself."

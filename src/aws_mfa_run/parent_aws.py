@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import os
 
-from aws_mfa_run.errors import UsageError
+from aws_mfa_run import files, inifile
+from aws_mfa_run.errors import ConfigError, UsageError
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -203,8 +204,6 @@ def might_name_a_profile(arguments: list[str]) -> bool:
 
 def external_aliases(alias_file: str) -> dict[str, str]:
     """The user's `!` aliases: name -> the command line after the `!`."""
-    from aws_mfa_run import files, inifile
-    from aws_mfa_run.errors import ConfigError
 
     try:
         text = files.read_text(alias_file)

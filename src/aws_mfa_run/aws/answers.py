@@ -8,6 +8,7 @@ let it plant settings in the user's files.
 from __future__ import annotations
 
 from aws_mfa_run.errors import AwsUnreachableError
+from aws_mfa_run.timefmt import format_utc, parse_utc
 from aws_mfa_run.warm import KEY_EXPIRATION as KEY_EXPIRATION
 from aws_mfa_run.warm import KEY_ID as KEY_ID
 from aws_mfa_run.warm import KEY_ISSUED as KEY_ISSUED
@@ -91,7 +92,6 @@ def from_stored(values: Mapping[str, str] | None) -> SessionCredentials | None:
     """
     if not values:
         return None
-    from aws_mfa_run.timefmt import parse_utc
 
     expiration = parse_utc(values.get(KEY_EXPIRATION, ""))
     key_id, secret, token = values.get(KEY_ID), values.get(SECRET), values.get(TOKEN)
@@ -104,7 +104,6 @@ def from_stored(values: Mapping[str, str] | None) -> SessionCredentials | None:
 
 def stored_values(session: SessionCredentials) -> dict[str, str | None]:
     """The session as the keys we write: the standard three and our expiration."""
-    from aws_mfa_run.timefmt import format_utc
 
     return {
         KEY_ID: session.access_key_id,

@@ -9,6 +9,13 @@ from __future__ import annotations
 import sys
 import time
 
+from aws_mfa_run import parent_aws
+from aws_mfa_run.codes import normalize
+from aws_mfa_run.credentials.chain import get_credentials
+from aws_mfa_run.credentials.mfa_session import Prompting
+from aws_mfa_run.credentials.store import read_ini
+from aws_mfa_run.paths import Paths
+from aws_mfa_run.settings import requested_profile, resolve
 from aws_mfa_run.terminal import open_terminal
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -56,7 +63,6 @@ class Context:
 
     @property
     def paths(self) -> Paths:
-        from aws_mfa_run.paths import Paths
 
         return Paths(self.env)
 
@@ -66,38 +72,31 @@ class Context:
             # botocore runs us from `aws --profile work`: that names the profile using us.
             self._aws_globals = {}
         if self._aws_globals is None:
-            from aws_mfa_run import parent_aws
-
             self._aws_globals = parent_aws.find_alias_globals(
                 self.paths.alias_file, parent_aws.process_reader(self.env)
             )
         return self._aws_globals
 
     def files(self) -> tuple[IniText, IniText]:
-        from aws_mfa_run.credentials.store import read_ini
 
         paths = self.paths
         return read_ini(paths.config), read_ini(paths.credentials)
 
     def settings_profile(self) -> str:
         """The profile the command line (or the environment) names, not followed anywhere."""
-        from aws_mfa_run.settings import requested_profile
 
         return requested_profile(self.options, self.env, self.aws_globals())
 
     def settings(self, config: IniText, credentials: IniText) -> Settings:
-        from aws_mfa_run.settings import resolve
 
         return resolve(self.options, self.env, self.aws_globals(), config, credentials, self.paths)
 
     def prompting(self) -> Prompting:
-        from aws_mfa_run.credentials.mfa_session import Prompting
 
         return Prompting(say=self.say, clock=self.clock, terminal_opener=self.terminal_opener)
 
     def credentials(self) -> tuple[Settings, SessionCredentials]:
         """The settings of the command line's profile and valid credentials for it."""
-        from aws_mfa_run.credentials.chain import get_credentials
 
         settings = self.settings(*self.files())
         session, _ = get_credentials(
@@ -108,6 +107,5 @@ class Context:
     def token_code(self) -> str | None:
         if self.options.token_code is None:
             return None
-        from aws_mfa_run.codes import normalize
 
         return normalize(self.options.token_code)

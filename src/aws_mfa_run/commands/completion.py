@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from aws_mfa_run.completion_scripts import profile_names, script
 from aws_mfa_run.errors import MfaRunError
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -13,11 +14,8 @@ if TYPE_CHECKING:
 
 def run(context: Context) -> int:
     if context.options.mode == "completion":
-        from aws_mfa_run.completion_scripts import script
-
         context.write(script(context.options.completion_shell))
         return 0
-    from aws_mfa_run.completion_scripts import profile_names
 
     try:
         names = profile_names(*context.files())

@@ -5,6 +5,7 @@ One MFA code covers it, as every role use: the role's credentials come from the 
 
 from __future__ import annotations
 
+from aws_mfa_run import federation
 from aws_mfa_run.errors import ConfigError
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -23,7 +24,6 @@ def run(context: Context) -> int:
             "--console -p with a role profile, or sign in to the console with your password and "
             "MFA device."
         )
-    from aws_mfa_run import federation
 
     _, session = context.credentials()
     region = settings.roles[0].region or settings.region

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aws_mfa_run import files
 from aws_mfa_run.credentials import store
 from aws_mfa_run.credentials.chain import get_credentials
+from aws_mfa_run.credentials.role import describe
 from aws_mfa_run.timefmt import describe_until
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -65,7 +66,6 @@ def run(context: Context) -> int:
             expected_sections=set(credentials.sections),
         ):
             context.say(note)
-        from aws_mfa_run.credentials.role import describe
 
         fetched, now, via = True, context.clock(), f" ({describe(settings)})"
     context.say(_report(settings, session, fetched, now, via))

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 
+from aws_mfa_run import files
+from aws_mfa_run.arguments import Options
 from aws_mfa_run.credentials import state, store
+from aws_mfa_run.credentials.role import RoleCache
 from aws_mfa_run.errors import MfaRunError
 from aws_mfa_run.profiles import config_profiles
 from aws_mfa_run.settings import KEY_SOURCE, resolve
@@ -28,7 +31,6 @@ if TYPE_CHECKING:
 def _settings_of(
     context: Context, profile: str, config: IniText, credentials: IniText
 ) -> Settings | None:
-    from aws_mfa_run.arguments import Options
 
     options = Options()
     options.profile = profile
@@ -39,7 +41,6 @@ def _settings_of(
 
 
 def run(context: Context) -> int:
-    from aws_mfa_run.credentials.role import RoleCache
 
     options, paths = context.options, context.paths
     config, credentials = context.files()
@@ -116,7 +117,6 @@ def _listing(folder: str) -> list[str]:
 
 def _remove(path: str, locked: bool = False) -> int:
     """Remove `path`; a lock file only while holding its lock, so that no fetch is under way."""
-    from aws_mfa_run import files
 
     try:
         if locked:

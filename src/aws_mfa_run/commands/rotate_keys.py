@@ -22,12 +22,14 @@ import os
 import time
 
 from aws_mfa_run import files, inifile
+from aws_mfa_run.aws import iam, sts
 from aws_mfa_run.credentials import keyring_store, store
 from aws_mfa_run.credentials.keys import FILE, KEY_ID, KEYRING, SECRET, LongTermKeys
 from aws_mfa_run.credentials.longterm import config_section, file_keys, long_term_keys
+from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
 from aws_mfa_run.inifile import IniText
-from aws_mfa_run.settings import Settings
+from aws_mfa_run.settings import ROLE_SOURCE_MIN_REMAINING, Settings
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -144,9 +146,6 @@ def rotate_keys(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    from aws_mfa_run.aws import iam
-    from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
-    from aws_mfa_run.settings import ROLE_SOURCE_MIN_REMAINING
 
     profile = settings.source_profile
     config.validate()
@@ -314,7 +313,6 @@ def _check_new_key(
     say: Callable[[str], None],
 ) -> None:
     """GetCallerIdentity with the new key until IAM knows it; else delete it and give up."""
-    from aws_mfa_run.aws import sts
 
     started = clock()
     deadline = started + NEW_KEY_PROPAGATION

@@ -8,7 +8,17 @@ from __future__ import annotations
 import os
 import sys
 
+from aws_mfa_run import environ
+from aws_mfa_run.commands import server
+from aws_mfa_run.credentials.chain import get_credentials
+from aws_mfa_run.credentials.nested import inherited
 from aws_mfa_run.errors import UsageError, command_error
+from aws_mfa_run.settings import (
+    DEFAULT_MIN_REMAINING,
+    MARKER_VARIABLE,
+    requested_profile,
+    reuse_margin,
+)
 from aws_mfa_run.warm import FULL_URI
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -23,13 +33,6 @@ def run(context: Context) -> int:
     options, env = context.options, context.env
     if not options.command:
         raise UsageError("Nothing to run: give a COMMAND, or --login; see aws-mfa-run --help.")
-    from aws_mfa_run.credentials.nested import inherited
-    from aws_mfa_run.settings import (
-        DEFAULT_MIN_REMAINING,
-        MARKER_VARIABLE,
-        requested_profile,
-        reuse_margin,
-    )
 
     # Inside an aws-mfa-run for the same profile, the credentials are already in the
     # environment: no file is read (the files' mfa_min_remaining cannot count here).
@@ -41,14 +44,9 @@ def run(context: Context) -> int:
         if not options.server and inherited(profile, env, context.clock(), margin) is not None:
             exec_command(options.command, env)
 
-    from aws_mfa_run import environ
-    from aws_mfa_run.credentials.chain import get_credentials
-
     config, credentials = context.files()
     settings = context.settings(config, credentials)
     if options.server or settings.server:
-        from aws_mfa_run.commands import server
-
         return server.run(context, settings)
     session, _ = get_credentials(
         settings, env, context.prompting(), token_code=context.token_code(), allow_inherited=False

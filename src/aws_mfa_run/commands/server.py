@@ -19,8 +19,24 @@ import os
 import sys
 import time
 
+from aws_mfa_run.credentials.chain import get_credentials
+from aws_mfa_run.credentials.mfa_session import Prompting
+from aws_mfa_run.credentials.store import read_ini, stored_session
 from aws_mfa_run.endpoint import CredentialsCache, CredentialsServer, FetchFailedError
 from aws_mfa_run.errors import MfaRunError, NoCodeError, command_error
+from aws_mfa_run.profiles import config_values
+from aws_mfa_run.terminal import NoTerminalError
+from aws_mfa_run.warm import (
+    MARKER_VARIABLE,
+    OTHER_SOURCES,
+    REAL_CONFIG_FILE_VARIABLE,
+    REAL_CREDENTIALS_FILE_VARIABLE,
+    REGION_MARKER_VARIABLE,
+    REGION_VARIABLES,
+    REMOVED,
+    region_variables,
+    user_region,
+)
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -91,18 +107,6 @@ def server_environment(
     a boto 2 config (`boto_configs`, read from `boto_config_paths`) come before the endpoint in
     botocore's chain: that config is hidden likewise (BOTO_CONFIG=/dev/null).
     """
-    from aws_mfa_run.profiles import config_values
-    from aws_mfa_run.warm import (
-        MARKER_VARIABLE,
-        OTHER_SOURCES,
-        REAL_CONFIG_FILE_VARIABLE,
-        REAL_CREDENTIALS_FILE_VARIABLE,
-        REGION_MARKER_VARIABLE,
-        REGION_VARIABLES,
-        REMOVED,
-        region_variables,
-        user_region,
-    )
 
     child = {
         name: value
@@ -133,7 +137,6 @@ def no_terminal() -> Terminal:
     prompt could reach COMMAND's reads (or its input ours); under an interactive shell its jobs
     own the terminal. A code then comes from mfa_process or mfa_prompt, or `aws mfa CODE` in
     another terminal stores a session that the endpoint picks up."""
-    from aws_mfa_run.terminal import NoTerminalError
 
     raise NoTerminalError()
 
@@ -144,7 +147,6 @@ def make_fetch(
     """The credentials for the command line's profile, from the chain with the files as they are
     at each call (never forced): what the wrapper would inject if it started now. A code given on
     the command line serves the first call only."""
-    from aws_mfa_run.credentials.chain import get_credentials
 
     codes = [first_code]  # the command line's code, until the first call takes it
 
@@ -257,7 +259,6 @@ class EndWatcher:
 
 def stored_session_end(context: Context) -> tuple[float, str] | None:
     """When the stored MFA session of the profile's source ends, if no mfa_process renews it."""
-    from aws_mfa_run.credentials.store import stored_session
 
     try:
         config, credentials = context.files()
@@ -273,8 +274,6 @@ def stored_session_end(context: Context) -> tuple[float, str] | None:
 def run(context: Context, settings: Settings) -> int:
     """Fetch once (errors and prompts as in the wrapper, before COMMAND starts), then serve
     COMMAND until it ends; returns its exit status."""
-    from aws_mfa_run.credentials.mfa_session import Prompting
-    from aws_mfa_run.credentials.store import read_ini
 
     forbid_core_dumps(limit=False)  # before the first secret is read; the limit comes later
     # The first fetch may prompt as the wrapper does: COMMAND does not own the terminal yet.
@@ -340,7 +339,6 @@ def run(context: Context, settings: Settings) -> int:
 
 def _read(path: str) -> IniText | None:
     """A boto config, or None where botocore would skip it too (unreadable, not INI)."""
-    from aws_mfa_run.credentials.store import read_ini
 
     try:
         return read_ini(path)

@@ -6,10 +6,14 @@ role_arn, or whose session aws-mfa-run stored (whatever its target), by the name
 
 from __future__ import annotations
 
+from aws_mfa_run.arguments import Options
+from aws_mfa_run.commands.rotate_keys import pending_deletion
 from aws_mfa_run.credentials import store
+from aws_mfa_run.credentials.longterm import keys_without_running
+from aws_mfa_run.credentials.role import RoleCache
 from aws_mfa_run.errors import MfaRunError
 from aws_mfa_run.profiles import config_profiles, config_values, profile_values
-from aws_mfa_run.settings import KEY_SOURCE
+from aws_mfa_run.settings import KEY_SOURCE, requested_profile, resolve
 from aws_mfa_run.status_json import RoleCacheState, StatusRow, render
 from aws_mfa_run.timefmt import describe_left, describe_until
 
@@ -39,9 +43,6 @@ def profiles_to_show(config: IniText, credentials: IniText) -> list[tuple[str, s
 
 
 def collect(context: Context, explicit: str | None) -> list[StatusRow]:
-    from aws_mfa_run.arguments import Options
-    from aws_mfa_run.credentials.role import RoleCache
-    from aws_mfa_run.settings import resolve
 
     config, credentials = context.files()
     if explicit:
@@ -96,8 +97,6 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
 def _keys(profile: str, context: Context, config: IniText, credentials: IniText) -> str | None:
     """Where the profile's long-term keys come from (no process is run), and an old key that an
     interrupted rotation left to delete."""
-    from aws_mfa_run.commands.rotate_keys import pending_deletion
-    from aws_mfa_run.credentials.longterm import keys_without_running
 
     found = keys_without_running(profile, config, credentials, context.env)
     if found is None:
@@ -157,8 +156,6 @@ def run(context: Context) -> int:
         or context.aws_globals().get("profile")
         or env.get("AWS_PROFILE")
     ):
-        from aws_mfa_run.settings import requested_profile
-
         explicit = requested_profile(options, env, context.aws_globals())
     rows = collect(context, explicit)
     now = context.clock()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 
 from aws_mfa_run import files, inifile
+from aws_mfa_run.commands.alias import on_path
 from aws_mfa_run.credentials import keyring_store, store
 from aws_mfa_run.credentials.keys import KEY_ID, KEYRING, SECRET, LongTermKeys, checked_keys
 from aws_mfa_run.credentials.longterm import (
@@ -28,6 +29,7 @@ from aws_mfa_run.credentials.longterm import (
 )
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.profiles import config_section_name
+from aws_mfa_run.settings import role_chain
 from aws_mfa_run.terminal import NoTerminalError, Terminal, open_terminal
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -251,8 +253,6 @@ def unstore_keys(
 
 def run(context: Context) -> int:
     """--store-keys and --unstore-keys for the named profile (never a role profile)."""
-    from aws_mfa_run.commands.alias import on_path
-    from aws_mfa_run.settings import role_chain
 
     config, credentials = context.files()
     profile = context.settings_profile()

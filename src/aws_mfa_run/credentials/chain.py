@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
 from aws_mfa_run.credentials.nested import inherited
+from aws_mfa_run.credentials.role import get_role_credentials
 from aws_mfa_run.settings import Settings
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -40,8 +41,6 @@ def get_credentials(
         if found is not None:
             return found, False
     if settings.roles:
-        from aws_mfa_run.credentials.role import get_role_credentials
-
         return get_role_credentials(
             settings,
             env,

@@ -21,6 +21,7 @@ Nothing here runs on the warm path: only a fetch (or --status, --store-keys, --r
 
 from __future__ import annotations
 
+from aws_mfa_run.credentials import keyring_store
 from aws_mfa_run.credentials.keys import (
     FILE,
     KEY_ID,
@@ -32,6 +33,7 @@ from aws_mfa_run.credentials.keys import (
 )
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.inifile import IniText
+from aws_mfa_run.profiles import config_header, config_values
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -58,7 +60,6 @@ def own_process_command(profile: str) -> str:
 def config_section(profile: str, config: IniText) -> str | None:
     """The header of the profile's section in the config file (quoted names too, as botocore
     reads them), None when it has none."""
-    from aws_mfa_run.profiles import config_header, config_values
 
     return config_header(profile, config) if config_values(profile, config) is not None else None
 
@@ -158,7 +159,6 @@ def long_term_keys(
 
     `keyring_backend`: a keyring backend object (default: the one keyring selects).
     """
-    from aws_mfa_run.credentials import keyring_store
 
     found = file_keys(profile, config, credentials)
     if found is not None:

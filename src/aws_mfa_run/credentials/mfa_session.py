@@ -12,10 +12,13 @@ import os
 import stat
 import time
 
-from aws_mfa_run import files
+from aws_mfa_run import codes, files
+from aws_mfa_run.aws import client, iam, sts
 from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
+from aws_mfa_run.credentials.keys import FILE
+from aws_mfa_run.credentials.longterm import file_keys, long_term_keys
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
 from aws_mfa_run.profiles import config_values
 from aws_mfa_run.settings import Settings
@@ -112,8 +115,6 @@ def _fetch(
     floor: float,
 ) -> tuple[SessionCredentials, set[str]]:
     # Only a fetch needs these: the warm path (a valid stored session) does without them.
-    from aws_mfa_run import codes
-    from aws_mfa_run.credentials.longterm import file_keys, long_term_keys
 
     paths = settings.paths
     config = store.read_ini(paths.config)
@@ -127,7 +128,6 @@ def _fetch(
     # Where the spent code will be remembered, and the files' edit locks.
     files.ensure_private_directories(paths.state_dir)
     files.check_writable(state.used_codes(paths.state_dir))
-    from aws_mfa_run.aws import client, sts
 
     client.check_environment(env, config_values(settings.source_profile, config))
     keys = long_term_keys(settings.source_profile, config, credentials, env)
@@ -208,7 +208,6 @@ def _warn_if_readable(
     keys: LongTermKeys, keys_file: str | None, config_path: str, say: Callable[[str], None]
 ) -> None:
     """Long-term keys in a config file others can read get the warning the AWS CLI gives."""
-    from aws_mfa_run.credentials.keys import FILE
 
     if keys.origin != FILE or keys_file != config_path:
         return
@@ -227,7 +226,6 @@ def discover_serial(
     settings: Settings, keys: LongTermKeys, env: Mapping[str, str], prompting: Prompting
 ) -> str:
     """Find the user's MFA device with IAM ListMFADevices (saved once a login succeeds)."""
-    from aws_mfa_run.aws import iam
 
     profile = settings.source_profile
     serials = iam.list_mfa_devices(keys=keys.pair, profile=profile, region=settings.region, env=env)

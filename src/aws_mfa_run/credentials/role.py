@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from aws_mfa_run import files, inifile
+from aws_mfa_run.aws import sts
 from aws_mfa_run.aws.answers import SessionCredentials, from_stored, stored_values
 from aws_mfa_run.credentials import state
 from aws_mfa_run.credentials.cached import cached_fetch
@@ -92,7 +93,6 @@ def get_role_credentials(
         clock = prompting.clock
 
         def assume(caller: SessionCredentials) -> SessionCredentials:
-            from aws_mfa_run.aws import sts
 
             return sts.assume_role(
                 caller=caller,
