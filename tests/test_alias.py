@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import AWS_MFA_RUN, REPO, Bed
+import pytest
+
+from conftest import AWS, AWS_MFA_RUN, REPO, Bed
 
 
 def alias_file(bed: Bed):
@@ -44,3 +46,19 @@ def test_a_different_mfa_alias_is_kept_without_force(bed: Bed) -> None:
     forced = bed.run(AWS_MFA_RUN, "--install-alias", "--force")
     assert forced.returncode == 0
     assert path.read_text() == "[toplevel]\nmfa = !aws-mfa-run --login\n"
+
+
+@pytest.mark.parametrize(
+    "option", [["--endpoint-url", "https://sts.example.invalid"], ["--no-verify-ssl"]]
+)
+def test_options_the_aws_cli_keeps_from_the_alias_are_refused(
+    ready: Bed, option: list[str]
+) -> None:
+    """`aws --endpoint-url URL mfa CODE`: the AWS CLI does not pass the option on; a code must
+    not go to the default endpoint instead of the one named (nor without certificate checks)."""
+    ready.install_alias()
+    before = ready.snapshot()
+    done = ready.run(AWS, *option, "mfa", ready.fresh_code())
+    assert done.returncode == 2, done.stderr
+    assert (option[0] in done.stderr and "instead" in done.stderr) or "certificate" in done.stderr
+    assert ready.fake.calls["GetSessionToken"] == 0 and ready.snapshot() == before

@@ -50,6 +50,14 @@ GLOBAL_FLAGS = (
     "--no-cli-auto-prompt",
     "--version",
 )
+# Global options aws-mfa-run cannot honour for its own calls to AWS: refused (exit 2) rather than
+# ignored, so that a code never goes to another endpoint than the one named, nor without the
+# certificate checks the user asked for.
+UNSUPPORTED_GLOBALS = {
+    "endpoint-url": "set AWS_ENDPOINT_URL_STS (or endpoint_url in the profile) instead",
+    "ca-bundle": "set AWS_CA_BUNDLE (or ca_bundle in the profile) instead",
+    "no-verify-ssl": "aws-mfa-run never sends a code without checking the certificate",
+}
 _SHELLS = {"sh", "dash", "bash", "zsh", "ash", "ksh", "busybox"}
 PROC_ROOT = "/proc"
 PROC_ROOT_VARIABLE = "AWS_MFA_RUN_PROC_ROOT"  # another /proc; tests hide it with an empty one
@@ -178,6 +186,9 @@ def parse_aws_command_line(arguments: list[str]) -> tuple[dict[str, str], str | 
                 command = word
             continue
         name, has_value, value = word.partition("=")
+        if len(name) >= 6 and "--no-verify-ssl".startswith(name):  # argparse takes a prefix
+            found["no-verify-ssl"] = ""
+            continue
         if name in GLOBAL_FLAGS:
             continue
         matches = [option for option in GLOBALS_WITH_VALUE if option.startswith(name)]
@@ -192,6 +203,16 @@ def parse_aws_command_line(arguments: list[str]) -> tuple[dict[str, str], str | 
             index += 1
         found[chosen[0][2:]] = value
     return found, command
+
+
+def check_supported(found: Mapping[str, str]) -> None:
+    """Refuse the global options of the AWS CLI that we cannot pass on to our calls."""
+    for name, advice in UNSUPPORTED_GLOBALS.items():
+        if name in found:
+            raise UsageError(
+                f"The AWS CLI does not pass --{name} on to its aliases, and aws-mfa-run cannot "
+                f"honour it when it reads it back: {advice}."
+            )
 
 
 def might_name_a_profile(arguments: list[str]) -> bool:

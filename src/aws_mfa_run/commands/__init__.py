@@ -75,6 +75,7 @@ class Context:
             self._aws_globals = parent_aws.find_alias_globals(
                 self.paths.alias_file, parent_aws.process_reader(self.env)
             )
+            parent_aws.check_supported(self._aws_globals)
         return self._aws_globals
 
     def files(self) -> tuple[IniText, IniText]:
