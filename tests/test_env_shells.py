@@ -35,3 +35,15 @@ def test_env_sets_the_session_and_ends_with_status_0(
     assert done.returncode == 0, done.stderr
     token = ready.ini_section(ready.credentials, "mfa")["aws_session_token"]
     assert done.stdout.splitlines() == ["ok default", "profile-gone", f"key={token}"]
+
+
+@pytest.mark.parametrize("shell", sorted(LINES))
+def test_a_failed_env_stops_the_next_command(bed: Bed, shell: str) -> None:
+    """No session, no terminal, no code: `--env` fails (exit 4), and `eval "$(...)" && next`
+    must not go on with whatever keys the shell had."""
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed (apt-get install {shell})")
+    bed.write_profiles()
+    done = bed.run(shell, "-c", LINES[shell].replace("ok", "went-on"))
+    assert "went-on" not in done.stdout, done.stdout
+    assert "aws-mfa-run:" in done.stderr and bed.fake.calls["GetSessionToken"] == 0
