@@ -98,7 +98,8 @@ def test_the_command_gets_an_endpoint_and_no_keys(ready: Bed) -> None:
     assert child["AWS_MFA_RUN_PROFILE"] == "default"
     assert child["AWS_REGION"] == child["AWS_DEFAULT_REGION"] == "eu-west-1"
     # The default profile's long-term keys would come before the endpoint in every SDK's chain.
-    assert child["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
+    hidden = child["AWS_SHARED_CREDENTIALS_FILE"]
+    assert hidden != str(ready.credentials) and not os.path.exists(hidden)
     # ... and no command line of ours carried the token.
     assert token not in " ".join(str(arg) for arg in done.args)
     # The endpoint ended with the command.
@@ -502,3 +503,18 @@ def test_the_profile_setting_makes_server_the_default(ready: Bed) -> None:
         "aws-mfa-run: mfa_server of profile 'default' must be true or false, not 'maybe'.\n"
     )
     assert ready.snapshot() == before
+
+
+def test_aws_configure_inside_says_it_cannot_write(ready: Bed) -> None:
+    """The hidden credentials file is one nothing can write: `aws configure set` inside fails
+    and says so, instead of writing a secret key (shown once by IAM) into nothing."""
+    login(ready)
+    before = ready.credentials.read_bytes()
+    script = f"{AWS} configure set aws_secret_access_key ShownOnlyOnce --profile ci"
+    done = ready.run(AWS_MFA_RUN, "--server", "sh", "-c", script)
+    assert done.returncode != 0 and done.stderr.strip(), done
+    assert ready.credentials.read_bytes() == before
+    # Every SDK still reads the hidden file as absent: the endpoint serves the call.
+    whoami = f"{AWS} sts get-caller-identity --query Arn --output text"
+    served = ready.run(AWS_MFA_RUN, "--server", "sh", "-c", whoami)
+    assert served.returncode == 0 and "user/alice" in served.stdout, served.stderr

@@ -87,6 +87,12 @@ def _default_profile_has_credentials(section: Mapping[str, str] | None) -> bool:
     return section is not None and any(section.get(key) for key in CREDENTIAL_KEYS)
 
 
+# A file every SDK reads as absent, and that nobody can write: keys that `aws configure` would
+# write into the hidden credentials file (/dev/null would take them and say nothing, and a new
+# secret key is shown once) make it fail and say so instead.
+HIDDEN_FILE = os.path.join(os.devnull, "hidden-by-aws-mfa-run")
+
+
 def server_environment(
     env: Mapping[str, str],
     *,
@@ -102,7 +108,7 @@ def server_environment(
 
     Without AWS_PROFILE an SDK uses the profile `default`, and keys found there come before the
     container provider in every SDK's chain: a credentials file (or config file) whose default
-    profile holds credentials is hidden from COMMAND (pointed at /dev/null), and its real path
+    profile holds credentials is hidden from COMMAND (pointed at HIDDEN_FILE), and its real path
     handed on in our own variable, so `aws mfa` and a nested aws-mfa-run still find it. Keys in
     a boto 2 config (`boto_configs`, read from `boto_config_paths`) come before the endpoint in
     botocore's chain: that config is hidden likewise (BOTO_CONFIG=/dev/null).
@@ -115,10 +121,10 @@ def server_environment(
     }
     if _default_profile_has_credentials(credentials.get("default")):
         child[REAL_CREDENTIALS_FILE_VARIABLE] = credentials.path
-        child["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+        child["AWS_SHARED_CREDENTIALS_FILE"] = HIDDEN_FILE
     if _default_profile_has_credentials(config_values("default", config)):
         child[REAL_CONFIG_FILE_VARIABLE] = config.path
-        child["AWS_CONFIG_FILE"] = os.devnull
+        child["AWS_CONFIG_FILE"] = HIDDEN_FILE
     if any((boto.get("Credentials") or {}).get("aws_access_key_id") for boto in boto_configs):
         child[BOTO_CONFIG] = os.devnull
     child[FULL_URI] = url
