@@ -74,7 +74,9 @@ def code_program(bed: Bed) -> str:
 
 
 def events(output: str) -> list[list]:
-    line = next(line for line in output.splitlines() if line.startswith("EVENTS "))
+    lines = [line for line in output.splitlines() if line.startswith("EVENTS ")]
+    assert lines, f"the command printed no events: {output!r}"
+    line = lines[0]
     return json.loads(line.removeprefix("EVENTS "))
 
 
@@ -143,6 +145,7 @@ def test_the_end_is_announced_ahead_and_the_session_served_until_it_ends(ready: 
         AWS_MFA_RUN, "--server", PYTHON, events_script(ready), str(end - time.time() + 3), "0.3",
         env={"TZ": zone}, timeout=90,
     )  # fmt: skip
+    assert "EVENTS " in done.stdout, (done.returncode, done.stderr)
     found = events(done.stdout)
     failed = failures(found)
     assert failed, found
@@ -212,6 +215,7 @@ def test_sts_down_while_credentials_are_valid_fails_no_call(ready: Bed) -> None:
         AWS_MFA_RUN, "--server", "-p", "admin", PYTHON, events_script(ready), "34", "0.3",
         timeout=120,
     )  # fmt: skip
+    assert "EVENTS " in done.stdout, (done.returncode, done.stderr)
     found = events(done.stdout)
     first_end = next(event[3] for event in found if event[1] == "ok")
     failed = failures(found)
@@ -238,6 +242,7 @@ def test_sts_hanging_holds_no_request_while_credentials_are_valid(ready: Bed) ->
         AWS_MFA_RUN, "--server", "-p", "admin", PYTHON, events_script(ready), "17", "0.3",
         timeout=60,
     )  # fmt: skip
+    assert "EVENTS " in done.stdout, (done.returncode, done.stderr)
     found = events(done.stdout)
     first_end = found[0][3]
     # Nothing valid is left END_MARGIN before the end: from then on calls may fail.
@@ -326,6 +331,7 @@ def test_a_denied_assume_role_is_tried_once_per_backoff_step(ready: Bed) -> None
         AWS_MFA_RUN, "--server", "-p", "admin", PYTHON, events_script(ready), "24", "0.2",
         timeout=60,
     )  # fmt: skip
+    assert "EVENTS " in done.stdout, (done.returncode, done.stderr)
     found = events(done.stdout)
     assert failures(found), found
     # Denied from about 2 s in: tries at 0, 3, 9 and 21 s of backoff at most (old: 8 or more).
