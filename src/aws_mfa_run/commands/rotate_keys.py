@@ -29,6 +29,7 @@ from aws_mfa_run.credentials.longterm import config_section, file_keys, long_ter
 from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
 from aws_mfa_run.inifile import IniText
+from aws_mfa_run.profiles import config_profiles
 from aws_mfa_run.settings import ROLE_SOURCE_MIN_REMAINING, Settings
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -96,42 +97,61 @@ def _store(
     backend: Any,
     state_dir: str,
 ) -> None:
-    """Put `new` where `old` is: the same file lines, or the keyring entry."""
+    """Put `new` where `old` is: the same file lines, or the keyring entry; only while that
+    place still holds `old`, read again right before (what replaced it meanwhile may be the
+    only copy of another key)."""
+    changed = ConfigError(
+        f"The keys of profile '{profile}' changed during the rotation; the new key "
+        f"{new.access_key_id} was not stored."
+    )
     if old.origin == KEYRING:
-        keyring_store.write(profile, new, backend)
+        if not keyring_store.replace(profile, new, backend, expected=old, state_dir=state_dir):
+            raise changed
         return
     with store._Locks(credentials_path, config_path, state_dir=state_dir):
         config, credentials = store.read_ini(config_path), store.read_ini(credentials_path)
         found = file_keys(profile, config, credentials)
         if found is None or not old.same_keys(found[0]):
-            raise ConfigError(
-                f"The keys of profile '{profile}' changed during the rotation; the new key "
-                f"{new.access_key_id} was not stored."
-            )
-        holder = credentials if found[1] == credentials.path else config
-        section = profile if holder is credentials else config_section(profile, config)
+            raise changed
+        holder_path = found[1]
+        section = profile if holder_path == credentials.path else config_section(profile, config)
         assert section is not None
-        text = inifile.edit_section(
-            holder, section, {KEY_ID: new.access_key_id, SECRET: new.secret_access_key}
-        )
-        files.write_atomic(holder.path, text, private=True, locked_directory=True)
+
+        def put_new(holder: IniText) -> str:
+            values = holder.get(section) or {}
+            if (values.get(KEY_ID), values.get(SECRET)) != old.pair:
+                raise changed
+            return inifile.edit_section(
+                holder, section, {KEY_ID: new.access_key_id, SECRET: new.secret_access_key}
+            )
+
+        store.edit_file(holder_path, put_new, private=True)
 
 
-def _held_anywhere(
-    key_id: str, profile: str, config_path: str, credentials_path: str, keyring: bool, backend: Any
-) -> bool:
-    """Whether either file (any profile, any line) or the profile's keyring entry names `key_id`:
-    read right before a key is deleted. A keyring that cannot be read counts as holding it."""
-    for path in (credentials_path, config_path):
-        if key_id in (files.read_text(path) or ""):
-            return True
-    if keyring:
+def _holder(key_id: str, config_path: str, credentials_path: str, backend: Any) -> str | None:
+    """Why `key_id` must not be deleted (it is still held), read right before a key is deleted:
+    either file names it (any profile, any line), or the keyring entry of any profile of the
+    files holds it (the keyring has one entry per profile). None when nothing holds it. What
+    cannot be read counts as holding it."""
+    texts = {path: files.read_text(path) or "" for path in (credentials_path, config_path)}
+    for path, text in texts.items():
+        if key_id in text:
+            return f"{path} still names it"
+    try:
+        credentials = inifile.parse(texts[credentials_path], credentials_path)
+        config = inifile.parse(texts[config_path], config_path)
+        if not keyring_store.is_available(backend):
+            return None  # no keyring at all: nothing can be stored in one
+    except ConfigError as error:
+        return f"{str(error).rstrip('.')}; so the keyring entries were not checked"
+    for name in dict.fromkeys([*credentials.sections, *config_profiles(config)]):
         try:
-            entry = keyring_store.read(profile, backend)
-        except ConfigError:
-            return True
-        return entry is not None and entry.access_key_id == key_id
-    return False
+            entry = keyring_store.read(name, backend)
+        except ConfigError as error:
+            return f"{str(error).rstrip('.')}; it may hold it"
+        if entry is not None and entry.access_key_id == key_id:
+            return f"the keyring entry of profile '{name}' still holds it"
+    return None
 
 
 def rotate_keys(
@@ -182,10 +202,8 @@ def rotate_keys(
                 caller=session, profile=profile, region=region, key_id=key_id, env=env
             )
 
-        def held(key_id: str) -> bool:
-            return _held_anywhere(
-                key_id, profile, paths.config, paths.credentials, old.origin == KEYRING, backend
-            )
+        def held(key_id: str) -> str | None:
+            return _holder(key_id, paths.config, paths.credentials, backend)
 
         keys = listed()
         if _finish_earlier_rotation(note, old, keys, delete, held, say):
@@ -238,11 +256,12 @@ def rotate_keys(
             )
         note.write({**recorded, "phase": STORED, "started": str(int(clock()))})
         where = "the OS keyring" if old.origin == KEYRING else "its file"
-        if held(old.access_key_id):
+        holder = held(old.access_key_id)
+        if holder:
             note.remove()
             say(
                 f"Stored the new key {key_id} of profile '{profile}' in {where}; the old key "
-                f"{old.access_key_id} is not deleted: a file still names it."
+                f"{old.access_key_id} is not deleted: {holder}."
             )
             return
         try:
@@ -265,7 +284,7 @@ def _finish_earlier_rotation(
     current: LongTermKeys,
     keys: dict[str, float],
     delete: Callable[[str], None],
-    held: Callable[[str], bool],
+    held: Callable[[str], str | None],
     say: Callable[[str], None],
 ) -> bool:
     """Complete what an interrupted rotation left. True when that completed a rotation.
@@ -279,11 +298,12 @@ def _finish_earlier_rotation(
         note.remove()  # no key was recorded as created: there is nothing of ours to delete
         return False
     if current.access_key_id == new:
-        if old in keys and not held(old):
+        holder = held(old) if old in keys else None
+        if old in keys and not holder:
             delete(old)
             say(f"Deleted the old key {old}, left by an interrupted rotation.")
         elif old in keys:
-            say(f"The old key {old} is not deleted: a file still names it.")
+            say(f"The old key {old} is not deleted: {holder}.")
         note.remove()
         say(f"The rotation of key {old} to {new} is complete; nothing more to do.")
         return True

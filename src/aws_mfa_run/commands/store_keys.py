@@ -5,12 +5,16 @@ Crash-safe: every step leaves the keys in at least one place, whole.
                   2. config file: `credential_process = aws-mfa-run --credential-process -p NAME`
                      (the file keys still win while they are there, in botocore and here);
                   3. credentials file: remove the two key lines.
+                  Every copy of the pair goes (the profile's section of either file); another
+                  pair (or half of one) beside it is refused before anything changes.
   --unstore-keys: 1. credentials file: the two key lines back; 2. config file: our
-                  credential_process removed; 3. keyring: the entry removed.
-Each file changes in one atomic write under the lock of its directory. After --store-keys,
-`aws --profile NAME` gets the profile's MFA session through that credential_process, which reads
-the keys from the keyring when it needs a new session (our own credential_process is never taken
-as a source of keys: see credentials/longterm.py).
+                  credential_process removed; 3. keyring: the entry removed, only while the
+                  files (read again under their lock) still hold the pair.
+Each file changes in one atomic write under its edit lock, made again on the new text when
+another tool (`aws configure set`) wrote the file meanwhile: its edit is never lost.
+After --store-keys, `aws --profile NAME` gets the profile's MFA session through that
+credential_process, which reads the keys from the keyring when it needs a new session (our own
+credential_process is never taken as a source of keys: see credentials/longterm.py).
 """
 
 from __future__ import annotations
@@ -86,20 +90,68 @@ def _typed_keys(
 def _add_own_process(profile: str, config_path: str, state_dir: str) -> None:
     """Our credential_process in the profile's config section (created when it has none)."""
     files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
-    with store._Locks(config_path, state_dir=state_dir):
-        config = _read(config_path)
-        process = _own_process_of(profile, config)
-        if process and not is_own_process(process):
-            raise ConfigError(
-                f"Profile '{profile}' got a credential_process of its own meanwhile; the keys "
-                "are in the keyring, but the config file was left as it is."
-            )
+
+    def add(config: inifile.IniText) -> str:
+        _check_no_foreign_process(profile, config)
         section = config_section(profile, config) or config_section_name(profile)
-        new_config = inifile.edit_section(
-            config, section, {PROCESS_KEY: own_process_command(profile)}
+        return inifile.edit_section(config, section, {PROCESS_KEY: own_process_command(profile)})
+
+    with store._Locks(config_path, state_dir=state_dir):
+        store.edit_file(config_path, add, private=False)
+
+
+def _check_no_foreign_process(profile: str, config: inifile.IniText) -> None:
+    process = _own_process_of(profile, config)
+    if process and not is_own_process(process):
+        raise ConfigError(
+            f"Profile '{profile}' got a credential_process of its own meanwhile; the keys "
+            "are in the keyring, but the config file was left as it is."
         )
-        if new_config != config.text():
-            files.write_atomic(config_path, new_config, private=False, locked_directory=True)
+
+
+def _profile_sections(
+    profile: str, config: inifile.IniText, credentials: inifile.IniText
+) -> list[tuple[inifile.IniText, str]]:
+    """The profile's sections that can hold keys: credentials file, then config file."""
+    places = [(credentials, profile)]
+    section = config_section(profile, config)
+    if section is not None:
+        places.append((config, section))
+    return places
+
+
+def _holds_copy(keys: LongTermKeys, ini: inifile.IniText, section: str) -> bool | None:
+    """True when the section holds exactly the pair `keys`, False when it holds no key line,
+    None when it holds other key lines (another pair, or half of one)."""
+    values = ini.get(section) or {}
+    found = values.get(KEY_ID), values.get(SECRET)
+    if found == (None, None):
+        return False
+    return True if found == keys.pair else None
+
+
+def _copies(
+    profile: str,
+    keys: LongTermKeys,
+    config: inifile.IniText,
+    credentials: inifile.IniText,
+    holder: str,
+) -> list[str]:
+    """The paths of the files whose section of the profile holds the pair `keys`. A file that
+    holds other key lines for the profile is refused, named: once the pair left, those would
+    become the profile's keys (or half of them)."""
+    found = []
+    for ini, section in _profile_sections(profile, config, credentials):
+        copy = _holds_copy(keys, ini, section)
+        if copy is None:
+            raise ConfigError(
+                f"Profile '{profile}' has other key lines in {ini.path} than its keys "
+                f"({keys.access_key_id}) in {holder}; remove the ones you no longer use, then "
+                "run --store-keys again."
+            )
+        if copy:
+            found.append(ini.path)
+    return found
 
 
 def store_keys(
@@ -143,12 +195,11 @@ def store_keys(
         # No keys on disk: the user types them, and they never touch a file (aws-vault's `add`).
         files.check_writable(config_path)  # before the user types anything
         typed = _typed_keys(profile, config_path, credentials_path, open_terminal)
-        if keyring_store.read(profile, backend) is not None:  # stored meanwhile: keep it
-            raise ConfigError(
+        if not keyring_store.replace(profile, typed, backend, expected=None, state_dir=state_dir):
+            raise ConfigError(  # stored meanwhile: keep it
                 f"The OS keyring got keys of profile '{profile}' meanwhile; the typed ones "
                 "were not stored."
             )
-        keyring_store.write(profile, typed, backend)
         _add_own_process(profile, config_path, state_dir)
         say(
             f"Stored the keys of profile '{profile}' ({typed.access_key_id}) in the OS keyring "
@@ -160,37 +211,60 @@ def store_keys(
         )
         return
     keys, holder = found
+    # Every copy of the pair goes: one left behind (say in the config file, readable by all as
+    # `aws configure` leaves it) would keep the secret on disk. Decided before anything changes.
+    holders = _copies(profile, keys, config, credentials, holder)
     # Both files will be written: refuse a read-only one before the secret goes anywhere new.
     files.check_writable(credentials_path)
     files.check_writable(config_path)
-    keyring_store.write(profile, keys, backend)
+    if not keyring_store.replace(profile, keys, backend, expected=None, state_dir=state_dir):
+        raise ConfigError(
+            f"The OS keyring got other keys of profile '{profile}' meanwhile; they were kept, "
+            "and the keys in the files were left where they are."
+        )
+
+    def changed() -> ConfigError:
+        return ConfigError(
+            f"The keys of profile '{profile}' changed while they were being stored; "
+            "run --store-keys again."
+        )
+
+    def edit_config(config: inifile.IniText) -> str:
+        # Step 2: our credential_process, and the pair out of the config file if it is there.
+        _check_no_foreign_process(profile, config)
+        section = config_section(profile, config) or config_section_name(profile)
+        copy = _holds_copy(keys, config, section)
+        if copy is None:
+            raise changed()
+        values: dict[str, str | None] = {PROCESS_KEY: own_process_command(profile)}
+        if copy:
+            values.update({KEY_ID: None, SECRET: None})
+        return inifile.edit_section(config, section, values)
+
+    def edit_credentials(credentials: inifile.IniText) -> str | None:
+        # Step 3: the pair out of the credentials file.
+        copy = _holds_copy(keys, credentials, profile)
+        if copy is None:
+            raise changed()
+        if not copy:
+            return None
+        return inifile.edit_section(credentials, profile, {KEY_ID: None, SECRET: None})
 
     files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
     with store._Locks(credentials_path, config_path, state_dir=state_dir):
-        config, credentials = _read(config_path), _read(credentials_path)
-        again = file_keys(profile, config, credentials)
-        if again is None or not keys.same_keys(again[0]):
-            raise ConfigError(
-                f"The keys of profile '{profile}' changed while they were being stored; "
-                "run --store-keys again."
-            )
-        section = config_section(profile, config) or config_section_name(profile)
-        # Step 2: the config file (and the keys, when that is where they are).
-        config_values: dict[str, str | None] = {PROCESS_KEY: own_process_command(profile)}
-        if holder == config.path:
-            config_values.update({KEY_ID: None, SECRET: None})
-        new_config = inifile.edit_section(config, section, config_values)
-        files.write_atomic(config_path, new_config, private=False, locked_directory=True)
-        # Step 3: the credentials file.
-        if holder == credentials.path:
-            values: dict[str, str | None] = {KEY_ID: None, SECRET: None}
-            new_credentials = inifile.edit_section(credentials, profile, values)
-            files.write_atomic(
-                credentials_path, new_credentials, private=True, locked_directory=True
-            )
+        again = _read(config_path), _read(credentials_path)
+        found_again = file_keys(profile, *again)
+        if found_again is None or not keys.same_keys(found_again[0]):
+            raise changed()
+        holders = _copies(profile, keys, *again, found_again[1])
+        note = store.edit_file(config_path, edit_config, private=False)
+        if credentials_path in holders:
+            note = store.edit_file(credentials_path, edit_credentials, private=True) or note
+    if note:
+        say(note)
     say(
         f"Moved the keys of profile '{profile}' ({keys.access_key_id}) into the OS keyring "
-        f"({keyring_store.backend_name(backend)}) and out of {holder}."
+        f"({keyring_store.backend_name(backend)}) and out of {' and '.join(holders)}."
     )
     say(
         f"{config_path} now says `credential_process = {own_process_command(profile)}` for it, "
@@ -219,35 +293,57 @@ def unstore_keys(
         raise ConfigError(f"The OS keyring holds no keys of profile '{profile}'.")
     files.ensure_directory(os.path.dirname(os.path.abspath(credentials_path)))
     files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
+
+    def other_keys(path: str) -> ConfigError:
+        return ConfigError(
+            f"Profile '{profile}' has other keys in {path} than the keyring; "
+            "remove the ones you no longer use first."
+        )
+
+    def put_back(credentials: inifile.IniText) -> str | None:
+        # Step 1: the keys back into the credentials file, unless a file holds them already
+        # (`config`: as read under the lock, below).
+        in_files = file_keys(profile, config, credentials)
+        if in_files is not None:
+            if not keys.same_keys(in_files[0]):
+                raise other_keys(in_files[1])
+            return None
+        values: dict[str, str | None] = {KEY_ID: keys.access_key_id, SECRET: keys.secret_access_key}
+        return inifile.edit_section(credentials, profile, values)
+
+    def remove_own_process(config: inifile.IniText) -> str | None:
+        # Step 2: our credential_process out of the config file.
+        section = config_section(profile, config)
+        process = _own_process_of(profile, config)
+        if section is None or not process or not is_own_process(process):
+            return None
+        return inifile.edit_section(config, section, {PROCESS_KEY: None})
+
     with store._Locks(credentials_path, config_path, state_dir=state_dir):
         config, credentials = _read(config_path), _read(credentials_path)
         found = file_keys(profile, config, credentials)
         if found is not None and not keys.same_keys(found[0]):
-            raise ConfigError(
-                f"Profile '{profile}' has other keys in {found[1]} than the keyring; "
-                "remove the ones you no longer use first."
-            )
-        # Step 1: the keys back into the credentials file.
+            raise other_keys(found[1])
+        note = store.edit_file(credentials_path, put_back, private=True)
+        store.edit_file(config_path, remove_own_process, private=False)
+        # Step 3: the keyring entry, only while the files, read again right before, hold the
+        # pair: another tool writing the credentials file from a reading older than our write
+        # takes the keys out of it again, and then the entry is their only copy.
+        found = file_keys(profile, _read(config_path), _read(credentials_path))
+        if found is not None and not keys.same_keys(found[0]):
+            raise other_keys(found[1])
         if found is None:
-            new_credentials = inifile.edit_section(
-                credentials,
-                profile,
-                {KEY_ID: keys.access_key_id, SECRET: keys.secret_access_key},
+            raise ConfigError(
+                f"The keys of profile '{profile}' ({keys.access_key_id}) are no longer in "
+                f"{credentials_path} (another program changed it meanwhile), so the OS keyring "
+                "entry, which holds them, was kept; run --unstore-keys again."
             )
-            files.write_atomic(
-                credentials_path, new_credentials, private=True, locked_directory=True
-            )
-        # Step 2: our credential_process out of the config file.
-        section = config_section(profile, config)
-        process = _own_process_of(profile, config)
-        if section is not None and process and is_own_process(process):
-            new_config = inifile.edit_section(config, section, {PROCESS_KEY: None})
-            files.write_atomic(config_path, new_config, private=False, locked_directory=True)
-    # Step 3: the keyring entry, if it still holds the keys now in the file.
-    keyring_store.delete(profile, backend, expected=keys)
+        keyring_store.delete(profile, backend, expected=keys, state_dir=state_dir)
+    if note:
+        say(note)
     say(
         f"Moved the keys of profile '{profile}' ({keys.access_key_id}) from the OS keyring back "
-        f"into {credentials_path}."
+        f"into {found[1]}."
     )
 
 

@@ -5,10 +5,19 @@ One entry per profile: service `aws-mfa-run`, user name the profile, and as its 
 object with both keys, so the pair is written (and replaced) in one step and is never half there.
 keyring picks the backend itself (PYTHON_KEYRING_BACKEND, its keyringrc.cfg, else the best the
 system offers); a backend object can be passed in instead.
+
+An entry may be the only copy of a key: it is replaced or removed only while it holds what the
+caller expects, read again right before, under a lock of ours on the entry (so that two runs of
+ours never both act on one reading; another program takes no lock of ours, and the fresh read is
+what guards against it).
 """
 
 from __future__ import annotations
 
+import os
+
+from aws_mfa_run import files
+from aws_mfa_run.credentials import state
 from aws_mfa_run.credentials.keys import KEYRING, LongTermKeys, checked_keys
 from aws_mfa_run.errors import ConfigError
 
@@ -57,6 +66,17 @@ def backend_name(backend: Any = None) -> str:
     return f"{type(found).__module__}.{type(found).__name__}"
 
 
+def is_available(backend: Any = None) -> bool:
+    """False when keyring found no backend at all (its `fail` one): nothing can be stored in
+    it, and every read would fail."""
+    found = _backend(backend)
+    try:
+        from keyring.backends import fail
+    except ImportError:
+        return True
+    return not isinstance(found, fail.Keyring)
+
+
 def read(profile: str, backend: Any = None) -> LongTermKeys | None:
     """The profile's keys in the keyring, None when it holds none; ConfigError when the keyring
     cannot be used or its entry is damaged."""
@@ -102,18 +122,50 @@ def write(profile: str, keys: LongTermKeys, backend: Any = None) -> None:
         )
 
 
-def delete(profile: str, backend: Any = None, *, expected: LongTermKeys) -> None:
+def _entry_lock(profile: str, state_dir: str) -> files.locked:
+    """Our lock on the profile's entry, in our own 0700 state directory."""
+    locks = os.path.join(state_dir, state.LOCKS)
+    files.ensure_private_directories(state_dir, locks)
+    name = f"keyring-{state.key_hash('keyring', SERVICE, profile)}.lock"
+    return files.locked(os.path.join(locks, name))
+
+
+def replace(
+    profile: str,
+    keys: LongTermKeys,
+    backend: Any = None,
+    *,
+    expected: LongTermKeys | None,
+    state_dir: str,
+) -> bool:
+    """Write `keys` as the profile's entry (and read them back) only while the entry holds the
+    `expected` keys (None: no entry at all) or `keys` already. False, with nothing written, when
+    it holds anything else: that entry may be someone's only copy of a key."""
+    found = _backend(backend)
+    with _entry_lock(profile, state_dir):
+        current = read(profile, found)
+        if keys.same_keys(current):
+            return True
+        as_expected = current is None if expected is None else expected.same_keys(current)
+        if not as_expected:
+            return False
+        write(profile, keys, found)
+    return True
+
+
+def delete(profile: str, backend: Any = None, *, expected: LongTermKeys, state_dir: str) -> None:
     """Remove the profile's entry (none there is fine) while it holds the `expected` keys, read
     right before: an entry that changed meanwhile may be someone's only copy of a key."""
     found = _backend(backend)
-    current = read(profile, found)
-    if current is None:
-        return
-    if not expected.same_keys(current):
-        raise ConfigError(
-            f"The keyring entry of profile '{profile}' changed meanwhile; it was left as it is."
-        )
-    try:
-        found.delete_password(SERVICE, profile)
-    except Exception as error:
-        raise _failed(error, "remove the entry") from None
+    with _entry_lock(profile, state_dir):
+        current = read(profile, found)
+        if current is None:
+            return
+        if not expected.same_keys(current):
+            raise ConfigError(
+                f"The keyring entry of profile '{profile}' changed meanwhile; it was left as it is."
+            )
+        try:
+            found.delete_password(SERVICE, profile)
+        except Exception as error:
+            raise _failed(error, "remove the entry") from None

@@ -339,6 +339,30 @@ def remove_session(
     return result
 
 
+def edit_file(
+    path: str, edit: Callable[[inifile.IniText], str | None], *, private: bool
+) -> str | None:
+    """Replace `path` with `edit` of its current text (None: nothing to change), made again on
+    the new text whenever another tool wrote the file between our read and our rename, so that
+    its edit is never lost. `edit` re-checks what it relies on each time (raising ConfigError to
+    give up). The caller holds the file's edit lock. Returns write_atomic's note."""
+    for attempt in range(files.CHANGED_FILE_ATTEMPTS):
+        ini = read_ini(path)
+        ini.validate()
+        new_text = edit(ini)
+        if new_text is None or new_text == ini.text():
+            return None
+        try:
+            return files.write_atomic(
+                path, new_text, private=private, locked_directory=True, based_on=ini.text()
+            )
+        except files.FileChangedError:
+            if attempt + 1 == files.CHANGED_FILE_ATTEMPTS:
+                raise
+            files.pause_after_change()
+    return None  # not reached: the last attempt returns or raises
+
+
 def save_mfa_serial(config_path: str, profile: str, serial: str, state_dir: str) -> None:
     """Remember a discovered device as `mfa_serial` in the source profile's config section."""
     _ensure_parent(config_path)
