@@ -24,6 +24,18 @@ if TYPE_CHECKING:
 
 MALFORMED = "AWS returned malformed credentials; nothing was written. Try again later."
 
+# The longest sessions AWS gives (STS API reference): GetSessionToken 129,600 seconds (36 hours),
+# AssumeRole 12 hours. An answer ending later is refused, not stored for days or forever.
+GET_SESSION_TOKEN_LONGEST = 129_600
+ASSUME_ROLE_LONGEST = 12 * 3600
+# AWS refuses a request signed more than 15 minutes off its clock, so an answer we received came
+# from a clock at most this far from ours: a 36-hour session may end that much after 36 hours.
+CLOCK_SKEW_ALLOWED = 15 * 60
+# STS documents a session token limit of 4,096 bytes (typical tokens are a few hundred to a few
+# thousand characters); twice that leaves room for a future increase while a token of hundreds of
+# kilobytes, which would bloat every file, environment and request it goes into, is refused.
+SESSION_TOKEN_LONGEST = 8192
+
 
 class SessionCredentials:
     """Temporary keys and when they end (epoch seconds, UTC). repr() never shows the secrets."""
@@ -52,6 +64,7 @@ class SessionCredentials:
             is_access_key_id(self.access_key_id)
             and is_secret_text(self.secret_access_key)
             and is_secret_text(self.session_token)
+            and len(self.session_token) <= SESSION_TOKEN_LONGEST
         )
 
     def remaining(self, now: float) -> float:
@@ -66,10 +79,17 @@ class SessionCredentials:
         return self.expiration - now > self.margin(wanted, floor)
 
 
-def checked(credentials: SessionCredentials, now: float) -> SessionCredentials:
-    """`credentials`, issued `now`, if every value is well formed and they end in the future;
-    else our error (exit 6: a broken or hostile endpoint, nothing is written)."""
-    if not credentials.well_formed() or credentials.expiration <= now:
+def checked(
+    credentials: SessionCredentials, now: float, longest: float = GET_SESSION_TOKEN_LONGEST
+) -> SessionCredentials:
+    """`credentials`, issued `now`, if every value is well formed and they end in the future but
+    within `longest` seconds (the longest session of the call that gave them); else our error
+    (exit 6: a broken or hostile endpoint, nothing is written)."""
+    if (
+        not credentials.well_formed()
+        or credentials.expiration <= now
+        or credentials.expiration > now + longest + CLOCK_SKEW_ALLOWED
+    ):
         raise AwsUnreachableError(MALFORMED)
     return SessionCredentials(
         credentials.access_key_id,
