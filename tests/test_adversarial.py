@@ -395,8 +395,8 @@ def test_permission_denied_as_an_unprivileged_user(world_for_nobody: Bed) -> Non
 
 
 def test_spent_codes_of_different_devices_written_at_once_are_all_kept(tmp_path) -> None:
-    # Fetches for different profiles hold different locks, and may remember their codes at the
-    # same instant: each must still find its own entry afterwards.
+    # Fetches for different profiles hold different locks, and may record their codes at the
+    # same instant: each must still find its own entries afterwards.
     writers = 12
     script = (
         "import sys, time\n"
@@ -405,7 +405,7 @@ def test_spent_codes_of_different_devices_written_at_once_are_all_kept(tmp_path)
         "time.sleep(max(0, start - time.time()))\n"
         "for round in range(5):\n"
         "    spent = codes.SpentCodes(sys.argv[1] + '/used-codes')\n"
-        "    spent.remember(f'dev-{sys.argv[3]}', '123456', 1000 + round)\n"
+        "    assert spent.claim(f'dev-{sys.argv[3]}', f'12345{round}', 1000 + round) is None\n"
     )
     start = time.time() + 1.0
     processes = [
@@ -414,5 +414,9 @@ def test_spent_codes_of_different_devices_written_at_once_are_all_kept(tmp_path)
     ]
     assert [process.wait(timeout=60) for process in processes] == [0] * writers
     spent = codes.SpentCodes(str(tmp_path / "used-codes"))
-    kept = [n for n in range(writers) if spent.was_spent(f"dev-{n}", "123456", 1004)]
+    kept = [
+        n
+        for n in range(writers)
+        if all(spent.was_spent(f"dev-{n}", f"12345{round}", 1004) for round in range(5))
+    ]
     assert kept == list(range(writers))

@@ -69,6 +69,13 @@ class SessionTokenCall:
         self._thread = threading.Thread(target=build, daemon=True)
         self._thread.start()
 
+    def ready(self) -> None:
+        """Wait for the client; its builder's error, if any, is raised here, before the code
+        is sent."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
     def get_session_token(
         self,
         *,
@@ -77,9 +84,7 @@ class SessionTokenCall:
         duration: int | None,
         clock: Callable[[], float] = time.time,
     ) -> SessionCredentials:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+        self.ready()
         arguments: dict[str, Any] = {"SerialNumber": serial, "TokenCode": code}
         if duration is not None:
             arguments["DurationSeconds"] = duration
