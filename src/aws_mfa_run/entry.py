@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from aws_mfa_run.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, MfaRunError
+from aws_mfa_run.prctl import forbid_core_dumps
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -61,6 +62,9 @@ def run(argv: list[str], env: Mapping[str, str]) -> int:
 def main(argv: list[str], env: dict[str, str]) -> int:
     from aws_mfa_run.commands import say
 
+    # Before any secret is read: a core dump (SIGQUIT at a prompt, a crash) of any mode would
+    # hold the long-term keys or a session. exec resets it: the command keeps its own.
+    forbid_core_dumps(limit=False)
     try:
         return run(argv, env)
     except MfaRunError as error:
