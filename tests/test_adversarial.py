@@ -167,29 +167,66 @@ def test_32_writers_and_32_readers(bed: Bed) -> None:
     )
 
 
-def lock_waiters(bed: Bed) -> int:
-    """How many processes wait for one of aws-mfa-run's fetch locks: a waiter polls the lock
-    with the file open (so that its wait is bounded), the holder holds it (Linux: /proc)."""
-    locks = {str(path) for path in (bed.aws_dir / "aws-mfa-run" / "locks").glob("*.lock")}
-    openers: dict[str, set[str]] = {lock: set() for lock in locks}
-    for descriptor in Path("/proc").glob("[0-9]*/fd/*"):
-        try:
-            target = os.readlink(descriptor)
-        except OSError:
-            continue
-        if target in openers:
-            openers[target].add(descriptor.parent.parent.name)
-    return sum(max(len(pids) - 1, 0) for pids in openers.values())
+class LockOpens:
+    """Counts the opens of each fetch lock file (inotify IN_OPEN on the locks directory): a
+    waiter polls the lock with the file open, the holder holds it, so three processes that
+    reached one lock opened it three times. /proc/PID/fd would name the openers, but is closed
+    to a user who is not root: aws-mfa-run is not dumpable. inotify merges an event into an
+    identical one not read yet: opens must come further apart than the reads."""
+
+    IN_OPEN = 0x20
+
+    def __init__(self, locks: Path) -> None:
+        import ctypes
+
+        locks.parent.mkdir(mode=0o700, exist_ok=True)
+        locks.mkdir(mode=0o700, exist_ok=True)
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        assert self.fd >= 0, os.strerror(ctypes.get_errno())
+        added = self.libc.inotify_add_watch(self.fd, str(locks).encode(), self.IN_OPEN)
+        assert added >= 0, os.strerror(ctypes.get_errno())
+        self.opens: dict[str, int] = {}
+
+    def waiters(self) -> int:
+        """How many processes wait for a lock held by another: opens of one lock file, less
+        its holder's."""
+        import struct
+
+        while True:
+            try:
+                events = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            at = 0
+            while at < len(events):
+                _, mask, _, size = struct.unpack_from("iIII", events, at)
+                name = events[at + 16 : at + 16 + size].rstrip(b"\0").decode()
+                at += 16 + size
+                if mask & self.IN_OPEN and name.endswith(".lock"):
+                    self.opens[name] = self.opens.get(name, 0) + 1
+        return max([count - 1 for count in self.opens.values()], default=0)
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 def test_ctrl_c_with_two_waiters_leaves_no_lock(ready: Bed) -> None:
-    write_makefile(ready.root, {target: f"{AWS_MFA_RUN} true" for target in "abc"})
-    child = ready.spawn("make", "-j3")
-    child.expect_exact("MFA code for ")
-    deadline = time.monotonic() + 20
-    while lock_waiters(ready) < 2:  # the other two must be waiting on the lock
-        assert time.monotonic() < deadline, "the other two runs never waited on the lock"
-        time.sleep(0.05)
+    # Started half a second apart (see LockOpens), all three still run at once.
+    recipes = {
+        target: f"sleep {delay}; {AWS_MFA_RUN} true" for target, delay in zip("abc", (0, 0.5, 1))
+    }
+    write_makefile(ready.root, recipes)
+    lock_opens = LockOpens(ready.aws_dir / "aws-mfa-run" / "locks")
+    try:
+        child = ready.spawn("make", "-j3")
+        child.expect_exact("MFA code for ")
+        deadline = time.monotonic() + 20
+        while lock_opens.waiters() < 2:  # the other two must be waiting on the lock
+            assert time.monotonic() < deadline, "the other two runs never waited on the lock"
+            time.sleep(0.05)
+    finally:
+        lock_opens.close()
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()
@@ -399,8 +436,8 @@ def test_permission_denied_as_an_unprivileged_user(world_for_nobody: Bed) -> Non
 
 
 def test_spent_codes_of_different_devices_written_at_once_are_all_kept(tmp_path) -> None:
-    # Fetches for different profiles hold different locks, and may remember their codes at the
-    # same instant: each must still find its own entry afterwards.
+    # Fetches for different profiles hold different locks, and may record their codes at the
+    # same instant: each must still find its own entries afterwards.
     writers = 12
     script = (
         "import sys, time\n"
@@ -409,7 +446,7 @@ def test_spent_codes_of_different_devices_written_at_once_are_all_kept(tmp_path)
         "time.sleep(max(0, start - time.time()))\n"
         "for round in range(5):\n"
         "    spent = codes.SpentCodes(sys.argv[1] + '/used-codes')\n"
-        "    spent.remember(f'dev-{sys.argv[3]}', '123456', 1000 + round)\n"
+        "    assert spent.claim(f'dev-{sys.argv[3]}', f'12345{round}', 1000 + round) is None\n"
     )
     start = time.time() + 1.0
     processes = [
@@ -418,5 +455,9 @@ def test_spent_codes_of_different_devices_written_at_once_are_all_kept(tmp_path)
     ]
     assert [process.wait(timeout=60) for process in processes] == [0] * writers
     spent = codes.SpentCodes(str(tmp_path / "used-codes"))
-    kept = [n for n in range(writers) if spent.was_spent(f"dev-{n}", "123456", 1004)]
+    kept = [
+        n
+        for n in range(writers)
+        if all(spent.was_spent(f"dev-{n}", f"12345{round}", 1004) for round in range(5))
+    ]
     assert kept == list(range(writers))

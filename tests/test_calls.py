@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -72,6 +73,61 @@ def test_calls_without_a_code_keep_botocores_retries(ready: Bed) -> None:
     assert ready.fake.calls["ListMFADevices"] == 2
     assert ready.fake.calls["AssumeRole"] == 2
     assert ready.fake.calls["GetSessionToken"] == 1
+
+
+# ---- answers are bounded before anything is written ---------------------------------------------
+
+
+def _in_hours(hours: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + hours * 3600))
+
+
+# Answers within what AWS documents, but for its bounds: GetSessionToken lasts at most 36 hours,
+# AssumeRole 12; a session token is typically under 4,096 bytes (aws-mfa-run takes up to 65,536).
+OUT_OF_BOUNDS = {
+    "ends in 37 hours": ("GetSessionToken", {"Expiration": _in_hours(37)}),
+    "ends in 9999": ("GetSessionToken", {"Expiration": "9999-12-31T23:59:59Z"}),
+    "token of 200 KB": ("GetSessionToken", {"SessionToken": "A" * 200_000}),
+    "token of 65,537": ("GetSessionToken", {"SessionToken": "A" * 65_537}),
+    "role ends in 13 hours": ("AssumeRole", {"Expiration": _in_hours(13)}),
+    "role token of 200 KB": ("AssumeRole", {"SessionToken": "A" * 200_000}),
+}
+
+
+@pytest.mark.parametrize("answer", OUT_OF_BOUNDS)
+def test_an_answer_beyond_what_aws_gives_is_malformed(ready: Bed, answer: str) -> None:
+    call, tamper = OUT_OF_BOUNDS[answer]
+    ready.fake.add_role("admin", ready.alice)
+    with ready.config.open("a") as handle:
+        handle.write(
+            "[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/admin\n"
+            "source_profile = default\n"
+        )
+    if call == "AssumeRole":
+        assert ready.run(AWS_MFA_RUN, "--login", ready.fresh_code()).returncode == 0
+    before = ready.snapshot()
+    ready.fake.tamper = tamper
+    done = ready.run(AWS_MFA_RUN, "-p", "admin", "--token-code", ready.fresh_code(), "true")
+    assert done.returncode == 6, done.stderr
+    assert "malformed" in done.stderr and "nothing was written" in done.stderr
+    assert ready.fake.calls[call] == 1
+    assert ready.snapshot() == before
+    roles = ready.aws_dir / "aws-mfa-run" / "roles"
+    assert not roles.exists() or list(roles.iterdir()) == []
+
+
+def test_answers_at_aws_bounds_are_kept(ready: Bed) -> None:
+    """The longest session AWS gives, as ended by a clock 10 minutes ahead of ours (AWS takes
+    requests up to 15 minutes off), and a token of the longest length aws-mfa-run takes."""
+    ready.fake.session_lifetime = 129_600 + 600
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "--duration", "129600")
+    assert done.returncode == 0, done.stderr
+    assert "(36h 09m left)" in done.stderr or "(36h 10m left)" in done.stderr, done.stderr
+    ready.fake.session_lifetime = None
+    ready.fake.tamper = {"SessionToken": "A" * 65_536}
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "--force")
+    assert done.returncode == 0, done.stderr
+    assert ready.ini_section(ready.credentials, "mfa")["aws_session_token"] == "A" * 65_536
 
 
 # ---- every client refuses a blank CA bundle ----------------------------------------------------

@@ -81,7 +81,7 @@ def test_codes_are_normalised() -> None:
 def test_spent_mfa_process_code_waits_for_the_next_one(tmp_path) -> None:
     spent = codes.SpentCodes(str(tmp_path / "used-codes"))
     now = [1000.0]
-    spent.remember("dev", "111111", now[0])
+    assert spent.claim("dev", "111111", now[0]) is None  # recorded as sent by an earlier run
     answers = iter(["111111", "222222"])
     slept: list[float] = []
     said: list[str] = []

@@ -41,69 +41,138 @@ def seconds_to_next_code(now: float) -> int:
 
 
 class SpentCodes:
-    """The codes sent per device, accepted or rejected, in a private file of ours: one
-    `SERIAL CODE EPOCH [rejected]` per line, kept for SPENT_CODE_MEMORY. A code once sent is
-    never sent again: AWS takes each code once, and one it rejected stays wrong. The memory is no
-    secret (the codes are spent), so it outlives --logout.
+    """The codes sent per device in a private file of ours: one `SERIAL CODE EPOCH [STATE]` per
+    line, kept for SPENT_CODE_MEMORY. STATE is `sent` (recorded before the request left; no
+    answer yet, or none will come: the run was stopped), `rejected`, or nothing (accepted).
+
+    A code once sent is never sent again: AWS takes each code once, and one it rejected stays
+    wrong. So a code is recorded before it is sent, and whether it is spent is checked in the
+    same step, under the file's lock (`claim`): of two runs that got the same code at once (two
+    profiles of one device under make -j), the one that records it sends it and the other does
+    not. A code that then never left this computer is forgotten again (`forget`). The memory is
+    no secret (the codes are spent), so it outlives --logout.
 
     Plain lines, not JSON: the one process that fetches under make -j would pay json's import.
     """
 
+    SENT = "sent"
     REJECTED = "rejected"
+    USED = "used"  # accepted: no STATE on its line
 
     def __init__(self, path: str) -> None:
         self.path = path
+        # The codes this object recorded as sent (serial, code) -> when: only those are its own
+        # to settle or forget, never another run's record of the same code.
+        self._claimed: dict[tuple[str, str], int] = {}
 
-    def _load(self) -> list[tuple[str, str, int, bool]]:
+    def _load(self) -> list[tuple[str, str, int, str]]:
         entries = []
         for line in (files.read_text(self.path) or "").splitlines():
             fields = line.split()
             if len(fields) in (3, 4) and fields[2].isascii() and fields[2].isdigit():
-                rejected = len(fields) == 4 and fields[3] == self.REJECTED
-                entries.append((fields[0], fields[1], int(fields[2]), rejected))
+                state = fields[3] if len(fields) == 4 else self.USED
+                if state not in (self.SENT, self.REJECTED):
+                    state = self.USED
+                entries.append((fields[0], fields[1], int(fields[2]), state))
         return entries
 
     def outcome(self, serial: str, code: str, now: float) -> str | None:
-        """ "rejected" or "used" when `code` was sent for `serial` lately, else None."""
+        """`sent`, `rejected` or `used` when `code` was sent for `serial` lately, else None."""
         found = None
-        for name, sent, when, rejected in self._load():
+        for name, sent, when, state in self._load():
             if name == serial and sent == code and now - when < SPENT_CODE_MEMORY:
-                found = self.REJECTED if rejected else "used"
+                found = state
         return found
 
     def was_spent(self, serial: str, code: str, now: float) -> bool:
         return self.outcome(serial, code, now) is not None
 
-    def remember(self, serial: str, code: str, now: float, rejected: bool = False) -> None:
+    def claim(self, serial: str, code: str, now: float) -> str | None:
+        """Record `code` as sent for `serial`, before it is sent, and return None; or, when it
+        was sent lately (by this run or another), record nothing and return its outcome."""
+        found: list[str] = []
+
+        def change(entries: list[tuple[str, str, int, str]]) -> bool:
+            for name, sent, when, state in entries:
+                if (name, sent) == (serial, code) and now - when < SPENT_CODE_MEMORY:
+                    found.append(state)
+            if found:
+                return False
+            entries.append((serial, code, int(now), self.SENT))
+            return True
+
+        self._rewrite(now, change)
+        if found:
+            return found[-1]
+        self._claimed[(serial, code)] = int(now)
+        return None
+
+    def settle(self, serial: str, code: str, now: float, *, rejected: bool) -> None:
+        """AWS answered: our record of `code` becomes accepted or rejected."""
+        state = self.REJECTED if rejected else self.USED
+        self._change_own(serial, code, now, state)
+
+    def forget(self, serial: str, code: str, now: float) -> None:
+        """`code` never left this computer: our record of it goes, and the code stays usable."""
+        self._change_own(serial, code, now, None)
+        self._claimed.pop((serial, code), None)
+
+    def holds_sent_codes(self) -> bool:
+        """Whether this object recorded a code as sent and has not forgotten it since."""
+        return bool(self._claimed)
+
+    def _change_own(self, serial: str, code: str, now: float, state: str | None) -> None:
+        """Our own record of `code` (sent by this object, and still `sent`) takes `state`, or
+        goes with None; anything else, another run's record above all, is left alone."""
+        when = self._claimed.get((serial, code))
+        if when is None:
+            return
+        own = (serial, code, when, self.SENT)
+
+        def change(entries: list[tuple[str, str, int, str]]) -> bool:
+            if own not in entries:
+                return False
+            at = entries.index(own)
+            if state is None:
+                del entries[at]
+            else:
+                entries[at] = (serial, code, when, state)
+            return True
+
+        self._rewrite(now, change)
+
+    def _rewrite(
+        self, now: float, change: Callable[[list[tuple[str, str, int, str]]], bool]
+    ) -> None:
+        """Read, `change` (True: write) and write the memory as one step. Fetches for different
+        profiles hold different locks: this one is shared by all, so that no two of them record
+        the same code, nor drop each other's entries."""
         files.ensure_directory(os.path.dirname(self.path))
-        # Fetches for different profiles hold different locks: this read-modify-write needs its
-        # own, or two of them at once would each drop the other's entry.
         with files.locked_directory_of(self.path):
-            entries = [
-                entry
-                for entry in self._load()
-                if now - entry[2] < SPENT_CODE_MEMORY and entry[:2] != (serial, code)
-            ]
-            entries.append((serial, code, int(now), rejected))
+            entries = [entry for entry in self._load() if now - entry[2] < SPENT_CODE_MEMORY]
+            if not change(entries):
+                return
             text = "".join(
-                f"{name} {sent} {when}{' ' + self.REJECTED if bad else ''}\n"
-                for name, sent, when, bad in entries
+                f"{name} {sent} {when}{'' if state == self.USED else ' ' + state}\n"
+                for name, sent, when, state in entries
             )
             files.write_atomic(self.path, text, private=True, locked_directory=True)
 
 
-def _spent_message(serial: str, now: float, spent: SpentCodes, code: str) -> str:
-    """Why `code` is not sent: AWS took it already, or rejected it (a code is sent once)."""
-    if spent.outcome(serial, code, now) == SpentCodes.REJECTED:
+def _spent_message(serial: str, now: float, outcome: str) -> str:
+    """Why a code is not sent: AWS took it already, rejected it, or may have taken it."""
+    wait = f"wait {quantity(seconds_to_next_code(now), 'second')} for the next code."
+    if outcome == SpentCodes.REJECTED:
         return (
             f"That code was already sent for {serial} and AWS rejected it; a code is never sent "
-            f"twice: check the device, and wait {seconds_to_next_code(now)} seconds for the "
-            "next code."
+            f"twice: check the device, and {wait}"
         )
-    return (
-        f"That code was already used for {serial}, and AWS accepts each code once; "
-        f"wait {quantity(seconds_to_next_code(now), 'second')} for the next code."
-    )
+    if outcome == SpentCodes.SENT:
+        return (
+            f"That code was already sent for {serial} (by another run, or by one stopped before "
+            f"AWS answered), and AWS accepts each code once; {wait}"
+        )
+    return f"That code was already used for {serial}, and AWS accepts each code once; {wait}"
 
 
 def run_mfa_process(command: str, profile: str) -> str:
@@ -134,14 +203,16 @@ def obtain_code(
     stale_note: str | None = None,
     prompt_program: str | None = None,
 ) -> str:
-    """A fresh code for `serial`, from the first source that has one."""
+    """A fresh code for `serial`, from the first source that has one, recorded in `spent` as
+    sent (see SpentCodes.claim): the caller sends it, or forgets it if it cannot."""
     if given is not None:
-        if spent.was_spent(serial, given, clock()):
-            raise AwsRefusedError(_spent_message(serial, clock(), spent, given))
+        outcome = spent.claim(serial, given, clock())
+        if outcome is not None:
+            raise AwsRefusedError(_spent_message(serial, clock(), outcome))
         return given
     if mfa_process:
         code = run_process(mfa_process, profile)
-        if spent.was_spent(serial, code, clock()):
+        if spent.claim(serial, code, clock()) is not None:
             wait = seconds_to_next_code(clock()) + 1
             say(
                 f"The code from mfa_process was just used; waiting {quantity(wait, 'second')} "
@@ -149,8 +220,9 @@ def obtain_code(
             )
             sleep(wait)
             code = run_process(mfa_process, profile)
-            if spent.was_spent(serial, code, clock()):
-                raise AwsRefusedError(_spent_message(serial, clock(), spent, code))
+            outcome = spent.claim(serial, code, clock())
+            if outcome is not None:
+                raise AwsRefusedError(_spent_message(serial, clock(), outcome))
         return code
     try:
         terminal = open_terminal()
@@ -163,8 +235,9 @@ def obtain_code(
                     code = normalize(answer)
                 except UsageError as error:
                     return None, str(error)
-                if spent.was_spent(serial, code, clock()):
-                    return None, _spent_message(serial, clock(), spent, code)
+                outcome = spent.claim(serial, code, clock())
+                if outcome is not None:
+                    return None, _spent_message(serial, clock(), outcome)
                 return code, None
 
             question = f"MFA code for {serial}:"
@@ -185,8 +258,9 @@ def obtain_code(
             except UsageError as error:
                 terminal.tell(str(error))
                 continue
-            if spent.was_spent(serial, code, clock()):
-                terminal.tell(_spent_message(serial, clock(), spent, code))
+            outcome = spent.claim(serial, code, clock())
+            if outcome is not None:
+                terminal.tell(_spent_message(serial, clock(), outcome))
                 continue
             return code
     finally:

@@ -15,6 +15,7 @@ from aws_mfa_run import __version__
 from aws_mfa_run.arguments import USAGE, parse_arguments
 from aws_mfa_run.commands import Context, say
 from aws_mfa_run.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, MfaRunError
+from aws_mfa_run.prctl import forbid_core_dumps
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -58,6 +59,9 @@ def run(argv: list[str], env: Mapping[str, str]) -> int:
 
 def main(argv: list[str], env: dict[str, str]) -> int:
 
+    # Before any secret is read: a core dump (SIGQUIT at a prompt, a crash) of any mode would
+    # hold the long-term keys or a session. exec resets it: the command keeps its own.
+    forbid_core_dumps(limit=False)
     try:
         return run(argv, env)
     except MfaRunError as error:

@@ -238,11 +238,20 @@ def _lock_holder(fd: int) -> str:
                 fields = line.split()
                 if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == inode:
                     pid = fields[4]
-                    owner = os.stat(f"/proc/{pid}").st_uid
-                    return f"process {pid} (uid {owner})"
+                    return f"process {pid} (uid {_uid_of(pid)})"
     except (OSError, ValueError):
         pass
     return "another process"
+
+
+def _uid_of(pid: str) -> str:
+    """The real uid of process `pid`, from /proc/PID/status: the owner of /proc/PID is root for a
+    process that is not dumpable (every aws-mfa-run of the full path)."""
+    with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
+        for line in handle:
+            if line.startswith("Uid:"):
+                return line.split()[1]
+    raise ValueError(pid)
 
 
 def locked_directory_of(path: str) -> locked:

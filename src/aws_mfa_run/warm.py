@@ -52,6 +52,12 @@ KEY_SOURCE = "aws_mfa_run_source_profile"
 KEY_WRITTEN = "aws_mfa_run_key_id"
 KEY_MIN_REMAINING = "mfa_min_remaining"
 
+# STS's reference says a token's size is not fixed and "typically less than 4096 bytes", and asks
+# clients to assume no maximum. We take 16 times that, but refuse what would break the programs
+# we hand it to: Linux takes at most 128 KiB for one environment variable (a 200 KB token made
+# every wrapped command fail with "Argument list too long").
+SESSION_TOKEN_LONGEST = 65_536
+
 # Everything that could make an SDK pick other credentials than the session we hand it.
 REMOVED = (
     "AWS_ACCESS_KEY_ID",
@@ -147,6 +153,16 @@ def is_access_key_id(value: str) -> bool:
 def is_secret_text(value: str) -> bool:
     """Printable ASCII without whitespace: what secret keys and session tokens are made of."""
     return bool(value) and all("!" <= ch <= "~" for ch in value)
+
+
+def is_session(key_id: str, secret: str, token: str) -> bool:
+    """Whether the three values make a session we keep or hand on (SESSION_TOKEN_LONGEST)."""
+    return (
+        is_access_key_id(key_id)
+        and is_secret_text(secret)
+        and is_secret_text(token)
+        and len(token) <= SESSION_TOKEN_LONGEST
+    )
 
 
 def reuse_margin(expiration: float, issued: float | None, wanted: float, floor: float = 0) -> float:
@@ -393,9 +409,7 @@ def _inherited(profile: str, env: Mapping[str, str], now: float) -> bool:
     secret, token = env.get("AWS_SECRET_ACCESS_KEY", ""), env.get("AWS_SESSION_TOKEN", "")
     return bool(
         expiration is not None
-        and is_access_key_id(key_id)
-        and is_secret_text(secret)
-        and is_secret_text(token)
+        and is_session(key_id, secret, token)
         and expiration - now > reuse_margin(expiration, None, DEFAULT_MIN_REMAINING)
     )
 
@@ -499,9 +513,7 @@ def _stored_session(
         raise _NotWarm("no session of ours")
     expiration = parse_utc(stored.get(KEY_EXPIRATION, ""))
     key_id, secret, token = stored.get(KEY_ID, ""), stored.get(SECRET, ""), stored.get(TOKEN, "")
-    if expiration is None or not (
-        is_access_key_id(key_id) and is_secret_text(secret) and is_secret_text(token)
-    ):
+    if expiration is None or not is_session(key_id, secret, token):
         raise _NotWarm("no usable session")
     issued = parse_utc(stored.get(KEY_ISSUED, ""))
     if expiration - now <= reuse_margin(expiration, issued, wanted, floor):

@@ -16,7 +16,7 @@ from aws_mfa_run.warm import SECRET as SECRET
 from aws_mfa_run.warm import TOKEN as TOKEN
 from aws_mfa_run.warm import is_access_key_id as is_access_key_id
 from aws_mfa_run.warm import is_secret_text as is_secret_text
-from aws_mfa_run.warm import reuse_margin
+from aws_mfa_run.warm import is_session, reuse_margin
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -24,6 +24,14 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 MALFORMED = "AWS returned malformed credentials; nothing was written. Try again later."
+
+# The longest sessions AWS gives (STS API reference): GetSessionToken 129,600 seconds (36 hours),
+# AssumeRole 12 hours. An answer ending later is refused, not stored for days or forever.
+GET_SESSION_TOKEN_LONGEST = 129_600
+ASSUME_ROLE_LONGEST = 12 * 3600
+# AWS refuses a request signed more than 15 minutes off its clock, so an answer we received came
+# from a clock at most this far from ours: a 36-hour session may end that much after 36 hours.
+CLOCK_SKEW_ALLOWED = 15 * 60
 
 
 class SessionCredentials:
@@ -49,11 +57,7 @@ class SessionCredentials:
         return f"SessionCredentials({self.access_key_id}, expires {int(self.expiration)})"
 
     def well_formed(self) -> bool:
-        return (
-            is_access_key_id(self.access_key_id)
-            and is_secret_text(self.secret_access_key)
-            and is_secret_text(self.session_token)
-        )
+        return is_session(self.access_key_id, self.secret_access_key, self.session_token)
 
     def remaining(self, now: float) -> float:
         return self.expiration - now
@@ -67,10 +71,17 @@ class SessionCredentials:
         return self.expiration - now > self.margin(wanted, floor)
 
 
-def checked(credentials: SessionCredentials, now: float) -> SessionCredentials:
-    """`credentials`, issued `now`, if every value is well formed and they end in the future;
-    else our error (exit 6: a broken or hostile endpoint, nothing is written)."""
-    if not credentials.well_formed() or credentials.expiration <= now:
+def checked(
+    credentials: SessionCredentials, now: float, longest: float = GET_SESSION_TOKEN_LONGEST
+) -> SessionCredentials:
+    """`credentials`, issued `now`, if every value is well formed and they end in the future but
+    within `longest` seconds (the longest session of the call that gave them); else our error
+    (exit 6: a broken or hostile endpoint, nothing is written)."""
+    if (
+        not credentials.well_formed()
+        or credentials.expiration <= now
+        or credentials.expiration > now + longest + CLOCK_SKEW_ALLOWED
+    ):
         raise AwsUnreachableError(MALFORMED)
     return SessionCredentials(
         credentials.access_key_id,

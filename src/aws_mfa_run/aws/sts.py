@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import time
 
-from aws_mfa_run.aws.answers import MALFORMED, SessionCredentials, checked
+from aws_mfa_run.aws.answers import (
+    ASSUME_ROLE_LONGEST,
+    GET_SESSION_TOKEN_LONGEST,
+    MALFORMED,
+    SessionCredentials,
+    checked,
+)
 from aws_mfa_run.aws.client import DEFAULT_BOUNDS, Bounds, call, check_environment, make_client
 from aws_mfa_run.errors import AwsUnreachableError
 
@@ -17,8 +23,9 @@ if TYPE_CHECKING:
 ASSUME_ROLE_DEFAULT_DURATION = 3600  # what AssumeRole gives without DurationSeconds
 
 
-def _credentials(answer: Any, clock: Callable[[], float]) -> SessionCredentials:
-    """The session in an answer's Credentials, every value checked (see aws.answers)."""
+def _credentials(answer: Any, clock: Callable[[], float], longest: float) -> SessionCredentials:
+    """The session in an answer's Credentials, every value checked (see aws.answers), ending
+    within `longest` seconds (the longest session the call gives)."""
     try:
         fields = answer["Credentials"]
         epoch = fields["Expiration"].timestamp()  # botocore parses it into an aware datetime
@@ -27,7 +34,7 @@ def _credentials(answer: Any, clock: Callable[[], float]) -> SessionCredentials:
         raise AwsUnreachableError(MALFORMED) from None
     if not all(isinstance(value, str) for value in values):
         raise AwsUnreachableError(MALFORMED)
-    return checked(SessionCredentials(*values, float(epoch)), clock())
+    return checked(SessionCredentials(*values, float(epoch)), clock(), longest)
 
 
 class SessionTokenCall:
@@ -62,6 +69,13 @@ class SessionTokenCall:
         self._thread = threading.Thread(target=build, daemon=True)
         self._thread.start()
 
+    def ready(self) -> None:
+        """Wait for the client; its builder's error, if any, is raised here, before the code
+        is sent."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
     def get_session_token(
         self,
         *,
@@ -70,16 +84,14 @@ class SessionTokenCall:
         duration: int | None,
         clock: Callable[[], float] = time.time,
     ) -> SessionCredentials:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+        self.ready()
         arguments: dict[str, Any] = {"SerialNumber": serial, "TokenCode": code}
         if duration is not None:
             arguments["DurationSeconds"] = duration
         answer = call(
             self._client.get_session_token, self._profile, serial, bounds=self._bounds, **arguments
         )
-        return _credentials(answer, clock)
+        return _credentials(answer, clock, GET_SESSION_TOKEN_LONGEST)
 
     def close(self) -> None:
         """Wait for the thread: a daemon thread cut off inside an import at exit can crash."""
@@ -122,7 +134,7 @@ def assume_role(
     if external_id:
         arguments["ExternalId"] = external_id
     answer = call(client.assume_role, profile, None, role_arn, bounds=bounds, **arguments)
-    return _credentials(answer, clock)
+    return _credentials(answer, clock, ASSUME_ROLE_LONGEST)
 
 
 def caller_arn(

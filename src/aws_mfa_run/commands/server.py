@@ -24,6 +24,7 @@ from aws_mfa_run.credentials.mfa_session import Prompting
 from aws_mfa_run.credentials.store import read_ini, stored_session
 from aws_mfa_run.endpoint import CredentialsCache, CredentialsServer, FetchFailedError
 from aws_mfa_run.errors import MfaRunError, NoCodeError, command_error
+from aws_mfa_run.prctl import PR_SET_CHILD_SUBREAPER, forbid_core_dumps, prctl
 from aws_mfa_run.profiles import config_values
 from aws_mfa_run.terminal import NoTerminalError
 from aws_mfa_run.warm import (
@@ -358,40 +359,6 @@ def _status(wait_status: int) -> int:
     return os.WEXITSTATUS(wait_status)
 
 
-def _prctl(option: int, value: int) -> bool:
-    """prctl(2) where there is one (Linux); False where it failed or does not exist."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(option, value, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-PR_SET_DUMPABLE = 4
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def forbid_core_dumps(*, limit: bool) -> None:
-    """No core file of ours: it would hold the MFA session's keys. Not dumpable (also keeps
-    other processes of the user from reading our memory; exec resets it, so COMMAND is as
-    dumpable as ever) and, with `limit`, RLIMIT_CORE 0: only once COMMAND is started, which
-    keeps the user's limit (posix_spawn cannot set a limit for the child)."""
-    _prctl(PR_SET_DUMPABLE, 0)
-    if limit:
-        import resource
-
-        try:
-            resource.setrlimit(
-                resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1])
-            )
-        except (OSError, ValueError):
-            pass
-
-
 def _spawn(command: list[str], env: Mapping[str, str], sigmask: set[int]) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
@@ -606,7 +573,7 @@ def _reap(
     import signal
     import threading
 
-    subreaper = _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1)
     lock = threading.Lock()  # COMMAND's pid is not reaped while a signal is passed on to it
     alive: list[int] = []
 

@@ -19,7 +19,13 @@ from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.credentials.keys import FILE
 from aws_mfa_run.credentials.longterm import file_keys, long_term_keys
-from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
+from aws_mfa_run.errors import (
+    AwsRefusedError,
+    AwsUnreachableError,
+    ConfigError,
+    InterruptedByUserError,
+    MfaRunError,
+)
 from aws_mfa_run.profiles import config_values
 from aws_mfa_run.settings import Settings
 from aws_mfa_run.terminal import NoTerminalError, Terminal, open_terminal
@@ -32,6 +38,14 @@ if TYPE_CHECKING:
 
     from aws_mfa_run.codes import SpentCodes
     from aws_mfa_run.credentials.keys import LongTermKeys
+
+
+# Ctrl-C while AWS was asked: the code is recorded as sent (in our own state directory), so the
+# usual "nothing was written" would not be the whole truth.
+INTERRUPTED_AFTER_SENDING = (
+    "interrupted while AWS was being asked for a session; your AWS files are unchanged, but the "
+    "code counts as used (AWS may have received it): the next try needs the next code."
+)
 
 
 class Prompting:
@@ -154,26 +168,38 @@ def _fetch(
             stale_note=_stale_note(stale, prompting.clock(), margin, floor),
             prompt_program=settings.mfa_prompt,
         )
+        # The code is recorded as sent from here on (see codes.SpentCodes): a run stopped
+        # while AWS answers, by Ctrl-C or any signal, leaves it recorded, never sent twice.
+        try:
+            call.ready()
+        except BaseException:
+            _forget(spent, serial, code, prompting.clock())  # it never left this computer
+            raise
         try:
             session = call.get_session_token(
                 serial=serial, code=code, duration=settings.duration, clock=prompting.clock
             )
         except client.NotSentError:
-            raise  # the code never left this computer: still usable
+            _forget(spent, serial, code, prompting.clock())  # still usable: not sent
+            raise
         except AwsUnreachableError as error:
             # A 503, throttling or timeout may come after AWS took the code: it is spent.
-            _remember(spent, serial, code, prompting.clock(), rejected=False)
+            _settle(spent, serial, code, prompting.clock(), rejected=False)
             raise AwsUnreachableError(
                 f"{error} That code counts as used (AWS may have received it): "
                 "the next try needs the next code."
             ) from None
         except AwsRefusedError:
             # A code AWS rejected is never sent again either.
-            _remember(spent, serial, code, prompting.clock(), rejected=True)
+            _settle(spent, serial, code, prompting.clock(), rejected=True)
             raise
+    except KeyboardInterrupt:
+        if spent.holds_sent_codes():
+            raise InterruptedByUserError(INTERRUPTED_AFTER_SENDING) from None
+        raise
     finally:
         call.close()
-    spent.remember(serial, code, prompting.clock())
+    _settle(spent, serial, code, prompting.clock(), rejected=False)
     if discovered:
         # Saved only now: a failed login changes no file.
         profile = settings.source_profile
@@ -184,10 +210,20 @@ def _fetch(
     return session, set(credentials.sections)
 
 
-def _remember(spent: SpentCodes, serial: str, code: str, now: float, *, rejected: bool) -> None:
-    """Remember a code that failed; the failure is what the user needs to read, not ours."""
+def _settle(spent: SpentCodes, serial: str, code: str, now: float, *, rejected: bool) -> None:
+    """Record AWS's answer to a code. Best effort: the code is recorded as sent already, which
+    keeps it from being sent again; the answer itself is what the user needs."""
     try:
-        spent.remember(serial, code, now, rejected=rejected)
+        spent.settle(serial, code, now, rejected=rejected)
+    except MfaRunError:
+        pass
+
+
+def _forget(spent: SpentCodes, serial: str, code: str, now: float) -> None:
+    """Forget a code that never left this computer. Best effort: the failure that kept it here
+    is what the user needs to read; at worst the code stays recorded and the next one is asked."""
+    try:
+        spent.forget(serial, code, now)
     except MfaRunError:
         pass
 
