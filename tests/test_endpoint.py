@@ -433,7 +433,7 @@ def test_every_signal_a_program_sends_to_the_server_reaches_the_command_once(
         text=True,
         # A group of its own in our session, as a shell's job: in an orphaned group (a session
         # of its own) the kernel would discard the TSTP.
-        process_group=0,
+        preexec_fn=os.setpgrp,  # a process group of its own (process_group= is 3.11+)
     )
     try:
         wait_for(lambda: _lines(log) == ["ready"], 20, "the command")

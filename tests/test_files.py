@@ -168,10 +168,22 @@ def test_another_user_holding_a_lock_on_dot_aws_blocks_nothing(home_for_nobody: 
     probe = subprocess.run([*NOBODY, "true"], capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip(f"setpriv cannot run as uid 65534 here: {probe.stderr[-200:]!r}")
+    # Any Python the other user can run (a pyenv one under /root may be closed to them).
+    candidates = [sys.executable, "/usr/bin/python3"]
+    runs = [
+        python
+        for python in candidates
+        if subprocess.run(
+            [*NOBODY, python, "-c", "pass"], capture_output=True, check=False
+        ).returncode
+        == 0
+    ]
+    if not runs:
+        pytest.skip(f"no Python that uid 65534 can run here: {candidates}")
     # Everything another user can open: ~/.aws, the config file (0644), the home directory.
     targets = [str(bed.aws_dir), str(bed.config), str(bed.home)]
     holder = subprocess.Popen(
-        [*NOBODY, sys.executable, "-c", HOLD_LOCKS, *targets],
+        [*NOBODY, runs[0], "-c", HOLD_LOCKS, *targets],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
