@@ -13,6 +13,7 @@ from aws_mfa_run.paths import Paths
 from aws_mfa_run.profiles import check_profile_name, config_values, profile_values, shell_words
 from aws_mfa_run.warm import CREDENTIAL_PROCESS_MIN_REMAINING as CREDENTIAL_PROCESS_MIN_REMAINING
 from aws_mfa_run.warm import DEFAULT_MIN_REMAINING as DEFAULT_MIN_REMAINING
+from aws_mfa_run.warm import FOREIGN_CREDENTIAL_KEYS as FOREIGN_CREDENTIAL_KEYS
 from aws_mfa_run.warm import KEY_MIN_REMAINING as KEY_MIN_REMAINING
 from aws_mfa_run.warm import KEY_SOURCE as KEY_SOURCE
 from aws_mfa_run.warm import MARKER_VARIABLE as MARKER_VARIABLE
@@ -48,17 +49,6 @@ KEY_PROMPT = "mfa_prompt"
 # the profile (ours to keep in step).
 KEY_COPIED = "aws_mfa_run_copied"
 COPIED_KEYS = ("region", "output")
-# Profile kinds whose credentials come from elsewhere: never a target for our session keys.
-FOREIGN_CREDENTIAL_KEYS = (
-    "role_arn",
-    "source_profile",
-    "credential_source",
-    "credential_process",
-    "web_identity_token_file",
-    "sso_session",
-    "sso_start_url",
-    "sso_account_id",
-)
 
 
 def check_serial(value: str, what: str, error: type[UsageError] | type[ConfigError]) -> str:

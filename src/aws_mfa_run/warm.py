@@ -87,10 +87,8 @@ OTHER_SOURCES = (
 )
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
-# What a profile holds that the warm path leaves to the full path: its credentials come from
-# elsewhere (a role, SSO, a process), it is one of our targets or served from another profile,
-# or it runs commands under --server.
-_NOT_PLAIN = (
+# Profile kinds whose credentials come from elsewhere: never a target for our session keys.
+FOREIGN_CREDENTIAL_KEYS = (
     "role_arn",
     "source_profile",
     "credential_source",
@@ -99,9 +97,11 @@ _NOT_PLAIN = (
     "sso_session",
     "sso_start_url",
     "sso_account_id",
-    KEY_SOURCE,
-    "mfa_server",
 )
+# What a profile holds that the warm path leaves to the full path: its credentials come from
+# elsewhere (a role, SSO, a process), it is one of our targets or served from another profile,
+# or it runs commands under --server.
+_NOT_PLAIN = (*FOREIGN_CREDENTIAL_KEYS, KEY_SOURCE, "mfa_server")
 
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 SERIAL_CHARACTERS = _WORD | frozenset("+=/:,.@-")
