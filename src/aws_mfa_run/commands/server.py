@@ -232,10 +232,13 @@ class EndWatcher:
         self._say = say
         self._clock = clock
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="session-end", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        import threading
+
+        # The thread is made here, in the process that runs it: --server forks the endpoint's
+        # process after building us, and Python 3.13 refuses to start a thread made before.
+        threading.Thread(target=self._watch, name="session-end", daemon=True).start()
 
     def stop(self) -> None:
         self._stopped.set()
