@@ -6,7 +6,6 @@ Fakes are passed in where the code takes them (fetch, clock, say); nothing is pa
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 
@@ -346,7 +345,7 @@ def test_the_command_environment_hides_default_keys_only() -> None:
         "AWS_REGION": "eu-west-1",
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_MFA_RUN_REGION": "eu-west-1",
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null/hidden-by-aws-mfa-run",
         "AWS_MFA_RUN_CREDENTIALS_FILE": "/h/.aws/credentials",
     }
     no_default = inifile.parse("[dev]\naws_access_key_id = AKIA\n", "/h/.aws/credentials")
@@ -356,6 +355,6 @@ def test_the_command_environment_hides_default_keys_only() -> None:
         config=role, credentials=no_default,
     )  # fmt: skip
     assert "AWS_SHARED_CREDENTIALS_FILE" not in child
-    assert child["AWS_CONFIG_FILE"] == os.devnull
+    assert child["AWS_CONFIG_FILE"] == "/dev/null/hidden-by-aws-mfa-run"
     assert child["AWS_MFA_RUN_CONFIG_FILE"] == "/h/.aws/config"
     assert child["AWS_REGION"] == child["AWS_DEFAULT_REGION"] == "us-west-2"
