@@ -24,7 +24,7 @@ TEMPORARY_SUFFIX = ".tmp"
 # A wait longer than these means something is stuck: we say what holds the lock, never hang.
 EDIT_LOCK_WAIT = 60.0
 FETCH_LOCK_WAIT = 900.0
-_LOCK_POLL_FIRST, _LOCK_POLL_MAX = 0.005, 0.1
+_LOCK_POLL_FIRST, _LOCK_POLL_MAX = 0.002, 0.02
 # How many times an edit is made again on a file another tool changed while we wrote it, with
 # a pause of up to _CHANGED_FILE_PAUSE seconds between two attempts (random, so that we do not
 # keep step with a tool writing at a steady pace).
