@@ -268,3 +268,15 @@ def test_nested_credential_process_keeps_botocores_floor(ready: Bed) -> None:
     answer = json.loads(done.stdout)
     assert ready.fake.calls["GetSessionToken"] == 2  # the inner one refreshed, not reused
     assert answer["AccessKeyId"] == ready.ini_section(ready.credentials, "mfa")["aws_access_key_id"]
+
+
+def test_a_make_recipe_takes_the_warm_path_with_the_alias_installed(ready: Bed) -> None:
+    """`sh -c "aws-mfa-run ..."` (a make recipe) is no alias of the AWS CLI, even when the alias
+    file holds `!aws-mfa-run --login`: the warm path serves it."""
+    ready.login()
+    ready.install_alias()
+    recipe = f"{sys.executable} -X importtime -m aws_mfa_run true"
+    done = ready.run("sh", "-c", recipe)
+    assert done.returncode == 0, done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "aws_mfa_run.warm" in imported and "aws_mfa_run.entry" not in imported

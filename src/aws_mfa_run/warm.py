@@ -439,8 +439,12 @@ def _check_not_run_by_the_aws_cli(env: Mapping[str, str]) -> None:
                 aliases = handle.read().decode("utf-8", "replace")
         except FileNotFoundError:
             aliases = ""
-        if script.split(" ", 1)[0] and script.split(" ", 1)[0] in aliases:
-            raise _NotWarm("a script the alias file may hold")
+        for line in aliases.splitlines():
+            value = line.partition("=")[2].strip()
+            if value.startswith("!"):  # an external alias: the shell runs what follows
+                value = value[1:].strip()
+                if value and (script == value or script.startswith(value + " ")):
+                    raise _NotWarm("the script of an alias")
 
 
 def _command_line(pid: int) -> list[str]:
@@ -452,9 +456,13 @@ def _command_line(pid: int) -> list[str]:
 
 
 def _looks_like_the_aws_cli(argv: list[str]) -> bool:
-    """Any program named like `aws`, or an interpreter running awscli: more than the full path
-    tells for the AWS CLI, which is the safe side here."""
-    return any("aws" in os.path.basename(word) and "aws-mfa-run" not in word for word in argv[:3])
+    """A program named like `aws` (`aws`, `aws2`, `awscliv2`...), or an interpreter running the
+    AWS CLI (`python -m awscli`, `python /usr/local/bin/aws`): more than the full path takes for
+    the AWS CLI, which is the safe side here."""
+    program = os.path.basename(argv[0])
+    if program.startswith("aws") and not program.startswith("aws-mfa-run"):
+        return True
+    return any(word == "awscli" or os.path.basename(word) == "aws" for word in argv[1:4])
 
 
 def _stored_session(
