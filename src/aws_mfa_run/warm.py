@@ -581,23 +581,29 @@ def _section(text: str, name: str) -> dict[str, str] | None:
     return values
 
 
-def _exec(command: list[str], env: Mapping[str, str]) -> None:
-    """Replace ourselves with the command. Python ignores SIGPIPE and SIGXFSZ, and an ignored
-    signal stays ignored across exec: the command gets the defaults back (`yes | head -1` ends
-    quietly); what the user's shell ignored (nohup's HUP) stays ignored, as without us."""
+def exec_command(command: list[str], env: Mapping[str, str]) -> None:
+    """Replace ourselves with the command (both paths exec through here); OSError when it cannot
+    be run. Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec:
+    the command gets the defaults back (`yes | head -1` ends quietly); what the user's shell
+    ignored (nohup's HUP) stays ignored, as without us."""
     # The C module under `signal`: `signal` itself imports enum (about 5 ms) for the same calls.
     import _signal  # type: ignore[import-not-found]  # no stub; the same as signal's
 
-    for name in ("SIGPIPE", "SIGXFSZ"):
-        if hasattr(_signal, name):
-            _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
+    names = [name for name in ("SIGPIPE", "SIGXFSZ") if hasattr(_signal, name)]
+    for name in names:
+        _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
     sys.stdout.flush()
     sys.stderr.flush()
     try:
         os.execvpe(command[0], command, env)
     except OSError:
-        # Not found, not executable: the full path tries again and says which.
-        for name in ("SIGPIPE", "SIGXFSZ"):
-            if hasattr(_signal, name):
-                _signal.signal(getattr(_signal, name), _signal.SIG_IGN)
-        raise _NotWarm("exec") from None
+        for name in names:  # still us: Python's own dispositions back
+            _signal.signal(getattr(_signal, name), _signal.SIG_IGN)
+        raise
+
+
+def _exec(command: list[str], env: Mapping[str, str]) -> None:
+    try:
+        exec_command(command, env)
+    except OSError:
+        raise _NotWarm("exec") from None  # not found, not executable: the full path says which

@@ -5,10 +5,7 @@ exec, not a child: the command's exit status, signals and terminal are its own.
 
 from __future__ import annotations
 
-import os
-import sys
-
-from aws_mfa_run import environ
+from aws_mfa_run import environ, warm
 from aws_mfa_run.commands import server
 from aws_mfa_run.credentials.chain import get_credentials
 from aws_mfa_run.credentials.nested import inherited
@@ -57,19 +54,7 @@ def run(context: Context) -> int:
 
 
 def exec_command(command: list[str], env: Mapping[str, str]) -> None:
-    # The C module under `signal`: `signal` itself imports enum (about 5 ms, a third of the
-    # warm path) to wrap the same functions and numbers.
-    import _signal  # type: ignore[import-not-found]  # no stub, same as signal's
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec: the
-    # command gets the defaults back (`yes | head -1` ends quietly). Signals the user's shell
-    # ignored (nohup's HUP) stay ignored, as without us.
-    for name in ("SIGPIPE", "SIGXFSZ"):
-        if hasattr(_signal, name):
-            _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
     try:
-        os.execvpe(command[0], command, env)
+        warm.exec_command(command, env)
     except OSError as error:
         raise command_error(command[0], error) from None
