@@ -413,6 +413,7 @@ def world_for_nobody(fake: FakeAws) -> Iterator[Bed]:
         shutil.rmtree(root)
 
 
+@pytest.mark.other_users
 def test_permission_denied_as_an_unprivileged_user(world_for_nobody: Bed) -> None:
     """Permission bits do not stop root, so these cases run as nobody (when we are root)."""
     bed = world_for_nobody

@@ -149,6 +149,7 @@ print(f"held={len(held)} cut={cut}", flush=True)
 
 
 @needs_other_users
+@pytest.mark.other_users
 def test_idle_connections_from_another_user_neither_stop_nor_starve_the_endpoint(
     shared: Bed,
 ) -> None:
@@ -221,6 +222,7 @@ else:
 
 @linux_only
 @needs_other_users
+@pytest.mark.other_users
 def test_a_background_job_keeps_the_endpoint_and_its_port_after_the_command(
     shared: Bed,
 ) -> None:

@@ -32,10 +32,11 @@ PROMPT = "MFA code for"
 EVENTS = """
 import json, sys, time, botocore.session
 seconds, interval = float(sys.argv[1]), float(sys.argv[2])
-client = botocore.session.get_session().create_client("dynamodb")
-events, end = [], time.time() + seconds
+client, events, end = None, [], time.time() + seconds
 while time.time() < end:
     try:
+        # Made in the loop: making it already fetches credentials, which may be refused.
+        client = client or botocore.session.get_session().create_client("dynamodb")
         client.list_tables()
         found = client._request_signer._credentials
         key = found.get_frozen_credentials().access_key
