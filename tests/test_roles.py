@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
+import subprocess
 from pathlib import Path
 
 import pexpect
@@ -280,3 +281,24 @@ def test_a_blank_ca_bundle_in_the_environment_stops_a_role_call_with_a_stored_se
     assert done.returncode == 3 and "AWS_CA_BUNDLE" in done.stderr, done.stderr
     assert ready.fake.calls["AssumeRole"] == 0
     assert ready.snapshot() == before
+
+
+def test_role_logins_at_once_store_one_session_in_the_target(ready: Bed) -> None:
+    """Four `aws mfa -p admin` at once with the source's session stored: one assumes the role and
+    writes admin-mfa; the others wait for it and say the target already holds that session."""
+    with_roles(ready)
+    assert ready.run(AWS_MFA_RUN, "--login", ready.fresh_code()).returncode == 0
+    argv = [AWS_MFA_RUN, "--login", "-p", "admin"]
+    runs = [
+        subprocess.Popen(argv, env=ready.env, cwd=ready.root, stdin=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+        for _ in range(4)
+    ]  # fmt: skip
+    outcomes = [(run.wait(timeout=60), run.communicate()[1]) for run in runs]
+    assert all(status == 0 for status, _ in outcomes), outcomes
+    wrote = [text for _, text in outcomes if "-> 'admin-mfa': MFA session valid" in text]
+    kept = [text for _, text in outcomes if "already holds an MFA session of 'admin'" in text]
+    assert (len(wrote), len(kept)) == (1, 3), outcomes
+    assert ready.fake.assumed == {"admin": 1}
+    held = ready.ini_section(ready.credentials, "admin-mfa")
+    assert held["aws_mfa_run_source_profile"] == "admin"

@@ -7,7 +7,8 @@ reuses a stored session that is still valid.
 from __future__ import annotations
 
 from aws_mfa_run import files
-from aws_mfa_run.credentials import store
+from aws_mfa_run.credentials import state, store
+from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.credentials.chain import get_credentials
 from aws_mfa_run.credentials.role import describe
 from aws_mfa_run.timefmt import describe_until
@@ -32,33 +33,27 @@ def run(context: Context) -> int:
             f"'{settings.profile}'; logging in '{settings.profile}'."
         )
     now = context.clock()
-    target = settings.login_target
-    if settings.roles:
-        # A role profile: its credentials go to its own target (admin-mfa for admin), checked
-        # here before any code, as the chain checks the MFA session's target.
-        store.check_target(credentials, config, target, settings.profile)
-        files.check_writable(settings.paths.credentials)
-        files.check_writable(settings.paths.config)
-        files.ensure_private_directories(settings.paths.state_dir)
-        stored = store.stored_session(credentials, target, settings.profile)
-        if stored is not None and not force and stored.usable(now, settings.min_remaining):
-            context.say(_report(settings, stored, False, now, ""))
-            return 0
-    session, fetched = get_credentials(
-        settings,
-        context.env,
-        context.prompting(),
-        token_code=code,
-        force=force,
-        renew_session=renew,
-        allow_inherited=False,
-    )
-    via = ""
-    if settings.roles:
+    if not settings.roles:
+        session, fetched = _fetch(context, settings, code, force=force, renew=renew)
+        context.say(_report(settings, session, fetched, now, ""))
+        return 0
+    # A role profile: its credentials go to its own target (admin-mfa for admin), checked here
+    # before any code, as the chain checks the MFA session's target; then the one cached-fetch
+    # template, with the target as the cache: of two logins at once, one assumes the role.
+    target, paths = settings.login_target, settings.paths
+    store.check_target(credentials, config, target, settings.profile)
+    files.check_writable(paths.credentials)
+    files.check_writable(paths.config)
+    files.ensure_private_directories(paths.state_dir)
+
+    def stored() -> SessionCredentials | None:
+        return store.stored_session(store.read_ini(paths.credentials), target, settings.profile)
+
+    def write(session: SessionCredentials) -> None:
         for note in store.write_session(
-            credentials_path=settings.paths.credentials,
-            config_path=settings.paths.config,
-            state_dir=settings.paths.state_dir,
+            credentials_path=paths.credentials,
+            config_path=paths.config,
+            state_dir=paths.state_dir,
             target=target,
             source=settings.profile,
             session=session,
@@ -67,9 +62,32 @@ def run(context: Context) -> int:
         ):
             context.say(note)
 
-        fetched, now, via = True, context.clock(), f" ({describe(settings)})"
-    context.say(_report(settings, session, fetched, now, via))
+    session, fetched = cached_fetch(
+        read=stored,
+        usable=lambda found: found.usable(context.clock(), settings.min_remaining),
+        fetch=lambda: _fetch(context, settings, code, force=force, renew=renew)[0],
+        write=write,
+        lock_path=state.session_lock(paths.state_dir, paths.credentials, settings.profile, target),
+        force=force,
+        adopt_failure=code is None,
+    )
+    via = f" ({describe(settings)})" if fetched else ""
+    context.say(_report(settings, session, fetched, context.clock(), via))
     return 0
+
+
+def _fetch(
+    context: Context, settings: Settings, code: str | None, *, force: bool, renew: bool
+) -> tuple[SessionCredentials, bool]:
+    return get_credentials(
+        settings,
+        context.env,
+        context.prompting(),
+        token_code=code,
+        force=force,
+        renew_session=renew,
+        allow_inherited=False,
+    )
 
 
 def _report(
