@@ -30,7 +30,7 @@ import pyotp
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from pathlib import Path
 
 ACCOUNT = "123456789012"
@@ -133,6 +133,9 @@ class FakeAws:
         # (503), "throttle", "hang" or "lost" (done, then the connection closed without an
         # answer); once used up the action answers as the mode says.
         self.upcoming: dict[str, list[str]] = {}
+        # Run once, after the next successful call of an action and before its answer is sent:
+        # what another program does on the machine while that answer is on its way.
+        self.on_answer: dict[str, Callable[[], None]] = {}
         self.regions: list[tuple[str, str]] = []  # (action, region it was signed for)
         self.denied: set[str] = set()  # actions refused with AccessDenied, as by an IAM policy
         # IAM is eventually consistent: a key made by CreateAccessKey signs nothing (refused as
@@ -394,6 +397,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if mode == "lost":  # done, but the answer never comes back (a dropped connection)
                 return
+            with aws.lock:
+                hook = aws.on_answer.pop(action, None)
+            if hook is not None:
+                hook()
             self._send_xml(200, action, result, STS_NS if service == "sts" else IAM_NS)
         except AwsError as error:
             if service == "dynamodb":

@@ -375,6 +375,31 @@ def test_the_aws_clis_writer_racing_our_logins_loses_no_update(ready: Bed, which
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.parametrize("which", ["credentials", "config"])
+def test_a_file_caught_mid_rewrite_after_the_code_was_spent_is_read_again(
+    ready: Bed, which: str
+) -> None:
+    """While AWS's answer is on its way, another tool rewrites a file in place and we read it cut
+    mid-line: the code is spent by then, so we read again until it is whole and store the session
+    (before: exit 3, the session lost with its code). The other tool's edit stays."""
+    path = ready.credentials if which == "credentials" else ready.config
+    whole = path.read_text() + "\n[tool-added]\nregion = eu-west-1\n"
+    cut = whole[: whole.index("[tool-added]") + 5]  # `[tool` : not a line that parses
+
+    def rewrite_in_place() -> None:
+        path.write_text(cut)
+        later = threading.Timer(0.4, lambda: path.write_text(whole))
+        later.daemon = True
+        later.start()
+
+    ready.fake.on_answer["GetSessionToken"] = rewrite_in_place
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+    assert done.returncode == 0, done.stderr
+    assert "[tool-added]" in path.read_text()
+    tables = ready.run(AWS, "dynamodb", "list-tables", "--profile", "mfa")
+    assert tables.returncode == 0, tables.stderr
+
+
 def test_a_lock_file_removed_while_we_wait_is_not_the_lock_we_hold(tmp_path: Path) -> None:
     """--logout removes lock files under their lock: a run that waited on the removed file must
     not believe it holds the lock a later run takes on the new file of that name."""

@@ -386,8 +386,7 @@ def write_atomic(
                 # our check (or opened it to write, truncating it), its change is there: put
                 # that file back, and the caller edits it again.
                 try:
-                    _check_unchanged(path, temporary, based_on)
-                    _check_not_being_written(path, temporary)
+                    _check_left_alone(path, temporary, based_on)
                 except FileChangedError:
                     try:
                         _exchange(temporary, real)
@@ -439,25 +438,50 @@ def _check_unchanged(path: str, real: str, based_on: str) -> None:
         raise _changed(path)
 
 
-def _check_not_being_written(path: str, name: str) -> None:
-    """Refuse to drop a file another process holds open for writing: `aws configure set`
-    truncates the file when it opens it and writes its text only later, so the same text as
-    before (an empty file, read in that moment) does not prove that nothing is on its way. A
-    read lease is refused exactly while someone has the file open for writing (Linux)."""
-    lease = getattr(fcntl, "F_SETLEASE", None)
-    if lease is None:
-        return
+def _check_left_alone(path: str, name: str, based_on: str) -> None:
+    """Refuse to drop the file `name` unless it still holds `based_on` and nobody has it open for
+    writing: `aws configure set` truncates the file when it opens it and writes its text only
+    later, so the same text as before (an empty file, read in that moment) does not prove that
+    nothing is on its way.
+
+    A read lease is refused exactly while someone has the file open for writing (Linux), and
+    while we hold it nobody can open it for writing: so the lease is taken first and the text
+    read under it. (Read first and leased after, a writer that finished in between went unseen
+    and its whole file was dropped: hundreds of `aws configure set` updates lost under load.)"""
     fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
+        leased = _take_read_lease(path, fd)
         try:
-            fcntl.fcntl(fd, lease, fcntl.F_RDLCK)
-        except OSError as error:
-            if error.errno == errno.EAGAIN:
-                raise _changed(path) from None
-            return  # leases are off, or not for this file system or this file's owner
-        fcntl.fcntl(fd, lease, fcntl.F_UNLCK)
+            chunks = []
+            while chunk := os.read(fd, 1 << 16):
+                chunks.append(chunk)
+            if b"".join(chunks) != based_on.encode("utf-8", "surrogateescape"):
+                raise _changed(path)
+        finally:
+            if leased:
+                fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
     finally:
         os.close(fd)
+
+
+def _take_read_lease(path: str, fd: int) -> bool:
+    """Take a read lease on `fd`: True when held, False where leases are not to be had (another
+    system, file system or owner); FileChangedError while someone has the file open to write."""
+    lease = getattr(fcntl, "F_SETLEASE", None)
+    if lease is None:
+        return False
+    import signal  # deferred: only a write that replaced a file gets here
+
+    # A writer opening the file while we hold the lease makes the kernel signal us (SIGIO by
+    # default, which would kill us); SIGURG is ignored unless handled, and nothing here handles it.
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETSIG, signal.SIGURG)
+        fcntl.fcntl(fd, lease, fcntl.F_RDLCK)
+    except OSError as error:
+        if error.errno == errno.EAGAIN:
+            raise _changed(path) from None
+        return False  # leases are off, or not for this file system or this file's owner
+    return True
 
 
 def _changed(path: str) -> FileChangedError:

@@ -99,14 +99,27 @@ def _wait_for_whole_file(
     expected_sections: set[str],
     sleep: Callable[[float], None],
 ) -> inifile.IniText:
-    """The credentials file, once it again holds every section it held when we first read it."""
+    """The file, once it again holds every section it held when we first read it.
+
+    Another tool rewriting it in place (`aws configure set`: truncate, then write, in pieces
+    once the file is large) shows us a file cut anywhere, even mid-line: by now a code may have
+    been spent, so a file that does not parse is read again too before we give up."""
+    malformed: ConfigError | None = None
     for _ in range(CHANGED_FILE_RETRIES):
-        current = read_ini(path)
-        current.validate()
+        try:
+            current = read_ini(path)
+            current.validate()
+        except ConfigError as error:
+            malformed = error
+            sleep(CHANGED_FILE_WAIT)
+            continue
         missing = expected_sections - set(current.sections)
         if not missing:
             return current
+        malformed = None
         sleep(CHANGED_FILE_WAIT)
+    if malformed is not None:
+        raise malformed
     shown = ", ".join(sorted(missing))[:120]
     raise ConfigError(
         f"{path} lost profiles ({shown}) while aws-mfa-run was updating it, as when another "
@@ -199,7 +212,7 @@ def write_session(
     with _Locks(credentials_path, config_path, state_dir=state_dir):
         for attempt in range(files.CHANGED_FILE_ATTEMPTS):
             credentials = _wait_for_whole_file(credentials_path, expected_sections, sleep)
-            config = read_ini(config_path)
+            config = _wait_for_whole_file(config_path, set(), sleep)
             check_target(credentials, config, target, source)
             ours = copied_values(credentials, target)
             changes, now_ours = target_config_changes(config, target, copied, ours)
