@@ -26,6 +26,15 @@ from fakeaws import Device, FakeAws, User, hermetic_environment
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
 
+# Started from `nohup` or as a background job of a script (`make test &`), the suite would hand
+# HUP, INT and QUIT ignored to every process it starts (ignored stays ignored across exec), and
+# the tests of what those signals do would fail for the way the suite was started: undo it.
+for _ignored in (signal.SIGHUP, signal.SIGQUIT):
+    if signal.getsignal(_ignored) == signal.SIG_IGN:
+        signal.signal(_ignored, signal.SIG_DFL)
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 def _installed(name: str) -> str:
     found = shutil.which(name, path=str(BIN))
