@@ -346,9 +346,11 @@ def test_a_denied_assume_role_is_tried_once_per_backoff_step(ready: Bed) -> None
 
 COMMAND_READS = """
 import json, sys, time, botocore.session
-client = botocore.session.get_session().create_client("dynamodb")
+client = None
 while True:  # call until the session ends
     try:
+        # Made in the loop: making it fetches credentials, which a loaded machine may reach late.
+        client = client or botocore.session.get_session().create_client("dynamodb")
         client.list_tables()
     except Exception as error:
         print("FAILED:", error, flush=True)
@@ -358,6 +360,7 @@ print("type something:", flush=True)
 print("command got:", input(), flush=True)
 for _ in range(100):  # and again, once a session is stored
     try:
+        client = client or botocore.session.get_session().create_client("dynamodb")
         client.list_tables()
         print("OK again", flush=True)
         break

@@ -308,7 +308,9 @@ def test_the_deadline_ends_a_call_whatever_the_endpoint_does(ready: Bed, mode: s
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    assert time.monotonic() - started < 3
+    # Without the deadline the dripped answer (a byte every 0.5 s) takes minutes; the bound
+    # leaves a loaded machine its seconds.
+    assert time.monotonic() - started < 10
 
 
 def test_a_failed_login_saves_no_discovered_device(bed: Bed) -> None:
