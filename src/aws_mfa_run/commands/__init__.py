@@ -15,7 +15,7 @@ from aws_mfa_run.credentials.chain import get_credentials
 from aws_mfa_run.credentials.mfa_session import Prompting
 from aws_mfa_run.credentials.store import read_ini
 from aws_mfa_run.paths import Paths
-from aws_mfa_run.settings import requested_profile, resolve
+from aws_mfa_run.settings import Request, requested_profile, resolve
 from aws_mfa_run.terminal import open_terminal
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -60,6 +60,7 @@ class Context:
         self.clock = clock
         self.terminal_opener = terminal_opener
         self._aws_globals = aws_globals
+        self._request: Request | None = None
 
     @property
     def paths(self) -> Paths:
@@ -83,14 +84,20 @@ class Context:
         paths = self.paths
         return read_ini(paths.config), read_ini(paths.credentials)
 
+    def request(self) -> Request:
+        """What the command line (and the `aws` that ran us) asks settings for: made here once."""
+        if self._request is None:
+            self._request = Request.from_command_line(self.options, self.aws_globals())
+        return self._request
+
     def settings_profile(self) -> str:
         """The profile the command line (or the environment) names, not followed anywhere."""
 
-        return requested_profile(self.options, self.env, self.aws_globals())
+        return requested_profile(self.request(), self.env)
 
     def settings(self, config: IniText, credentials: IniText) -> Settings:
 
-        return resolve(self.options, self.env, self.aws_globals(), config, credentials, self.paths)
+        return resolve(self.request(), self.env, config, credentials, self.paths)
 
     def prompting(self) -> Prompting:
 
