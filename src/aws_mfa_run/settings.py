@@ -27,7 +27,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from aws_mfa_run.arguments import Options
+    from aws_mfa_run.options import Options
 
 MIN_DURATION = 900  # STS GetSessionToken limits for IAM users
 MAX_DURATION = 129600

@@ -1,7 +1,9 @@
 """One module per mode of aws-mfa-run; each has `run(context) -> exit status`.
 
-A new mode is one new module here plus one line in `entry.COMMANDS`; the credentials chain it
-asks for valid credentials is `credentials.chain.get_credentials`.
+A new mode is one new module here plus one entry in `modes.MODES` (its flag, help lines,
+completion word and loader: the parser, the help text, the dispatch and the completion scripts
+follow); the credentials chain it asks for valid credentials is
+`credentials.chain.get_credentials`.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from aws_mfa_run.arguments import Options
     from aws_mfa_run.aws.answers import SessionCredentials
     from aws_mfa_run.credentials.mfa_session import Prompting
     from aws_mfa_run.inifile import IniText
+    from aws_mfa_run.options import Options
     from aws_mfa_run.paths import Paths
     from aws_mfa_run.settings import Settings
     from aws_mfa_run.terminal import Terminal
