@@ -41,8 +41,8 @@ def say(message: str) -> None:
 
 
 class Context:
-    """What a command works with: the options, the environment (never os.environ below the entry
-    point), and the side effects, injectable for tests."""
+    """What a command works with: the options, the environment cli.py read (commands read it here,
+    not os.environ), and the side effects, injectable for tests."""
 
     def __init__(
         self,
