@@ -102,6 +102,12 @@ def test_every_mode_of_the_registry_is_parsed_shown_completed_and_run(bed: Bed) 
         typed = f"aws-mfa-run {shortest_prefix(mode.flag)}"
         assert bash_offers(bed, typed) == [mode.flag], typed
         assert fish_offers(bed, typed) == [mode.flag], typed
+        # A mode whose word is a shell: the shells after it.
+        if mode.words in (modes.ENV_SHELL, modes.SHELL):
+            shells = options.SHELLS if mode.words == modes.ENV_SHELL else options.COMPLETION_SHELLS
+            typed = f"aws-mfa-run {mode.flag} "
+            assert sorted(bash_offers(bed, typed)) == sorted(shells), typed
+            assert sorted(fish_offers(bed, typed)) == sorted(shells), typed
     (bed.home / ".zshrc").write_text(
         "fpath=(~/.zfunc $fpath)\nautoload -Uz compinit\ncompinit -u\n"
         "unsetopt PROMPT_SP\nPS1='READY$ '\n"

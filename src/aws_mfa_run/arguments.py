@@ -168,13 +168,13 @@ def _take_words(options: Options, words: list[str]) -> None:
     kind = _WORDS.get(options.mode, NO_WORDS)
     if kind == SHELL:
         if len(words) != 1 or words[0] not in COMPLETION_SHELLS:
-            raise UsageError(f"--completion needs a shell: {', '.join(COMPLETION_SHELLS)}.")
+            raise UsageError(f"--{options.mode} needs a shell: {', '.join(COMPLETION_SHELLS)}.")
         options.completion_shell = words[0]
         return
     if kind == ENV_SHELL:
         if len(words) > 1 or (words and words[0] not in SHELLS):
             shown = " ".join(words)[:60]
-            raise UsageError(f"--env takes one of {', '.join(SHELLS)}, not {shown!r}.")
+            raise UsageError(f"--{options.mode} takes one of {', '.join(SHELLS)}, not {shown!r}.")
         if words:
             options.shell = words[0]
         return

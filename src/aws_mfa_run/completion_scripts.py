@@ -67,6 +67,8 @@ def _bash(words: Sequence[Word]) -> str:
     with_value = "|".join(_names(words, "profile", "value", "shell"))
     profile = "|".join(_names(words, "profile"))
     free = "|".join(_names(words, "value"))
+    # The modes whose word is a shell: --env (optional, a shell of --env), --completion.
+    env_modes, shell_modes = "|".join(_names(words, "env")), "|".join(_names(words, "shell"))
     # Word lists are one per line: IFS is a line break, so that names with spaces stay whole.
     env_shells, shells = "\n".join(ENV_SHELLS), "\n".join(SHELLS)
     return f"""\
@@ -95,7 +97,7 @@ _aws_mfa_run() {{
         case $word in
             --) _aws_mfa_run_command $((i + 1)); return ;;
             {with_value}) (( i++ )) ;;
-            --env) case ${{COMP_WORDS[i+1]}} in {"|".join(ENV_SHELLS)}) (( i++ )) ;; esac ;;
+            {env_modes}) case ${{COMP_WORDS[i+1]}} in {"|".join(ENV_SHELLS)}) (( i++ )) ;; esac ;;
             =|-*) ;;
             *) [[ ${{COMP_WORDS[i-1]}} == = ]] || {{ _aws_mfa_run_command $i; return; }} ;;
         esac
@@ -109,10 +111,10 @@ _aws_mfa_run() {{
                 COMPREPLY=( $(printf '%q\\n' "${{COMPREPLY[@]}}") )
             fi
             return ;;
-        --env) if [[ $cur != -* ]]; then
+        {env_modes}) if [[ $cur != -* ]]; then
                 COMPREPLY=( $(compgen -W "{env_shells}" -- "$cur") ); return
             fi ;;
-        --completion) COMPREPLY=( $(compgen -W "{shells}" -- "$cur") ); return ;;
+        {shell_modes}) COMPREPLY=( $(compgen -W "{shells}" -- "$cur") ); return ;;
         {free}) return ;;
     esac
     if [[ $cur == -* ]]; then
@@ -185,6 +187,7 @@ def _fish(words: Sequence[Word]) -> str:
     # words: fish's own option handling would take `--env fish` for a command named fish.
     with_value = " ".join(_names(words, "profile", "value", "shell"))
     profile, free = " ".join(_names(words, "profile")), " ".join(_names(words, "value"))
+    env_modes, shell_modes = " ".join(_names(words, "env")), " ".join(_names(words, "shell"))
     options = " \\\n        ".join(
         f"{name} {_fish_quote(help_text)}" for names, _, help_text in words for name in names
     )
@@ -219,7 +222,7 @@ function __aws_mfa_run_complete
                 return
             case {with_value}
                 set -q words[1]; and set -e words[1]
-            case --env
+            case {env_modes}
                 if contains -- "$words[1]" {env_shells}
                     set -e words[1]
                 end
@@ -241,12 +244,12 @@ function __aws_mfa_run_complete
         case {profile}
             __aws_mfa_run_offer "$prefix" (aws-mfa-run {PROFILES_MODE} 2>/dev/null)
             return
-        case --env
+        case {env_modes}
             if not string match -q -- '-*' $cur
                 __aws_mfa_run_offer "$prefix" {env_shells}
                 return
             end
-        case --completion
+        case {shell_modes}
             __aws_mfa_run_offer "$prefix" {shells}
             return
         case {free}
