@@ -8,7 +8,7 @@ import shutil
 import pexpect
 import pytest
 
-from aws_mfa_run import arguments
+from aws_mfa_run import arguments, modes, options
 from aws_mfa_run import completion_scripts as completion
 from conftest import AWS_MFA_RUN, Bed
 from test_readme import EXAMPLES
@@ -52,9 +52,80 @@ def test_hidden_mode_offers_nothing_rather_than_an_error(bed: Bed) -> None:
 
 
 def test_every_option_of_the_parser_is_completed() -> None:
-    offered = {name for names, _, _ in completion.WORDS for name in names}
+    words = (*completion.OPTION_WORDS, *modes.completion_words())
+    offered = {name for names, _, _ in words for name in names}
     hidden = {completion.PROFILES_MODE}
-    assert offered == (set(arguments._OPTIONS) | set(arguments.MODES)) - hidden
+    accepted = set(arguments._OPTIONS) | set(arguments.MODES_BY_FLAG) | {"-h", "--help"}
+    assert offered == accepted - hidden
+
+
+def shortest_prefix(flag: str) -> str:
+    """The least of `flag` that no other word of the command line starts with."""
+    words = {name for names, _, _ in completion.OPTION_WORDS for name in names}
+    words |= {mode.flag for mode in modes.MODES if mode.flag} - {flag}
+    return next(
+        flag[:end]
+        for end in range(2, len(flag) + 1)
+        if not any(word.startswith(flag[:end]) for word in words)
+    )
+
+
+SHOWN_MODES = [mode for mode in modes.MODES if mode.flag and mode.completion]
+
+
+@pytest.mark.skipif(
+    not (shutil.which("zsh") and shutil.which("fish")), reason="zsh or fish is not installed"
+)
+def test_every_mode_of_the_registry_is_parsed_shown_completed_and_run(bed: Bed) -> None:
+    """A mode is one entry of modes.MODES: the installed command's parser takes its flag, its
+    help shows it, bash, zsh and fish complete it, and it runs a function of its module."""
+    installed(bed)
+    usage = bed.run(AWS_MFA_RUN, "--help").stdout
+    lines = [line[7:] + " " for line in usage.split("\noptions:")[0].splitlines()]
+    for mode in modes.MODES:
+        # The parser knows the flag, as this mode (its name is in the sentence).
+        if mode.flag:
+            done = bed.run(AWS_MFA_RUN, mode.flag, "--version")
+            assert done.returncode == 2, (mode.flag, done.stderr)
+            assert f"--version cannot be combined with --{mode.name}." in done.stderr, mode.flag
+        # Dispatched to a function of its module of aws_mfa_run.commands.
+        runner = mode.load()
+        assert callable(runner) and runner.__module__.startswith("aws_mfa_run.commands."), mode.name
+        if not mode.usage:
+            assert mode.flag not in usage, mode.flag  # hidden: in no help, no completion
+            assert mode not in SHOWN_MODES, mode.flag
+            continue
+        # The help text has its lines, each naming its flag first.
+        start = f"aws-mfa-run {mode.flag} " if mode.flag else "aws-mfa-run [OPTIONS] COMMAND "
+        assert any(line.startswith(start) for line in lines), mode.name
+    for mode in SHOWN_MODES:
+        typed = f"aws-mfa-run {shortest_prefix(mode.flag)}"
+        assert bash_offers(bed, typed) == [mode.flag], typed
+        assert fish_offers(bed, typed) == [mode.flag], typed
+        # A mode whose word is a shell: the shells after it.
+        if mode.words in (modes.ENV_SHELL, modes.SHELL):
+            shells = options.SHELLS if mode.words == modes.ENV_SHELL else options.COMPLETION_SHELLS
+            typed = f"aws-mfa-run {mode.flag} "
+            assert sorted(bash_offers(bed, typed)) == sorted(shells), typed
+            assert sorted(fish_offers(bed, typed)) == sorted(shells), typed
+    (bed.home / ".zshrc").write_text(
+        "fpath=(~/.zfunc $fpath)\nautoload -Uz compinit\ncompinit -u\n"
+        "unsetopt PROMPT_SP\nPS1='READY$ '\n"
+    )
+    child = pexpect.spawn(
+        "zsh",
+        ["-i"],
+        env={**bed.env, "TERM": "xterm", "ZDOTDIR": str(bed.home)},
+        cwd=str(bed.root),
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.expect_exact("READY$ ")
+    for mode in SHOWN_MODES:
+        typed = f"aws-mfa-run {shortest_prefix(mode.flag)}"
+        assert completed(child, f"{typed}\t").rstrip() == f"aws-mfa-run {mode.flag}", typed
+    child.sendline("exit")
+    child.expect(pexpect.EOF)
 
 
 def test_an_unknown_shell_is_a_usage_error(bed: Bed) -> None:
@@ -242,7 +313,7 @@ def test_fish_offers_what_bash_offers(bed: Bed) -> None:
             in_fish = [word[len(option) :] for word in in_fish if word.startswith(option)]
         assert sorted(in_fish) == sorted(in_bash), line
     # Both see the same words as bash's own expectations, not only as each other.
-    assert sorted(bash_offers(bed, "aws-mfa-run --env ")) == sorted(arguments.SHELLS)
+    assert sorted(bash_offers(bed, "aws-mfa-run --env ")) == sorted(options.SHELLS)
     assert bash_offers(bed, "aws-mfa-run --env sh -p adm") == ["admin"]
     assert bash_offers(bed, "aws-mfa-run -p zzz") == []
     # After the options, the wrapped command, then that command's own completion.

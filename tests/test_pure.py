@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aws_mfa_run import environ, inifile
-from aws_mfa_run.arguments import Options, parse_arguments
+from aws_mfa_run.arguments import parse_arguments
 from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.errors import ConfigError, UsageError
 from aws_mfa_run.parent_aws import (
@@ -22,7 +22,7 @@ from aws_mfa_run.parent_aws import (
 )
 from aws_mfa_run.paths import Paths
 from aws_mfa_run.profiles import config_section_name, profile_of_section, shell_words
-from aws_mfa_run.settings import DEFAULT_MIN_REMAINING, resolve, reuse_margin, role_chain
+from aws_mfa_run.settings import DEFAULT_MIN_REMAINING, Request, resolve, reuse_margin, role_chain
 
 # ---- arguments ---------------------------------------------------------------------------------
 
@@ -146,13 +146,11 @@ def ini(text: str, path: str = "f") -> inifile.IniText:
 
 
 def test_reuse_margin_sources_and_the_lifetime_cap() -> None:
-    options = Options()
-    assert reuse_margin(options, None) == DEFAULT_MIN_REMAINING
-    assert reuse_margin(options, "5") == 300
-    options.min_remaining = "30"
-    assert reuse_margin(options, "5") == 1800
+    assert reuse_margin(Request(), None) == DEFAULT_MIN_REMAINING
+    assert reuse_margin(Request(), "5") == 300
+    assert reuse_margin(Request(min_remaining="30"), "5") == 1800
     with pytest.raises(ConfigError):
-        reuse_margin(Options(), "soon")
+        reuse_margin(Request(), "soon")
     # A 15-minute session: the margin is at most half of it.
     short = SessionCredentials("ASIA" + "A" * 16, "s", "t", 1000 + 900, issued=1000)
     assert short.margin(DEFAULT_MIN_REMAINING) == 450
@@ -179,14 +177,9 @@ region = ap-south-1
 CREDENTIALS = "[default]\naws_access_key_id = AKIA\n[my dev]\naws_access_key_id = AKIB\n"
 
 
-def settings_for(profile: str, **overrides: str):
-    options = Options()
-    options.profile = profile
-    for name, value in overrides.items():
-        setattr(options, name, value)
-    return resolve(
-        options, {"HOME": "/h"}, {}, ini(CONFIG), ini(CREDENTIALS), Paths({"HOME": "/h"})
-    )
+def settings_for(profile: str, target_profile: str | None = None):
+    request = Request(profile=profile, target_profile=target_profile)
+    return resolve(request, {"HOME": "/h"}, ini(CONFIG), ini(CREDENTIALS), Paths({"HOME": "/h"}))
 
 
 def test_role_chains_from_the_profile_to_the_keys() -> None:
@@ -208,11 +201,21 @@ def test_resolved_settings_of_a_role_and_a_plain_profile() -> None:
         settings_for("default", target_profile="default")
 
 
+def test_a_request_is_made_not_changed() -> None:
+    """Settings for another profile come from another Request: one is never changed in place."""
+    request = Request(profile="admin", min_remaining="30")
+    with pytest.raises(AttributeError, match="make another"):
+        request.profile = "default"
+    assert request.profile == "admin"
+    other = Request(profile="default", min_remaining=request.min_remaining)
+    settings = resolve(other, {}, ini(CONFIG), ini(CREDENTIALS), Paths({"HOME": "/h"}))
+    assert settings.min_remaining == 30 * 60
+
+
 def test_a_target_of_ours_leads_to_its_source() -> None:
     credentials = CREDENTIALS + "[mfa]\naws_mfa_run_source_profile = default\n"
-    options = Options()
-    options.profile = "mfa"
-    settings = resolve(options, {}, {}, ini(CONFIG), ini(credentials), Paths({"HOME": "/h"}))
+    request = Request(profile="mfa")
+    settings = resolve(request, {}, ini(CONFIG), ini(credentials), Paths({"HOME": "/h"}))
     assert (settings.profile, settings.followed_from) == ("default", "mfa")
 
 

@@ -1,4 +1,5 @@
-"""The command line: pure parsing into Options, and the help text.
+"""The command line: pure parsing into Options, and the help text, both derived from the modes
+of modes.py and the options below.
 
 The parser is our own: argparse and its `re` import would cost more than the whole warm path of
 `aws-mfa-run COMMAND`, which must stay close to the cost of starting Python.
@@ -7,23 +8,31 @@ The parser is our own: argparse and its `re` import would cost more than the who
 from __future__ import annotations
 
 from aws_mfa_run.errors import UsageError
+from aws_mfa_run.modes import CODE, ENV_SHELL, MODES, NO_WORDS, SHELL
+from aws_mfa_run.options import COMPLETION_SHELLS, SHELLS, Options
 
-USAGE = """\
-usage: aws-mfa-run [OPTIONS] COMMAND [ARGS...]   run COMMAND with MFA session credentials
-       aws-mfa-run --server [OPTIONS] COMMAND    the same, kept fresh for as long as it runs
-       aws-mfa-run --login [CODE] [OPTIONS]      store a session in the target profile
-       aws-mfa-run --env [sh|bash|zsh|fish|powershell]
-                                                 print the session as shell exports
-       aws-mfa-run --credential-process          print the session for credential_process
-       aws-mfa-run --status [--json]             show stored sessions (no AWS call)
-       aws-mfa-run --logout [--all]              remove what aws-mfa-run stored for a profile
-       aws-mfa-run --console [-p ROLE] [--print] open the AWS console signed in as a role
-       aws-mfa-run --install-alias [--force]     add `aws mfa` to ~/.aws/cli/alias
-       aws-mfa-run --uninstall-alias             remove `aws mfa` from ~/.aws/cli/alias
-       aws-mfa-run --completion bash|zsh|fish    print a shell completion script
-       aws-mfa-run --store-keys [-p NAME]        move the profile's keys into the OS keyring
-       aws-mfa-run --unstore-keys [-p NAME]      move them back into the credentials file
-       aws-mfa-run --rotate-keys [-p NAME]       replace the profile's access key with a new one
+# The help text's lines for the modes start here; the help of each mode starts in this column.
+_PREFIXES = ("usage: ", "       ")
+_HELP_COLUMN = 49
+
+
+def _usage_lines() -> str:
+    lines: list[str] = []
+    for mode in MODES:
+        for arguments, does in mode.usage:
+            prefix = _PREFIXES[1] if lines else _PREFIXES[0]
+            line = prefix + " ".join(word for word in ("aws-mfa-run", mode.flag, arguments) if word)
+            if len(line) < _HELP_COLUMN:
+                lines.append(line.ljust(_HELP_COLUMN) + does)
+            else:
+                lines.append(line)
+                lines.append(" " * _HELP_COLUMN + does)
+    return "".join(f"{line}\n" for line in lines)
+
+
+USAGE = (
+    _usage_lines()
+    + """\
 
 options:
   -p, --profile NAME       profile to use: with the long-term keys, or a role profile
@@ -52,30 +61,7 @@ Through the alias, name the profile as `aws mfa CODE -p NAME` (or AWS_PROFILE=NA
 Exit codes: 0 ok, 2 usage, 3 local files or profiles, 4 no MFA code, 5 refused by AWS,
 6 AWS unreachable, 126/127 command not executable/not found, 130 interrupted.
 """
-
-SHELLS = ("sh", "bash", "zsh", "fish", "powershell", "pwsh")
-
-
-class Options:
-    """What the command line asked for. Built once by `parse_arguments`, never changed after."""
-
-    def __init__(self) -> None:
-        self.mode = "run"  # run | login | env | credential-process | status | logout | ...
-        self.profile: str | None = None
-        self.target_profile: str | None = None
-        self.serial: str | None = None
-        self.duration: str | None = None
-        self.min_remaining: str | None = None
-        self.token_code: str | None = None  # as given (normalized by codes.normalize)
-        self.force = False
-        self.server = False  # --server: run the command with a credentials endpoint
-        self.all = False
-        self.shell = "sh"
-        self.json = False  # --status --json
-        self.print_url = False  # --console --print
-        self.completion_shell = ""  # --completion SHELL
-        self.command: list[str] = []
-
+)
 
 # option -> (Options attribute, takes a value)
 _OPTIONS = {
@@ -92,29 +78,15 @@ _OPTIONS = {
     "--json": ("json", False),
     "--print": ("print_url", False),
 }
-MODES = {
-    "--login": "login",
-    "--env": "env",
-    "--credential-process": "credential-process",
-    "--status": "status",
-    "--logout": "logout",
-    "--install-alias": "install-alias",
-    "--uninstall-alias": "uninstall-alias",
-    "--console": "console",
-    "--completion": "completion",
-    "--complete-profiles": "complete-profiles",  # hidden: for the completion scripts
-    "--store-keys": "store-keys",
-    "--unstore-keys": "unstore-keys",
-    "--rotate-keys": "rotate-keys",
-    "-h": "help",
-    "--help": "help",
-    "--version": "version",
-}
+# flag -> Options.mode: the modes, and --version (-h and --help are looked at first).
+MODES_BY_FLAG = {mode.flag: mode.name for mode in MODES if mode.flag}
+MODES_BY_FLAG["--version"] = "version"
 # Modes that take the words after them (not a command): the code, a shell name.
-_WORDS_MODES = ("login", "env", "completion")
-COMPLETION_SHELLS = ("bash", "zsh", "fish")
+_WORDS = {mode.name: mode.words for mode in MODES}
 # Modes that may follow the alias's own --login (`aws mfa --logout`, `aws mfa --status`).
-_AFTER_LOGIN = ("logout", "status", "console", "uninstall-alias")
+_AFTER_LOGIN = tuple(mode.name for mode in MODES if mode.after_login)
+# Modes whose word may be given as --flag=WORD.
+_WORD_AS_VALUE = tuple(mode.flag for mode in MODES if mode.words in (ENV_SHELL, SHELL))
 
 
 def parse_arguments(argv: list[str]) -> Options:
@@ -131,12 +103,13 @@ def parse_arguments(argv: list[str]) -> Options:
             options.command = argv[index:]
             break
         name, has_value, value = word.partition("=") if word.startswith("--") else (word, "", "")
-        if name in ("-h", "--help") or (word == "help" and options.mode in _WORDS_MODES):
+        takes_words = _WORDS.get(options.mode, NO_WORDS) != NO_WORDS
+        if name in ("-h", "--help") or (word == "help" and takes_words):
             return _help()
-        if name in MODES:
-            if has_value and name not in ("--env", "--completion"):
+        if name in MODES_BY_FLAG:
+            if has_value and name not in _WORD_AS_VALUE:
                 raise UsageError(f"{name} takes no value.")
-            mode = MODES[name]
+            mode = MODES_BY_FLAG[name]
             if options.mode == "login" and mode in _AFTER_LOGIN and not words:
                 options.mode = "run"  # `aws mfa --logout`: the alias put --login first
             if options.mode != "run" and options.mode != mode:
@@ -158,7 +131,7 @@ def parse_arguments(argv: list[str]) -> Options:
                 value, index = argv[index], index + 1
             setattr(options, attribute, value)
             continue
-        if options.mode in _WORDS_MODES:
+        if takes_words:
             if word.startswith("-") and word != "-" and not _digits(word):
                 raise UsageError(f"Unknown option {word[:60]}; see aws-mfa-run --help.")
             words.append(word)
@@ -192,19 +165,20 @@ def _help() -> Options:
 
 
 def _take_words(options: Options, words: list[str]) -> None:
-    if options.mode == "completion":
+    kind = _WORDS.get(options.mode, NO_WORDS)
+    if kind == SHELL:
         if len(words) != 1 or words[0] not in COMPLETION_SHELLS:
-            raise UsageError(f"--completion needs a shell: {', '.join(COMPLETION_SHELLS)}.")
+            raise UsageError(f"--{options.mode} needs a shell: {', '.join(COMPLETION_SHELLS)}.")
         options.completion_shell = words[0]
         return
-    if options.mode == "env":
+    if kind == ENV_SHELL:
         if len(words) > 1 or (words and words[0] not in SHELLS):
             shown = " ".join(words)[:60]
-            raise UsageError(f"--env takes one of {', '.join(SHELLS)}, not {shown!r}.")
+            raise UsageError(f"--{options.mode} takes one of {', '.join(SHELLS)}, not {shown!r}.")
         if words:
             options.shell = words[0]
         return
-    if words:
+    if kind == CODE and words:
         if options.token_code is not None:
             raise UsageError("Give the MFA code once, either after --login or as --token-code.")
         options.token_code = " ".join(words)

@@ -1,28 +1,34 @@
 """`--completion SHELL`: completion scripts for bash, zsh and fish, generated ahead of time.
 
-Pure: a shell name in, a script out. The options and modes are written into the script; profile
-names are read at completion time by `aws-mfa-run --complete-profiles` (a hidden mode that reads
-the config and credentials files, as `aws` itself completes `--profile`), so nothing here costs
-the warm path anything, and a profile added later is completed at once.
+Pure: a shell name and the modes' words in (modes.completion_words(): the registry of modes
+sits above every mode, this one included), a script out. The options and modes are written into
+the script; profile names are read at completion time by `aws-mfa-run --complete-profiles` (a
+hidden mode that reads the config and credentials files, as `aws` itself completes
+`--profile`), so nothing here costs the warm path anything, and a profile added later is
+completed at once.
 """
 
 from __future__ import annotations
 
-from aws_mfa_run.arguments import COMPLETION_SHELLS as SHELLS
-from aws_mfa_run.arguments import SHELLS as ENV_SHELLS
 from aws_mfa_run.errors import UsageError
+from aws_mfa_run.options import COMPLETION_SHELLS as SHELLS
+from aws_mfa_run.options import SHELLS as ENV_SHELLS
 from aws_mfa_run.profiles import config_profiles
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from aws_mfa_run.inifile import IniText
 
 PROFILES_MODE = "--complete-profiles"  # hidden: one profile name per line
 
 # (names, value kind, help). Kinds: "" no value, "profile", "value" (free text), "env" (an
-# optional shell after --env), "shell" (a shell for --completion). arguments.py's parser accepts
-# exactly these (a unit test compares them).
-WORDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+# optional shell after --env), "shell" (a shell for --completion).
+Word = tuple[tuple[str, ...], str, str]
+# The options; the modes' words come from modes.py. arguments.py's parser accepts exactly these
+# and the modes (a test compares them).
+OPTION_WORDS: tuple[Word, ...] = (
     (("-p", "--profile"), "profile", "profile with the long-term keys"),
     (("--target-profile",), "profile", "profile that receives the session"),
     (("--serial",), "value", "MFA device ARN"),
@@ -31,46 +37,38 @@ WORDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("--min-remaining",), "value", "minutes a stored session must have left"),
     (("--force",), "", "get a new session / replace a different alias"),
     (("--server",), "", "serve credentials to COMMAND from a local endpoint"),
-    (("--login",), "", "store a session in the target profile"),
-    (("--env",), "env", "print the session as shell exports"),
-    (("--credential-process",), "", "print the session for credential_process"),
-    (("--status",), "", "show stored sessions"),
-    (("--logout",), "", "remove what aws-mfa-run stored for a profile"),
     (("--all",), "", "with --logout, every profile"),
     (("--json",), "", "with --status, one JSON document"),
-    (("--console",), "", "open the AWS console with a role's credentials"),
     (("--print",), "", "with --console, print the sign-in URL instead"),
-    (("--install-alias",), "", "add `aws mfa` to ~/.aws/cli/alias"),
-    (("--uninstall-alias",), "", "remove `aws mfa` from ~/.aws/cli/alias"),
-    (("--completion",), "shell", "print a shell completion script"),
-    (("--store-keys",), "", "move the profile's keys into the OS keyring"),
-    (("--unstore-keys",), "", "move them back into the credentials file"),
-    (("--rotate-keys",), "", "replace the profile's access key with a new one"),
     (("-h", "--help"), "", "show the help"),
     (("--version",), "", "show the version"),
 )
 
 
-def _names(*kinds: str) -> list[str]:
-    return [name for names, kind, _ in WORDS if kind in kinds for name in names]
+def _names(words: Sequence[Word], *kinds: str) -> list[str]:
+    return [name for names, kind, _ in words if kind in kinds for name in names]
 
 
-def script(shell: str) -> str:
-    """The completion script for `shell` (bash, zsh or fish)."""
+def script(shell: str, modes: Sequence[Word]) -> str:
+    """The completion script for `shell` (bash, zsh or fish) that offers the options and
+    `modes`."""
+    words = (*OPTION_WORDS, *modes)
     if shell == "bash":
-        return _bash()
+        return _bash(words)
     if shell == "zsh":
-        return _zsh()
+        return _zsh(words)
     if shell == "fish":
-        return _fish()
+        return _fish(words)
     raise UsageError(f"--completion takes one of {', '.join(SHELLS)}, not {shell[:20]!r}.")
 
 
-def _bash() -> str:
-    every = "\n".join(_names("", "profile", "value", "env", "shell"))
-    with_value = "|".join(_names("profile", "value", "shell"))
-    profile = "|".join(_names("profile"))
-    free = "|".join(_names("value"))
+def _bash(words: Sequence[Word]) -> str:
+    every = "\n".join(_names(words, "", "profile", "value", "env", "shell"))
+    with_value = "|".join(_names(words, "profile", "value", "shell"))
+    profile = "|".join(_names(words, "profile"))
+    free = "|".join(_names(words, "value"))
+    # The modes whose word is a shell: --env (optional, a shell of --env), --completion.
+    env_modes, shell_modes = "|".join(_names(words, "env")), "|".join(_names(words, "shell"))
     # Word lists are one per line: IFS is a line break, so that names with spaces stay whole.
     env_shells, shells = "\n".join(ENV_SHELLS), "\n".join(SHELLS)
     return f"""\
@@ -99,7 +97,7 @@ _aws_mfa_run() {{
         case $word in
             --) _aws_mfa_run_command $((i + 1)); return ;;
             {with_value}) (( i++ )) ;;
-            --env) case ${{COMP_WORDS[i+1]}} in {"|".join(ENV_SHELLS)}) (( i++ )) ;; esac ;;
+            {env_modes}) case ${{COMP_WORDS[i+1]}} in {"|".join(ENV_SHELLS)}) (( i++ )) ;; esac ;;
             =|-*) ;;
             *) [[ ${{COMP_WORDS[i-1]}} == = ]] || {{ _aws_mfa_run_command $i; return; }} ;;
         esac
@@ -113,10 +111,10 @@ _aws_mfa_run() {{
                 COMPREPLY=( $(printf '%q\\n' "${{COMPREPLY[@]}}") )
             fi
             return ;;
-        --env) if [[ $cur != -* ]]; then
+        {env_modes}) if [[ $cur != -* ]]; then
                 COMPREPLY=( $(compgen -W "{env_shells}" -- "$cur") ); return
             fi ;;
-        --completion) COMPREPLY=( $(compgen -W "{shells}" -- "$cur") ); return ;;
+        {shell_modes}) COMPREPLY=( $(compgen -W "{shells}" -- "$cur") ); return ;;
         {free}) return ;;
     esac
     if [[ $cur == -* ]]; then
@@ -133,9 +131,9 @@ def _zsh_quote(text: str) -> str:
     return text.replace("'", "'\\''").replace("[", "\\[").replace("]", "\\]")
 
 
-def _zsh() -> str:
+def _zsh(words: Sequence[Word]) -> str:
     specs: list[str] = []
-    for names, kind, help_text in WORDS:
+    for names, kind, help_text in words:
         shown = _zsh_quote(help_text)
         exclusive = f"({' '.join(names)})" if len(names) > 1 else ""
         for name in names:
@@ -184,13 +182,14 @@ def _fish_quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _fish() -> str:
+def _fish(words: Sequence[Word]) -> str:
     # The same decisions as the bash function, step by step, so that both shells offer the same
     # words: fish's own option handling would take `--env fish` for a command named fish.
-    with_value = " ".join(_names("profile", "value", "shell"))
-    profile, free = " ".join(_names("profile")), " ".join(_names("value"))
+    with_value = " ".join(_names(words, "profile", "value", "shell"))
+    profile, free = " ".join(_names(words, "profile")), " ".join(_names(words, "value"))
+    env_modes, shell_modes = " ".join(_names(words, "env")), " ".join(_names(words, "shell"))
     options = " \\\n        ".join(
-        f"{name} {_fish_quote(help_text)}" for names, _, help_text in WORDS for name in names
+        f"{name} {_fish_quote(help_text)}" for names, _, help_text in words for name in names
     )
     env_shells, shells = " ".join(ENV_SHELLS), " ".join(SHELLS)
     return f"""\
@@ -223,7 +222,7 @@ function __aws_mfa_run_complete
                 return
             case {with_value}
                 set -q words[1]; and set -e words[1]
-            case --env
+            case {env_modes}
                 if contains -- "$words[1]" {env_shells}
                     set -e words[1]
                 end
@@ -245,12 +244,12 @@ function __aws_mfa_run_complete
         case {profile}
             __aws_mfa_run_offer "$prefix" (aws-mfa-run {PROFILES_MODE} 2>/dev/null)
             return
-        case --env
+        case {env_modes}
             if not string match -q -- '-*' $cur
                 __aws_mfa_run_offer "$prefix" {env_shells}
                 return
             end
-        case --completion
+        case {shell_modes}
             __aws_mfa_run_offer "$prefix" {shells}
             return
         case {free}

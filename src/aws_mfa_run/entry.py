@@ -1,9 +1,10 @@
 """The full path: parse the command line, run one mode, turn our errors into exit codes.
 
-cli.py runs it when the warm path (warm.py) is not enough. Each mode is a module of
-`aws_mfa_run.commands`, imported only when it runs. The environment is read by cli.py and
-handed down; only what sees the process's own environment reads os.environ too (aws/client.py:
-the REQUESTS_CA_BUNDLE botocore reads; prompt_program.py: what the programs it runs inherit).
+cli.py runs it when the warm path (warm.py) is not enough. Each mode is an entry of modes.MODES,
+whose loader imports its module of `aws_mfa_run.commands` only when it runs. The environment is
+read by cli.py and handed down; only what sees the process's own environment reads os.environ
+too (aws/client.py: the REQUESTS_CA_BUNDLE botocore reads; prompt_program.py: what the programs
+it runs inherit).
 This is the one place that turns an exception into a message.
 """
 
@@ -15,6 +16,7 @@ from aws_mfa_run import __version__
 from aws_mfa_run.arguments import USAGE, parse_arguments
 from aws_mfa_run.commands import Context, say
 from aws_mfa_run.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, MfaRunError
+from aws_mfa_run.modes import mode_named
 from aws_mfa_run.prctl import forbid_core_dumps
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -22,23 +24,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-# mode -> module of aws_mfa_run.commands
-COMMANDS = {
-    "run": "run",
-    "login": "login",
-    "env": "env",
-    "credential-process": "credential_process",
-    "status": "status",
-    "logout": "logout",
-    "install-alias": "alias",
-    "uninstall-alias": "uninstall_alias",
-    "console": "console",
-    "completion": "completion",
-    "complete-profiles": "completion",
-    "store-keys": "store_keys",
-    "unstore-keys": "store_keys",
-    "rotate-keys": "rotate_keys",
-}
 DEBUG_VARIABLE = "AWS_MFA_RUN_DEBUG"
 
 
@@ -51,10 +36,8 @@ def run(argv: list[str], env: Mapping[str, str]) -> int:
     if options.mode == "version":
         print(f"aws-mfa-run {__version__}")
         return EXIT_OK
-    import importlib
-
-    command = importlib.import_module(f"aws_mfa_run.commands.{COMMANDS[options.mode]}")
-    return int(command.run(Context(options, env)))
+    run_mode = mode_named(options.mode).load()
+    return run_mode(Context(options, env))
 
 
 def main(argv: list[str], env: dict[str, str]) -> int:

@@ -1,7 +1,7 @@
 """Our exceptions. Each carries one user-facing sentence and an exit code, never a secret.
 
-The exit codes are documented in README.md; the entry point (cli.main) is the one place that
-turns these into a message on stderr and a process status.
+The exit codes are documented in README.md; the full path's entry point (entry.main) is the one
+place that turns these into a message on stderr and a process status.
 """
 
 from __future__ import annotations

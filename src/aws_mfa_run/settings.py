@@ -1,6 +1,6 @@
-"""Which profiles, device, duration, margins and files to use: pure, from options + environment +
-the parsed INI files (profiles are looked up in profiles.py). Nothing here reads a file or calls
-AWS.
+"""Which profiles, device, duration, margins and files to use: pure, from a Request (what the
+command line asked for) + environment + the parsed INI files (profiles are looked up in
+profiles.py). Nothing here reads a file or calls AWS.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from aws_mfa_run.arguments import Options
+    from aws_mfa_run.options import Options
 
 MIN_DURATION = 900  # STS GetSessionToken limits for IAM users
 MAX_DURATION = 129600
@@ -274,18 +274,76 @@ class Settings:
         self.followed_from = followed_from  # the name given, when it led to another profile
 
 
-def requested_profile(
-    options: Options, env: Mapping[str, str], aws_globals: Mapping[str, str]
-) -> str:
+class Request:
+    """What `resolve` is asked for: the few things of the command line it reads, and the global
+    options of the `aws` that ran us as an alias. Made once from the command line
+    (`from_command_line`), never changed: a caller that needs another profile makes another."""
+
+    __slots__ = (
+        "_frozen",
+        "alias_profile",
+        "alias_region",
+        "credential_process",
+        "duration",
+        "min_remaining",
+        "profile",
+        "serial",
+        "target_profile",
+    )
+
+    def __init__(
+        self,
+        *,
+        profile: str | None = None,
+        target_profile: str | None = None,
+        serial: str | None = None,
+        duration: str | None = None,
+        min_remaining: str | None = None,
+        credential_process: bool = False,
+        alias_profile: str | None = None,
+        alias_region: str | None = None,
+    ) -> None:
+        # As given (checked by resolve): strings of the command line.
+        self.profile = profile  # -p
+        self.target_profile = target_profile
+        self.serial = serial
+        self.duration = duration
+        self.min_remaining = min_remaining
+        # --credential-process: botocore refreshes what has less than its floor left.
+        self.credential_process = credential_process
+        self.alias_profile = alias_profile  # --profile and --region given to the `aws` alias
+        self.alias_region = alias_region
+        self._frozen = True
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"a Request is not changed ({name}): make another")
+        object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_command_line(cls, options: Options, aws_globals: Mapping[str, str]) -> Request:
+        return cls(
+            profile=options.profile,
+            target_profile=options.target_profile,
+            serial=options.serial,
+            duration=options.duration,
+            min_remaining=options.min_remaining,
+            credential_process=options.mode == "credential-process",
+            alias_profile=aws_globals.get("profile"),
+            alias_region=aws_globals.get("region"),
+        )
+
+
+def requested_profile(request: Request, env: Mapping[str, str]) -> str:
     """-p, else the profile the `aws` alias was given, else AWS_PROFILE, else the one we run in."""
-    alias_profile = aws_globals.get("profile")
-    if options.profile and alias_profile and options.profile != alias_profile:
+    alias_profile = request.alias_profile
+    if request.profile and alias_profile and request.profile != alias_profile:
         raise UsageError(
-            f"Both --profile {alias_profile} (to aws) and -p {options.profile} were given; "
+            f"Both --profile {alias_profile} (to aws) and -p {request.profile} were given; "
             "name the profile once."
         )
-    if options.profile is not None:
-        return check_profile_name(options.profile)
+    if request.profile is not None:
+        return check_profile_name(request.profile)
     name = (
         alias_profile
         or env.get("AWS_PROFILE")
@@ -316,12 +374,12 @@ def followed_profile(profile: str, config: IniText, credentials: IniText) -> str
     return "default"
 
 
-def reuse_margin(options: Options, configured: str | None) -> int:
+def reuse_margin(request: Request, configured: str | None) -> int:
     """Seconds a stored session should still have left to be reused: --min-remaining, else the
     profile's setting (minutes), else the default. The credentials' own lifetime caps it (see
     SessionCredentials.margin)."""
-    if options.min_remaining is not None:
-        return _number(options.min_remaining, "--min-remaining (minutes)", 0, 1440, UsageError) * 60
+    if request.min_remaining is not None:
+        return _number(request.min_remaining, "--min-remaining (minutes)", 0, 1440, UsageError) * 60
     if configured is not None:
         what = f"{KEY_MIN_REMAINING} (minutes)"
         return _number(configured, what, 0, 1440, ConfigError) * 60
@@ -342,14 +400,13 @@ def environment_region(env: Mapping[str, str]) -> tuple[str, str] | None:
 
 
 def resolve(
-    options: Options,
+    request: Request,
     env: Mapping[str, str],
-    aws_globals: Mapping[str, str],
     config: IniText,
     credentials: IniText,
     paths: Paths,
 ) -> Settings:
-    asked = requested_profile(options, env, aws_globals)
+    asked = requested_profile(request, env)
     profile, followed_from = asked, None
     source = followed_profile(asked, config, credentials)
     if source is not None and source != asked:
@@ -358,8 +415,8 @@ def resolve(
     values = profile_values(profile, config, credentials, env)
     source_values = profile_values(source_profile, config, credentials, env) if roles else values
 
-    if options.target_profile is not None:
-        login_target = options.target_profile
+    if request.target_profile is not None:
+        login_target = request.target_profile
     else:
         login_target = default_target(profile)
     check_profile_name(login_target, "target profile")
@@ -371,10 +428,10 @@ def resolve(
                 "writing the session there would destroy its long-term keys."
             )
 
-    if options.duration is not None:
+    if request.duration is not None:
         what = "--duration (seconds)"
         duration: int | None = _number(
-            options.duration, what, MIN_DURATION, MAX_DURATION, UsageError
+            request.duration, what, MIN_DURATION, MAX_DURATION, UsageError
         )
     elif KEY_DURATION in source_values:
         what = f"{KEY_DURATION} of profile '{source_profile}' (seconds)"
@@ -383,15 +440,15 @@ def resolve(
     else:
         duration = None
 
-    min_remaining = reuse_margin(options, values.get(KEY_MIN_REMAINING))
-    floor = CREDENTIAL_PROCESS_MIN_REMAINING if options.mode == "credential-process" else 0
+    min_remaining = reuse_margin(request, values.get(KEY_MIN_REMAINING))
+    floor = CREDENTIAL_PROCESS_MIN_REMAINING if request.credential_process else 0
 
-    serial_value = options.serial
+    serial_value = request.serial
     if serial_value is None:
         serial_value = next((role.mfa_serial for role in roles if role.mfa_serial), None)
     serial: str | None
     if serial_value is not None:
-        if options.serial is not None:
+        if request.serial is not None:
             serial = check_serial(serial_value, "--serial", UsageError)
         else:
             serial = check_serial(serial_value, f"mfa_serial of profile '{profile}'", ConfigError)
@@ -404,8 +461,8 @@ def resolve(
     # The region the AWS CLI would use: its --region (given to the alias), else the environment's,
     # else the profile's (a role's own region for each role of the chain).
     chosen_region, from_environment = None, environment_region(env)
-    if aws_globals.get("region"):
-        chosen_region = check_region(aws_globals["region"], "--region", UsageError)
+    if request.alias_region:
+        chosen_region = check_region(request.alias_region, "--region", UsageError)
     elif from_environment is not None:
         chosen_region = check_region(from_environment[1], from_environment[0], ConfigError)
     for role in roles:

@@ -1,7 +1,9 @@
 """One module per mode of aws-mfa-run; each has `run(context) -> exit status`.
 
-A new mode is one new module here plus one line in `entry.COMMANDS`; the credentials chain it
-asks for valid credentials is `credentials.chain.get_credentials`.
+A new mode is one new module here plus one entry in `modes.MODES` (its flag, help lines,
+completion word and loader: the parser, the help text, the dispatch and the completion scripts
+follow); the credentials chain it asks for valid credentials is
+`credentials.chain.get_credentials`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from aws_mfa_run.credentials.chain import get_credentials
 from aws_mfa_run.credentials.mfa_session import Prompting
 from aws_mfa_run.credentials.store import read_ini
 from aws_mfa_run.paths import Paths
-from aws_mfa_run.settings import requested_profile, resolve
+from aws_mfa_run.settings import Request, requested_profile, resolve
 from aws_mfa_run.terminal import open_terminal
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -23,10 +25,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from aws_mfa_run.arguments import Options
     from aws_mfa_run.aws.answers import SessionCredentials
     from aws_mfa_run.credentials.mfa_session import Prompting
     from aws_mfa_run.inifile import IniText
+    from aws_mfa_run.options import Options
     from aws_mfa_run.paths import Paths
     from aws_mfa_run.settings import Settings
     from aws_mfa_run.terminal import Terminal
@@ -39,8 +41,8 @@ def say(message: str) -> None:
 
 
 class Context:
-    """What a command works with: the options, the environment (never os.environ below the entry
-    point), and the side effects, injectable for tests."""
+    """What a command works with: the options, the environment cli.py read (commands read it here,
+    not os.environ), and the side effects, injectable for tests."""
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class Context:
         self.clock = clock
         self.terminal_opener = terminal_opener
         self._aws_globals = aws_globals
+        self._request: Request | None = None
 
     @property
     def paths(self) -> Paths:
@@ -83,14 +86,20 @@ class Context:
         paths = self.paths
         return read_ini(paths.config), read_ini(paths.credentials)
 
+    def request(self) -> Request:
+        """What the command line (and the `aws` that ran us) asks settings for: made here once."""
+        if self._request is None:
+            self._request = Request.from_command_line(self.options, self.aws_globals())
+        return self._request
+
     def settings_profile(self) -> str:
         """The profile the command line (or the environment) names, not followed anywhere."""
 
-        return requested_profile(self.options, self.env, self.aws_globals())
+        return requested_profile(self.request(), self.env)
 
     def settings(self, config: IniText, credentials: IniText) -> Settings:
 
-        return resolve(self.options, self.env, self.aws_globals(), config, credentials, self.paths)
+        return resolve(self.request(), self.env, config, credentials, self.paths)
 
     def prompting(self) -> Prompting:
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import os
 
 from aws_mfa_run import files
-from aws_mfa_run.arguments import Options
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.role import RoleCache
 from aws_mfa_run.errors import MfaRunError
 from aws_mfa_run.profiles import config_profiles
-from aws_mfa_run.settings import KEY_SOURCE, resolve
+from aws_mfa_run.settings import KEY_SOURCE, Request, resolve
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -32,10 +31,8 @@ def _settings_of(
     context: Context, profile: str, config: IniText, credentials: IniText
 ) -> Settings | None:
 
-    options = Options()
-    options.profile = profile
     try:
-        return resolve(options, context.env, {}, config, credentials, context.paths)
+        return resolve(Request(profile=profile), context.env, config, credentials, context.paths)
     except MfaRunError:
         return None
 

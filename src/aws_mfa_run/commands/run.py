@@ -13,6 +13,7 @@ from aws_mfa_run.errors import UsageError, command_error
 from aws_mfa_run.settings import (
     DEFAULT_MIN_REMAINING,
     MARKER_VARIABLE,
+    Request,
     requested_profile,
     reuse_margin,
 )
@@ -34,8 +35,9 @@ def run(context: Context) -> int:
     # Inside an aws-mfa-run for the same profile, the credentials are already in the
     # environment: no file is read (the files' mfa_min_remaining cannot count here).
     if options.target_profile is None and options.serial is None and options.token_code is None:
-        profile = requested_profile(options, env, {})
-        margin = reuse_margin(options, None) if options.min_remaining else DEFAULT_MIN_REMAINING
+        request = Request.from_command_line(options, {})  # not the alias's: no /proc read yet
+        profile = requested_profile(request, env)
+        margin = reuse_margin(request, None) if options.min_remaining else DEFAULT_MIN_REMAINING
         if env.get(FULL_URI) and env.get(MARKER_VARIABLE) == profile:
             exec_command(options.command, env)  # inside --server: its endpoint serves us too
         if not options.server and inherited(profile, env, context.clock(), margin) is not None:

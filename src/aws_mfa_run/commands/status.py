@@ -6,14 +6,13 @@ role_arn, or whose session aws-mfa-run stored (whatever its target), by the name
 
 from __future__ import annotations
 
-from aws_mfa_run.arguments import Options
 from aws_mfa_run.commands.rotate_keys import pending_deletion
 from aws_mfa_run.credentials import store
 from aws_mfa_run.credentials.longterm import keys_without_running
 from aws_mfa_run.credentials.role import RoleCache
 from aws_mfa_run.errors import MfaRunError
 from aws_mfa_run.profiles import config_profiles, config_values, profile_values
-from aws_mfa_run.settings import KEY_SOURCE, requested_profile, resolve
+from aws_mfa_run.settings import KEY_SOURCE, Request, requested_profile, resolve
 from aws_mfa_run.status_json import RoleCacheState, StatusRow, render
 from aws_mfa_run.timefmt import describe_left, describe_until
 
@@ -55,11 +54,11 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
     seen: set[tuple[str, str | None]] = set()
     for name, target in pairs:
         row = StatusRow(name)
-        options = Options()
-        options.profile, options.target_profile = name, target
-        options.min_remaining = context.options.min_remaining
+        request = Request(
+            profile=name, target_profile=target, min_remaining=context.options.min_remaining
+        )
         try:
-            settings = resolve(options, context.env, {}, config, credentials, context.paths)
+            settings = resolve(request, context.env, config, credentials, context.paths)
         except MfaRunError as error:
             row.error = str(error)
             rows.append(row)
@@ -156,7 +155,7 @@ def run(context: Context) -> int:
         or context.aws_globals().get("profile")
         or env.get("AWS_PROFILE")
     ):
-        explicit = requested_profile(options, env, context.aws_globals())
+        explicit = requested_profile(context.request(), env)
     rows = collect(context, explicit)
     now = context.clock()
     if options.json:
