@@ -22,7 +22,13 @@ from aws_mfa_run.parent_aws import (
 )
 from aws_mfa_run.paths import Paths
 from aws_mfa_run.profiles import config_section_name, profile_of_section, shell_words
-from aws_mfa_run.settings import DEFAULT_MIN_REMAINING, Request, resolve, reuse_margin, role_chain
+from aws_mfa_run.settings import (
+    DEFAULT_MIN_REMAINING,
+    Request,
+    resolve,
+    role_chain,
+    wanted_min_remaining,
+)
 
 # ---- arguments ---------------------------------------------------------------------------------
 
@@ -146,11 +152,11 @@ def ini(text: str, path: str = "f") -> inifile.IniText:
 
 
 def test_reuse_margin_sources_and_the_lifetime_cap() -> None:
-    assert reuse_margin(Request(), None) == DEFAULT_MIN_REMAINING
-    assert reuse_margin(Request(), "5") == 300
-    assert reuse_margin(Request(min_remaining="30"), "5") == 1800
+    assert wanted_min_remaining(Request(), None) == DEFAULT_MIN_REMAINING
+    assert wanted_min_remaining(Request(), "5") == 300
+    assert wanted_min_remaining(Request(min_remaining="30"), "5") == 1800
     with pytest.raises(ConfigError):
-        reuse_margin(Request(), "soon")
+        wanted_min_remaining(Request(), "soon")
     # A 15-minute session: the margin is at most half of it.
     short = SessionCredentials("ASIA" + "A" * 16, "s", "t", 1000 + 900, issued=1000)
     assert short.margin(DEFAULT_MIN_REMAINING) == 450

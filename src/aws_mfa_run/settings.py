@@ -374,7 +374,7 @@ def followed_profile(profile: str, config: IniText, credentials: IniText) -> str
     return "default"
 
 
-def reuse_margin(request: Request, configured: str | None) -> int:
+def wanted_min_remaining(request: Request, configured: str | None) -> int:
     """Seconds a stored session should still have left to be reused: --min-remaining, else the
     profile's setting (minutes), else the default. The credentials' own lifetime caps it (see
     SessionCredentials.margin)."""
@@ -440,7 +440,7 @@ def resolve(
     else:
         duration = None
 
-    min_remaining = reuse_margin(request, values.get(KEY_MIN_REMAINING))
+    min_remaining = wanted_min_remaining(request, values.get(KEY_MIN_REMAINING))
     floor = CREDENTIAL_PROCESS_MIN_REMAINING if request.credential_process else 0
 
     serial_value = request.serial

@@ -336,7 +336,7 @@ def _expand(path: str, home: str) -> str:
 # ---- the warm path itself ---------------------------------------------------------------------
 
 
-class _NotWarm(Exception):
+class _NotWarmError(Exception):
     """Anything the warm path leaves to the full path."""
 
 
@@ -360,7 +360,7 @@ def _run(argv: list[str], env: Mapping[str, str], now: float) -> int | None:
             _exec(command, env)
         _check_not_run_by_the_aws_cli(env)
     elif env.get(MARKER_VARIABLE) == profile:
-        raise _NotWarm("inherited credentials, weighed with the profile's own margin")
+        raise _NotWarmError("inherited credentials, weighed with the profile's own margin")
     keys, expiration, region = _stored_session(profile, env, now, floor)
     if mode == "credential-process":
         sys.stdout.write(credential_process_json(keys, expiration) + "\n")
@@ -385,9 +385,9 @@ def _read_command_line(argv: list[str], env: Mapping[str, str]) -> tuple[str, st
         elif word == "--credential-process" and mode == "run":
             mode = "credential-process"
         else:
-            raise _NotWarm(word)
+            raise _NotWarmError(word)
     if (mode == "run") == (not words):
-        raise _NotWarm("no command, or a command with --credential-process")
+        raise _NotWarmError("no command, or a command with --credential-process")
     if profile is None:
         profile = (
             env.get("AWS_PROFILE")
@@ -396,7 +396,7 @@ def _read_command_line(argv: list[str], env: Mapping[str, str]) -> tuple[str, st
             or "default"
         )
     if not is_profile_name(profile):
-        raise _NotWarm("profile name")
+        raise _NotWarmError("profile name")
     return mode, profile, words
 
 
@@ -419,17 +419,17 @@ def _check_not_run_by_the_aws_cli(env: Mapping[str, str]) -> None:
     (the full path reads them back): our parent, or the parent of the shell that runs the alias,
     must not be the AWS CLI. Without /proc (macOS), the full path asks `ps`."""
     if env.get("AWS_MFA_RUN_PROC_ROOT"):
-        raise _NotWarm("another proc root")
+        raise _NotWarmError("another proc root")
     parent = os.getppid()
     argv = _command_line(parent)
     if _looks_like_the_aws_cli(argv):
-        raise _NotWarm("run by the AWS CLI")
+        raise _NotWarmError("run by the AWS CLI")
     if "-c" in argv[1:3]:  # a shell running a script: an alias's, perhaps
         with open(f"/proc/{parent}/stat", "rb") as handle:
             stat = handle.read()
         grandparent = int(stat[stat.rindex(b")") + 2 :].split()[1])
         if grandparent > 1 and _looks_like_the_aws_cli(_command_line(grandparent)):
-            raise _NotWarm("run by an alias of the AWS CLI")
+            raise _NotWarmError("run by an alias of the AWS CLI")
         # A script that is one of the AWS CLI's aliases, run by something the full path may not
         # tell for the AWS CLI (it then says how to name the profile).
         script = argv[argv.index("-c") + 1] if argv.index("-c") + 1 < len(argv) else ""
@@ -444,14 +444,14 @@ def _check_not_run_by_the_aws_cli(env: Mapping[str, str]) -> None:
             if value.startswith("!"):  # an external alias: the shell runs what follows
                 value = value[1:].strip()
                 if value and (script == value or script.startswith(value + " ")):
-                    raise _NotWarm("the script of an alias")
+                    raise _NotWarmError("the script of an alias")
 
 
 def _command_line(pid: int) -> list[str]:
     with open(f"/proc/{pid}/cmdline", "rb") as handle:
         words = handle.read().split(b"\0")
     if not words or not words[0]:
-        raise _NotWarm("no command line")
+        raise _NotWarmError("no command line")
     return [word.decode("utf-8", "replace") for word in words if word]
 
 
@@ -473,7 +473,7 @@ def _stored_session(
     _, config_path, credentials_path = file_paths(env)
     config, credentials = _read(config_path), _read(credentials_path)
     if any(ch in profile for ch in " \t'\"\\"):
-        raise _NotWarm("a name the config file may quote")
+        raise _NotWarmError("a name the config file may quote")
     if any(mark in config for mark in ('"', "'", "\\", "\t", "[profile  ", "[ ")):
         # A header may name the profile in another spelling (`[profile "dev"]`): every header
         # must be plain for `[profile NAME]` to be the one botocore reads.
@@ -481,51 +481,51 @@ def _stored_session(
         for header in headers if config.startswith("[") else headers[1:]:
             line = header.partition("\n")[0]
             if any(mark in line for mark in ('"', "'", "\\", "\t", "  ")) or line[:1] == " ":
-                raise _NotWarm("a header in another spelling")
+                raise _NotWarmError("a header in another spelling")
     if profile == "default":
         in_config = _section(config, "default")
         also = _section(config, "profile default")
         if in_config is not None and also is not None:
-            raise _NotWarm("[default] and [profile default]")
+            raise _NotWarmError("[default] and [profile default]")
         in_config = also if in_config is None else in_config
     else:
         in_config = _section(config, f"profile {profile}")
     in_credentials = _section(credentials, profile)
     if in_config is None and in_credentials is None:
-        raise _NotWarm("no such profile")
+        raise _NotWarmError("no such profile")
     values = {**(in_credentials or {}), **(in_config or {})}
     if any(key in values for key in _NOT_PLAIN):
-        raise _NotWarm("not a plain profile")
+        raise _NotWarmError("not a plain profile")
     # Every value the full path checks on this way, checked alike (it says what is wrong).
     if "mfa_serial" in values and not is_serial(values["mfa_serial"]):
-        raise _NotWarm("mfa_serial")
+        raise _NotWarmError("mfa_serial")
     if "mfa_session_duration" in values:
         duration = values["mfa_session_duration"].strip()
         if not (duration.isdigit() and 900 <= int(duration) <= 129600):
-            raise _NotWarm("mfa_session_duration")
+            raise _NotWarmError("mfa_session_duration")
     if "ca_bundle" in values and not values["ca_bundle"].strip():
-        raise _NotWarm("ca_bundle")
+        raise _NotWarmError("ca_bundle")
     wanted = DEFAULT_MIN_REMAINING
     if KEY_MIN_REMAINING in values:
         minutes = values[KEY_MIN_REMAINING].strip()
         if not (minutes.isdigit() and int(minutes) <= 1440):
-            raise _NotWarm(KEY_MIN_REMAINING)
+            raise _NotWarmError(KEY_MIN_REMAINING)
         wanted = int(minutes) * 60
     region = user_region(env) or values.get("region") or None
     for value in (user_region(env), values.get("region")):
         if value and not is_region(value):
-            raise _NotWarm("region")
+            raise _NotWarmError("region")
 
     stored = _section(credentials, default_target(profile))
     if not stored or stored.get(KEY_SOURCE) != profile or not keys_are_ours(stored):
-        raise _NotWarm("no session of ours")
+        raise _NotWarmError("no session of ours")
     expiration = parse_utc(stored.get(KEY_EXPIRATION, ""))
     key_id, secret, token = stored.get(KEY_ID, ""), stored.get(SECRET, ""), stored.get(TOKEN, "")
     if expiration is None or not is_session(key_id, secret, token):
-        raise _NotWarm("no usable session")
+        raise _NotWarmError("no usable session")
     issued = parse_utc(stored.get(KEY_ISSUED, ""))
     if expiration - now <= reuse_margin(expiration, issued, wanted, floor):
-        raise _NotWarm("the session ends too soon")
+        raise _NotWarmError("the session ends too soon")
     return (key_id, secret, token), expiration, region
 
 
@@ -535,9 +535,9 @@ def _read(path: str) -> str:
     with open(path, "rb") as handle:
         text = handle.read().decode("utf-8")
     if text.startswith("\ufeff") or "\x00" in text:
-        raise _NotWarm(path)
+        raise _NotWarmError(path)
     if text.count("[") != text.count("\n[") + text.startswith("["):
-        raise _NotWarm(path)
+        raise _NotWarmError(path)
     return text
 
 
@@ -559,7 +559,7 @@ def _section(text: str, name: str) -> dict[str, str] | None:
     if not found:
         return None
     if len(found) > 1:
-        raise _NotWarm("a section twice")
+        raise _NotWarmError("a section twice")
     start = text.find("\n", found[0])
     end = text.find("\n[", start) if start >= 0 else -1
     body = "" if start < 0 else text[start + 1 : len(text) if end < 0 else end + 1]
@@ -570,13 +570,13 @@ def _section(text: str, name: str) -> dict[str, str] | None:
         if not stripped or stripped[0] in "#;":
             continue
         if line[0] in " \t":
-            raise _NotWarm("a continuation line")
+            raise _NotWarmError("a continuation line")
         cuts = [cut for cut in (stripped.find("="), stripped.find(":")) if cut >= 0]
         if not cuts or min(cuts) == 0:
-            raise _NotWarm("not key = value")
+            raise _NotWarmError("not key = value")
         key = stripped[: min(cuts)].strip().lower()
         if key in values:
-            raise _NotWarm("a key twice")
+            raise _NotWarmError("a key twice")
         values[key] = stripped[min(cuts) + 1 :].strip()
     return values
 
@@ -606,4 +606,4 @@ def _exec(command: list[str], env: Mapping[str, str]) -> None:
     try:
         exec_command(command, env)
     except OSError:
-        raise _NotWarm("exec") from None  # not found, not executable: the full path says which
+        raise _NotWarmError("exec") from None  # not found, not executable: the full path says which

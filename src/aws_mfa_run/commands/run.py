@@ -15,7 +15,7 @@ from aws_mfa_run.settings import (
     MARKER_VARIABLE,
     Request,
     requested_profile,
-    reuse_margin,
+    wanted_min_remaining,
 )
 from aws_mfa_run.warm import FULL_URI
 
@@ -37,7 +37,9 @@ def run(context: Context) -> int:
     if options.target_profile is None and options.serial is None and options.token_code is None:
         request = Request.from_command_line(options, {})  # not the alias's: no /proc read yet
         profile = requested_profile(request, env)
-        margin = reuse_margin(request, None) if options.min_remaining else DEFAULT_MIN_REMAINING
+        margin = (
+            wanted_min_remaining(request, None) if options.min_remaining else DEFAULT_MIN_REMAINING
+        )
         if env.get(FULL_URI) and env.get(MARKER_VARIABLE) == profile:
             exec_command(options.command, env)  # inside --server: its endpoint serves us too
         if not options.server and inherited(profile, env, context.clock(), margin) is not None:
