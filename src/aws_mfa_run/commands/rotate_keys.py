@@ -23,7 +23,7 @@ import time
 
 from aws_mfa_run import files, inifile
 from aws_mfa_run.aws import iam, sts
-from aws_mfa_run.credentials import keyring_store, store
+from aws_mfa_run.credentials import keyring_store, state, store
 from aws_mfa_run.credentials.keys import FILE, KEY_ID, KEYRING, SECRET, LongTermKeys
 from aws_mfa_run.credentials.longterm import config_section, file_keys, long_term_keys
 from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 IAM_KEY_LIMIT = 2
 # IAM is eventually consistent: a new key may be refused for some seconds after CreateAccessKey.
 NEW_KEY_PROPAGATION = 30
-ROTATIONS_DIRECTORY = "rotations"
 # The note's phases: the new key exists in IAM; it is being stored; it is stored and read back.
 CREATED, STORING, STORED = "created", "storing", "stored"
 
@@ -52,10 +51,8 @@ class Note:
     """The note of a rotation under way for one profile: old key id, new key id, phase."""
 
     def __init__(self, state_dir: str, profile: str) -> None:
-        safe = "".join(ch if ch.isalnum() or ch in "._-" else f"%{ord(ch):02x}" for ch in profile)
-        self.directory = os.path.join(state_dir, ROTATIONS_DIRECTORY)
-        self.path = os.path.join(self.directory, f"{safe}.ini")
-        self.lock_path = os.path.join(self.directory, f"{safe}.lock")
+        self.path, self.lock_path = state.rotation_note(state_dir, profile)
+        self.directory = os.path.dirname(self.path)
 
     def read(self) -> dict[str, str]:
         text = files.read_text(self.path)

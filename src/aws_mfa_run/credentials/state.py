@@ -12,6 +12,7 @@ import os
 
 LOCKS = "locks"
 ROLES = "roles"
+ROTATIONS = "rotations"
 USED_CODES = "used-codes"
 
 _FNV_PRIME, _MASK_64 = 0x100000001B3, (1 << 64) - 1
@@ -58,3 +59,11 @@ def lock_for(cache_path: str) -> str:
 
 def used_codes(state_dir: str) -> str:
     return os.path.join(state_dir, USED_CODES)
+
+
+def rotation_note(state_dir: str, profile: str) -> tuple[str, str]:
+    """The note of a --rotate-keys under way for `profile`, and its lock. Named by the profile
+    itself, escaped (not hashed), so that a user can see which profile a leftover note is for."""
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else f"%{ord(ch):02x}" for ch in profile)
+    directory = os.path.join(state_dir, ROTATIONS)
+    return os.path.join(directory, f"{safe}.ini"), os.path.join(directory, f"{safe}.lock")
