@@ -199,7 +199,9 @@ def test_mfa_process_renews_the_session_mid_run(ready: Bed) -> None:
     secret.write_text(ready.device.secret)
     with ready.config.open("a") as handle:
         handle.write(f"mfa_process = {PYTHON} {script} {secret} {ready.root / 'given'}\n")
-    lifetime = 5
+    # Renewed at half its lifetime: 10 s asks for three codes in a run that a loaded machine
+    # stretches by seconds; AWS accepts only three codes (one step either side) in 30 s.
+    lifetime = 10
     ready.fake.session_lifetime = lifetime
     done = ready.run(
         AWS_MFA_RUN, "--server", PYTHON, loop_script(ready), str(lifetime + 1), "0.2", "dynamodb",
