@@ -11,7 +11,7 @@ import pytest
 from aws_mfa_run import arguments
 from aws_mfa_run import completion_scripts as completion
 from conftest import AWS_MFA_RUN, Bed
-from test_readme import EXAMPLES
+from helpers import EXAMPLES
 
 
 def installed(bed: Bed) -> Bed:

@@ -20,10 +20,9 @@ import time
 import pexpect
 import pytest
 
-from conftest import AWS, AWS_MFA_RUN, FIGURES, REPO, Bed
+from conftest import AWS, AWS_MFA_RUN, FIGURES, Bed
+from helpers import EXAMPLES, SERVICE, keyring_entry, use_test_keyring
 
-KEYRINGS = REPO / "tests" / "keyrings"
-SERVICE = "aws-mfa-run"  # README: "service aws-mfa-run, user name the profile"
 # SIGKILL trials of --store-keys and --rotate-keys: half of AWS_MFA_RUN_TRIALS (CI sets 200:
 # 100 each); `make test` makes 40 each, enough for kills to land in every step.
 KILL_TRIALS = max(40, int(os.environ.get("AWS_MFA_RUN_TRIALS", "50")) // 2)
@@ -44,18 +43,6 @@ def kill_delays(seed: str, window: float, shard: int = 0, shards: int = 1) -> li
     delays = [window * (trial + rng.random()) / KILL_TRIALS for trial in trials]
     rng.shuffle(delays)
     return delays
-
-
-def use_test_keyring(bed: Bed) -> None:
-    bed.env.update(PYTHON_KEYRING_BACKEND="filekeyring.FileKeyring", PYTHONPATH=str(KEYRINGS))
-
-
-def keyring_entry(bed: Bed, profile: str = "default") -> dict[str, str] | None:
-    path = bed.home / "test-keyring.json"
-    if not path.exists():
-        return None
-    text = json.loads(path.read_text()).get(f"{SERVICE}\0{profile}")
-    return None if text is None else json.loads(text)
 
 
 def login(bed: Bed, *args: str) -> None:
@@ -781,8 +768,6 @@ def test_store_keys_in_a_real_secret_service(ready: Bed) -> None:
 
 
 def test_readme_store_keys_and_rotate_keys_examples(ready: Bed) -> None:
-    from test_readme import EXAMPLES
-
     use_test_keyring(ready)
     done = ready.run("sh", "-c", EXAMPLES["store-keys"])
     assert done.returncode == 0, done.stderr

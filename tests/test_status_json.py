@@ -6,8 +6,7 @@ import json
 import time
 
 from conftest import AWS, AWS_MFA_RUN, Bed
-from test_readme import EXAMPLES
-from test_roles import WHOAMI, with_roles
+from helpers import EXAMPLES, WHOAMI, with_roles
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import AWS, AWS_MFA_RUN, Bed
-from test_readme import EXAMPLES
+from helpers import EXAMPLES
 
 
 def alias_file(bed: Bed):
