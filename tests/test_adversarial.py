@@ -41,6 +41,21 @@ def crash_trials() -> int:
 
 
 CRASH_TRIALS = crash_trials()
+# Each file's trials are split into shards, tests of their own (a HOME each) that pytest-xdist
+# workers run side by side; shard k makes trials k, k + CRASH_SHARDS, ... of CRASH_TRIALS.
+CRASH_SHARDS = 2
+
+
+def crash_delays(kind: str, shard: int) -> list[float]:
+    """How long after its writes began each of a shard's kills lands: trial i of CRASH_TRIALS at
+    a random point of the i-th of as many equal slices of the first 50 ms, so that every shard
+    kills early and late in a write (a uniform draw may leave a shard without late kills), in a
+    random order."""
+    rng = random.Random(f"{kind} {shard}")
+    trials = range(shard, CRASH_TRIALS, CRASH_SHARDS)
+    delays = [0.05 * (trial + rng.random()) / CRASH_TRIALS for trial in trials]
+    rng.shuffle(delays)
+    return delays
 
 
 def edited(text: str, section: str, values: dict[str, str | None]) -> str:
@@ -88,16 +103,17 @@ CRASH_CASES = {
 }
 
 
+@pytest.mark.parametrize("shard", range(CRASH_SHARDS))
 @pytest.mark.parametrize("kind", list(CRASH_CASES))
-def test_sigkill_during_writes_never_tears_a_file(bed: Bed, kind: str) -> None:
+def test_sigkill_during_writes_never_tears_a_file(bed: Bed, kind: str, shard: int) -> None:
     name, original, allowed_for = CRASH_CASES[kind]
     path = bed.aws_dir / name
     path.parent.mkdir(parents=True, exist_ok=True)
     allowed = allowed_for(original)
     arguments = [*HAMMER, kind, str(bed.home)] + (["mfa"] if kind == "credentials" else [])
-    rng = random.Random(kind)
+    delays = crash_delays(kind, shard)
     changed = leftovers = 0
-    for _ in range(CRASH_TRIALS):
+    for delay in delays:
         path.write_bytes(original.encode())
         path.chmod(0o600)
         writer = subprocess.Popen(arguments, env=bed.env, stderr=subprocess.DEVNULL)
@@ -105,7 +121,7 @@ def test_sigkill_during_writes_never_tears_a_file(bed: Bed, kind: str) -> None:
         deadline = time.monotonic() + 20
         while not started.exists() and writer.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)
-        time.sleep(rng.uniform(0.0, 0.05))  # into the writes, wherever they are by then
+        time.sleep(delay)  # into the writes, wherever they are by then
         writer.send_signal(signal.SIGKILL)
         writer.wait()
         found = path.read_bytes().decode()
@@ -118,8 +134,8 @@ def test_sigkill_during_writes_never_tears_a_file(bed: Bed, kind: str) -> None:
     done = subprocess.run(once, env=bed.env, timeout=20, capture_output=True, check=False)
     assert done.returncode == 0, done.stderr
     assert not [entry for entry in path.parent.iterdir() if entry.name.endswith(".tmp")]
-    FIGURES[f"crash trials ({kind} file)"] = (
-        f"{CRASH_TRIALS} SIGKILLs, 0 torn or partly changed files; {changed} found a new version, "
+    FIGURES[f"crash trials ({kind} file), shard {shard + 1} of {CRASH_SHARDS}"] = (
+        f"{len(delays)} SIGKILLs, 0 torn or partly changed files; {changed} found a new version, "
         f"{leftovers} landed mid-write (the temporary file is removed by the next write)"
     )
     assert changed > 0  # the kills did land while the writer was writing
