@@ -9,6 +9,7 @@ import json
 import re
 import sys
 import urllib.request
+from pathlib import Path
 
 from conftest import AWS_MFA_RUN, REPO, Bed
 
@@ -17,6 +18,12 @@ from conftest import AWS_MFA_RUN, REPO, Bed
 # Each example README marks with `<!-- test: NAME -->` above its code block, by NAME.
 _EXAMPLE_BLOCK = re.compile(r"<!-- test: ([\w-]+) -->\n```\w*\n(.*?)```", re.S)
 EXAMPLES: dict[str, str] = dict(_EXAMPLE_BLOCK.findall((REPO / "README.md").read_text()))
+
+
+def alias_file(bed: Bed) -> Path:
+    """The AWS CLI's alias file in the bed's HOME."""
+    return bed.aws_dir / "cli" / "alias"
+
 
 # ---- role profiles behind MFA ----------------------------------------------------------------
 

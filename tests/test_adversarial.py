@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
@@ -72,7 +72,7 @@ def session_section(tag: str) -> dict[str, str | None]:
     }
 
 
-CRASH_CASES = {
+CRASH_CASES: dict[str, tuple[str, str, Callable[[str], set[str]]]] = {
     # kind: (file, original text, the texts a reader may find after a kill)
     "credentials": (
         "credentials",
@@ -452,7 +452,9 @@ def test_permission_denied_as_an_unprivileged_user(world_for_nobody: Bed) -> Non
     assert bed.snapshot() == before
 
 
-def test_spent_codes_of_different_devices_written_at_once_are_all_kept(tmp_path) -> None:
+def test_spent_codes_of_different_devices_written_at_once_are_all_kept(
+    tmp_path: Path,
+) -> None:
     # Fetches for different profiles hold different locks, and may record their codes at the
     # same instant: each must still find its own entries afterwards.
     writers = 12

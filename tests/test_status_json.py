@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from conftest import AWS, AWS_MFA_RUN, Bed
 from helpers import EXAMPLES, WHOAMI, with_roles
@@ -17,10 +18,11 @@ def epoch(text: str) -> float:
     return calendar.timegm(time.strptime(text, ISO_UTC))
 
 
-def status(bed: Bed, *args: str) -> dict:
+def status(bed: Bed, *args: str) -> dict[str, Any]:
     done = bed.run("sh", "-c", EXAMPLES["status-json"].strip() + " " + " ".join(args))
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document
 
 
 def test_before_any_session(ready: Bed) -> None:
