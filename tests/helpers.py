@@ -6,12 +6,30 @@ the bed), never from one another.
 from __future__ import annotations
 
 import json
+import random
 import re
 import sys
 import urllib.request
 from pathlib import Path
 
 from conftest import AWS_MFA_RUN, REPO, Bed
+
+# ---- kill trials ------------------------------------------------------------------------------
+
+
+def kill_delays(
+    seed: str, window: float, trials: int, shard: int = 0, shards: int = 1
+) -> list[float]:
+    """When a shard's kills land: trial i of TRIALS at a random point of the i-th of as many
+    equal slices of the window, shard k taking trials k, k + shards, ... (so any stretch of the
+    run longer than shards + 1 slices gets a kill from every shard, early and late ones alike,
+    where a uniform draw may leave a shard without late kills), in a random order (what a kill
+    leaves is met by early and late kills alike, as with uniform random times)."""
+    rng = random.Random(f"{seed} {shard}")
+    delays = [window * (trial + rng.random()) / trials for trial in range(shard, trials, shards)]
+    rng.shuffle(delays)
+    return delays
+
 
 # ---- README's copy-paste examples ------------------------------------------------------------
 

@@ -7,7 +7,6 @@ end of the run; CONTRIBUTING.md's "Reliability" section quotes them.
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
 import stat
@@ -27,6 +26,7 @@ from aws_mfa_run.settings import KEY_SOURCE
 from conftest import AWS, AWS_MFA_RUN, FIGURES, REPO, Bed
 from fakeaws import FakeAws
 from hammer import session_for
+from helpers import kill_delays
 from makefiles import write_makefile
 
 HAMMER = [sys.executable, str(REPO / "tests" / "hammer.py")]
@@ -44,18 +44,6 @@ CRASH_TRIALS = crash_trials()
 # Each file's trials are split into shards, tests of their own (a HOME each) that pytest-xdist
 # workers run side by side; shard k makes trials k, k + CRASH_SHARDS, ... of CRASH_TRIALS.
 CRASH_SHARDS = 2
-
-
-def crash_delays(kind: str, shard: int) -> list[float]:
-    """How long after its writes began each of a shard's kills lands: trial i of CRASH_TRIALS at
-    a random point of the i-th of as many equal slices of the first 50 ms, so that every shard
-    kills early and late in a write (a uniform draw may leave a shard without late kills), in a
-    random order."""
-    rng = random.Random(f"{kind} {shard}")
-    trials = range(shard, CRASH_TRIALS, CRASH_SHARDS)
-    delays = [0.05 * (trial + rng.random()) / CRASH_TRIALS for trial in trials]
-    rng.shuffle(delays)
-    return delays
 
 
 def edited(text: str, section: str, values: dict[str, str | None]) -> str:
@@ -111,7 +99,8 @@ def test_sigkill_during_writes_never_tears_a_file(bed: Bed, kind: str, shard: in
     path.parent.mkdir(parents=True, exist_ok=True)
     allowed = allowed_for(original)
     arguments = [*HAMMER, kind, str(bed.home)] + (["mfa"] if kind == "credentials" else [])
-    delays = crash_delays(kind, shard)
+    # How long after its writes began each kill lands: spread over the first 50 ms.
+    delays = kill_delays(kind, 0.05, CRASH_TRIALS, shard, CRASH_SHARDS)
     changed = leftovers = 0
     for delay in delays:
         path.write_bytes(original.encode())
