@@ -292,7 +292,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             _RECEIVED[name] = text
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _RECEIVED:
         terminalreporter.section("reliability figures")
         for name, text in sorted(_RECEIVED.items()):

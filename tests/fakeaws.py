@@ -23,7 +23,7 @@ import time
 import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
@@ -645,7 +645,7 @@ class _Handler(BaseHTTPRequestHandler):
             "</AssumedRoleId></AssumedRoleUser>"
         )
 
-    def _dynamodb(self, action: str, caller: User | Session) -> dict:
+    def _dynamodb(self, action: str, caller: User | Session) -> dict[str, Any]:
         user = caller.user if isinstance(caller, Session) else caller
         if action != "ListTables":
             raise AwsError(400, "UnknownOperationException", f"Unknown operation {action}")
@@ -690,7 +690,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(body)
 
-    def _send_json(self, status: int, data: dict) -> None:
+    def _send_json(self, status: int, data: dict[str, Any]) -> None:
         self._send(status, json.dumps(data).encode(), "application/x-amz-json-1.0")
 
     def _send_xml(self, status: int, action: str, result: str, namespace: str) -> None:

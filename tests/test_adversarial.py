@@ -7,7 +7,6 @@ end of the run; CONTRIBUTING.md's "Reliability" section quotes them.
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
 import stat
@@ -15,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
@@ -27,6 +26,7 @@ from aws_mfa_run.settings import KEY_SOURCE
 from conftest import AWS, AWS_MFA_RUN, FIGURES, REPO, Bed
 from fakeaws import FakeAws
 from hammer import session_for
+from helpers import kill_delays
 from makefiles import write_makefile
 
 HAMMER = [sys.executable, str(REPO / "tests" / "hammer.py")]
@@ -41,6 +41,9 @@ def crash_trials() -> int:
 
 
 CRASH_TRIALS = crash_trials()
+# Each file's trials are split into shards, tests of their own (a HOME each) that pytest-xdist
+# workers run side by side; shard k makes trials k, k + CRASH_SHARDS, ... of CRASH_TRIALS.
+CRASH_SHARDS = 2
 
 
 def edited(text: str, section: str, values: dict[str, str | None]) -> str:
@@ -57,7 +60,7 @@ def session_section(tag: str) -> dict[str, str | None]:
     }
 
 
-CRASH_CASES = {
+CRASH_CASES: dict[str, tuple[str, str, Callable[[str], set[str]]]] = {
     # kind: (file, original text, the texts a reader may find after a kill)
     "credentials": (
         "credentials",
@@ -88,16 +91,18 @@ CRASH_CASES = {
 }
 
 
+@pytest.mark.parametrize("shard", range(CRASH_SHARDS))
 @pytest.mark.parametrize("kind", list(CRASH_CASES))
-def test_sigkill_during_writes_never_tears_a_file(bed: Bed, kind: str) -> None:
+def test_sigkill_during_writes_never_tears_a_file(bed: Bed, kind: str, shard: int) -> None:
     name, original, allowed_for = CRASH_CASES[kind]
     path = bed.aws_dir / name
     path.parent.mkdir(parents=True, exist_ok=True)
     allowed = allowed_for(original)
     arguments = [*HAMMER, kind, str(bed.home)] + (["mfa"] if kind == "credentials" else [])
-    rng = random.Random(kind)
+    # How long after its writes began each kill lands: spread over the first 50 ms.
+    delays = kill_delays(kind, 0.05, CRASH_TRIALS, shard, CRASH_SHARDS)
     changed = leftovers = 0
-    for _ in range(CRASH_TRIALS):
+    for delay in delays:
         path.write_bytes(original.encode())
         path.chmod(0o600)
         writer = subprocess.Popen(arguments, env=bed.env, stderr=subprocess.DEVNULL)
@@ -105,7 +110,7 @@ def test_sigkill_during_writes_never_tears_a_file(bed: Bed, kind: str) -> None:
         deadline = time.monotonic() + 20
         while not started.exists() and writer.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)
-        time.sleep(rng.uniform(0.0, 0.05))  # into the writes, wherever they are by then
+        time.sleep(delay)  # into the writes, wherever they are by then
         writer.send_signal(signal.SIGKILL)
         writer.wait()
         found = path.read_bytes().decode()
@@ -118,8 +123,8 @@ def test_sigkill_during_writes_never_tears_a_file(bed: Bed, kind: str) -> None:
     done = subprocess.run(once, env=bed.env, timeout=20, capture_output=True, check=False)
     assert done.returncode == 0, done.stderr
     assert not [entry for entry in path.parent.iterdir() if entry.name.endswith(".tmp")]
-    FIGURES[f"crash trials ({kind} file)"] = (
-        f"{CRASH_TRIALS} SIGKILLs, 0 torn or partly changed files; {changed} found a new version, "
+    FIGURES[f"crash trials ({kind} file), shard {shard + 1} of {CRASH_SHARDS}"] = (
+        f"{len(delays)} SIGKILLs, 0 torn or partly changed files; {changed} found a new version, "
         f"{leftovers} landed mid-write (the temporary file is removed by the next write)"
     )
     assert changed > 0  # the kills did land while the writer was writing
@@ -436,7 +441,9 @@ def test_permission_denied_as_an_unprivileged_user(world_for_nobody: Bed) -> Non
     assert bed.snapshot() == before
 
 
-def test_spent_codes_of_different_devices_written_at_once_are_all_kept(tmp_path) -> None:
+def test_spent_codes_of_different_devices_written_at_once_are_all_kept(
+    tmp_path: Path,
+) -> None:
     # Fetches for different profiles hold different locks, and may record their codes at the
     # same instant: each must still find its own entries afterwards.
     writers = 12

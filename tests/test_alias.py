@@ -5,10 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import AWS, AWS_MFA_RUN, REPO, Bed
-
-
-def alias_file(bed: Bed):
-    return bed.aws_dir / "cli" / "alias"
+from helpers import alias_file
 
 
 def test_install_into_a_fresh_home_writes_the_shipped_alias(bed: Bed) -> None:

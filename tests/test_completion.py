@@ -11,7 +11,7 @@ import pytest
 from aws_mfa_run import arguments, modes, options
 from aws_mfa_run import completion_scripts as completion
 from conftest import AWS_MFA_RUN, Bed
-from test_readme import EXAMPLES
+from helpers import EXAMPLES
 
 
 def installed(bed: Bed) -> Bed:
@@ -33,7 +33,7 @@ def completed(child: pexpect.spawn, typed: str) -> str:
     # Ctrl-A: to the start of the line. The quotes keep the typed line from matching.
     child.send("\x01echo L''INE: \r")
     child.expect(r"LINE: ([^\r\n]*)\r\n")
-    line = child.match.group(1)
+    line: str = child.match.group(1)
     child.expect_exact("READY$ ")
     return line
 

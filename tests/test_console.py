@@ -11,50 +11,11 @@ import json
 import os
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from conftest import AWS_MFA_RUN, Bed
-from test_readme import EXAMPLES
-from test_roles import with_roles
-
-BROWSER = """\
-import json, os, sys
-from urllib.parse import urlsplit, unquote
-page = unquote(urlsplit(sys.argv[1]).path)
-record = {
-    "argv": sys.argv[1:],
-    "page_mode": oct(os.stat(page).st_mode & 0o777),
-    "directory_mode": oct(os.stat(os.path.dirname(page)).st_mode & 0o777),
-    "page": open(page).read(),
-    "path": page,
-}
-with open(os.environ["BROWSER_RECORD"], "w") as handle:
-    json.dump(record, handle)
-"""
-
-
-def console_bed(bed: Bed) -> dict[str, str]:
-    """Roles as in README, alice logged in, a stand-in browser; returns the extra environment."""
-    with_roles(bed)
-    assert bed.run(AWS_MFA_RUN, "--login", bed.fresh_code()).returncode == 0
-    browser = bed.root / "browser.py"
-    browser.write_text(BROWSER)
-    launcher = bed.root / "browser"
-    launcher.write_text(f'#!/bin/sh\nexec {sys.executable} {browser} "$@"\n')
-    launcher.chmod(0o755)
-    return {
-        "AWS_MFA_RUN_SIGNIN_URL": f"{bed.fake.url}/federation",
-        "BROWSER": str(launcher),
-        "BROWSER_RECORD": str(bed.root / "browser.json"),
-        "AWS_MFA_RUN_CONSOLE_PAGE_SECONDS": "2",
-    }
-
-
-def signed_in_as(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as answer:  # the stand-in, on 127.0.0.1
-        return answer.read().decode()
+from helpers import EXAMPLES, console_bed, signed_in_as
 
 
 def test_readme_example_opens_the_browser_and_prints_the_url(ready: Bed) -> None:

@@ -198,13 +198,15 @@ JOB = r"""
 import os, sys, time, botocore.session
 exchange = sys.argv[1]
 port = os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"].split(":")[2].split("/")[0]
-open(os.path.join(exchange, "port"), "w").write(port)
+open(os.path.join(exchange, "port.tmp"), "w").write(port)
+os.rename(os.path.join(exchange, "port.tmp"), os.path.join(exchange, "port"))  # whole once seen
 deadline = time.time() + 30
 while not os.path.exists(os.path.join(exchange, "go")):
     assert time.time() < deadline
     time.sleep(0.05)
 client = botocore.session.get_session().create_client("sts")
-open(os.path.join(exchange, "arn"), "w").write(client.get_caller_identity()["Arn"])
+open(os.path.join(exchange, "arn.tmp"), "w").write(client.get_caller_identity()["Arn"])
+os.rename(os.path.join(exchange, "arn.tmp"), os.path.join(exchange, "arn"))  # whole once seen
 """
 
 BIND = r"""
@@ -244,7 +246,6 @@ def test_a_background_job_keeps_the_endpoint_and_its_port_after_the_command(
     assert taken.stdout.strip() == "refused", taken.stdout + taken.stderr
     (exchange / "go").touch()
     wait_for((exchange / "arn").exists, 30, "the job's call")
-    time.sleep(0.2)
     assert (exchange / "arn").read_text() == shared.alice.arn
 
     def closed() -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -20,10 +19,9 @@ import time
 import pexpect
 import pytest
 
-from conftest import AWS, AWS_MFA_RUN, FIGURES, REPO, Bed
+from conftest import AWS, AWS_MFA_RUN, FIGURES, Bed
+from helpers import EXAMPLES, SERVICE, keyring_entry, kill_delays, use_test_keyring
 
-KEYRINGS = REPO / "tests" / "keyrings"
-SERVICE = "aws-mfa-run"  # README: "service aws-mfa-run, user name the profile"
 # SIGKILL trials of --store-keys and --rotate-keys: half of AWS_MFA_RUN_TRIALS (CI sets 200:
 # 100 each); `make test` makes 40 each, enough for kills to land in every step.
 KILL_TRIALS = max(40, int(os.environ.get("AWS_MFA_RUN_TRIALS", "50")) // 2)
@@ -32,30 +30,6 @@ KILL_TRIALS = max(40, int(os.environ.get("AWS_MFA_RUN_TRIALS", "50")) // 2)
 # kills over the whole run, and has enough of them (20 in make test) for kills to land on each
 # side of every step.
 KILL_SHARDS = 2
-
-
-def kill_delays(seed: str, window: float, shard: int = 0, shards: int = 1) -> list[float]:
-    """When a shard's kills land: trial i of KILL_TRIALS at a random point of the i-th of as many
-    equal slices of the window, shard k taking trials k, k + shards, ... (so any stretch of the
-    run longer than shards + 1 slices gets a kill from every shard), in a random order (what a
-    kill leaves is met by early and late kills alike, as with uniform random times)."""
-    rng = random.Random(f"{seed} {shard}")
-    trials = range(shard, KILL_TRIALS, shards)
-    delays = [window * (trial + rng.random()) / KILL_TRIALS for trial in trials]
-    rng.shuffle(delays)
-    return delays
-
-
-def use_test_keyring(bed: Bed) -> None:
-    bed.env.update(PYTHON_KEYRING_BACKEND="filekeyring.FileKeyring", PYTHONPATH=str(KEYRINGS))
-
-
-def keyring_entry(bed: Bed, profile: str = "default") -> dict[str, str] | None:
-    path = bed.home / "test-keyring.json"
-    if not path.exists():
-        return None
-    text = json.loads(path.read_text()).get(f"{SERVICE}\0{profile}")
-    return None if text is None else json.loads(text)
 
 
 def login(bed: Bed, *args: str) -> None:
@@ -628,7 +602,7 @@ def test_sigkill_during_store_keys_never_loses_or_tears_a_key(ready: Bed) -> Non
         return run_time(ready, "--store-keys")
 
     whole = max(timed_run() for _ in range(3))  # the slowest of three, as a loaded machine runs
-    delays = kill_delays("store", whole * 1.2)
+    delays = kill_delays("store", whole * 1.2, KILL_TRIALS)
     outcomes: dict[str, int] = {}
     pair = (ready.alice.access_key, ready.alice.secret_key)
     for delay in delays:
@@ -676,7 +650,7 @@ def test_sigkill_during_rotate_keys_always_leaves_a_working_key(
     # The slowest of three runs: kills spread over a window a loaded machine's run fits into,
     # so that some land after the new key is stored.
     whole = max(run_time(ready, "--rotate-keys") for _ in range(3))
-    delays = kill_delays(place, whole * 1.1, shard, KILL_SHARDS)
+    delays = kill_delays(place, whole * 1.1, KILL_TRIALS, shard, KILL_SHARDS)
     rotated = leftover = 0
     for delay in delays:
         before = working_key(ready)[0]
@@ -781,8 +755,6 @@ def test_store_keys_in_a_real_secret_service(ready: Bed) -> None:
 
 
 def test_readme_store_keys_and_rotate_keys_examples(ready: Bed) -> None:
-    from test_readme import EXAMPLES
-
     use_test_keyring(ready)
     done = ready.run("sh", "-c", EXAMPLES["store-keys"])
     assert done.returncode == 0, done.stderr

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import AWS, AWS_MFA_RUN, Bed
-from test_keys import SERVICE, keyring_entry, login, use_test_keyring
+from helpers import SERVICE, keyring_entry, use_test_keyring
 
 SLOW_FSYNC = 0.4
 STRACE = shutil.which("strace")
@@ -139,7 +139,7 @@ def setup_unstore(bed: Bed) -> None:
 
 def setup_rotate(bed: Bed) -> None:
     use_test_keyring(bed)
-    login(bed)
+    bed.login()
 
 
 CASES = {
@@ -209,7 +209,7 @@ def test_rotation_keeps_an_old_key_another_profiles_keyring_entry_holds(ready: B
         handle.write(f"[profile ci]\nregion = eu-west-1\nmfa_serial = {ready.device.serial}\n")
     assert ready.run(AWS_MFA_RUN, "--store-keys", "-p", "ci").returncode == 0
     assert old not in ready.credentials.read_text().split("[ci]")[1]  # only ci's entry has it
-    login(ready)
+    ready.login()
     done = ready.run(AWS_MFA_RUN, "--rotate-keys")
     assert done.returncode == 0, done.stderr
     assert f"old key {old} is not deleted" in done.stderr
@@ -227,7 +227,7 @@ def test_rotation_keeps_an_old_key_another_profiles_keyring_entry_holds(ready: B
 def test_rotation_without_any_keyring_still_deletes_the_old_key(ready: Bed) -> None:
     """No keyring at all (keyring's `fail` backend): no entry can hold the key."""
     ready.env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
-    login(ready)
+    ready.login()
     old = ready.alice.access_key
     done = ready.run(AWS_MFA_RUN, "--rotate-keys")
     assert done.returncode == 0, done.stderr
@@ -240,7 +240,7 @@ def test_rotation_without_any_keyring_still_deletes_the_old_key(ready: Bed) -> N
 def test_rotation_never_overwrites_an_entry_replaced_meanwhile(ready: Bed) -> None:
     use_test_keyring(ready)
     assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
-    login(ready)
+    ready.login()
     old = ready.alice.access_key
     bob = ready.fake.add_user("bob")
     ready.fake.new_key_delay = 3.0  # the rotation waits for IAM to know the new key
@@ -299,7 +299,7 @@ def test_store_keys_takes_every_copy_of_the_pair_out_of_the_files(ready: Bed) ->
     )
     assert keyring_entry(ready) == alice_pair(ready)
     assert oct(os.stat(ready.config).st_mode & 0o777) == "0o644"  # no secret left in it
-    login(ready)  # the keys work, from the keyring
+    ready.login()  # the keys work, from the keyring
 
 
 def test_store_keys_refuses_other_keys_in_the_other_file(ready: Bed) -> None:

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from conftest import AWS, AWS_MFA_RUN, BIN, REPO, Bed
-from test_console import console_bed, signed_in_as
+from helpers import console_bed, signed_in_as
 
 STAND_INS = REPO / "tests" / "macos"
 

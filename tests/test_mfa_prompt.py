@@ -16,7 +16,7 @@ import pexpect
 import pytest
 
 from conftest import AWS, AWS_MFA_RUN, REPO, Bed
-from test_readme import EXAMPLES
+from helpers import EXAMPLES
 
 DIALOG = """\
 import os, sys, time

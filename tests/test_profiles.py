@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from conftest import AWS, AWS_MFA_RUN, BIN, Bed
+from helpers import WHOAMI
 
 PRINT_REGION = ["sh", "-c", 'echo "$AWS_REGION $AWS_DEFAULT_REGION"']
 
@@ -254,6 +255,8 @@ def test_status_uses_one_time_format_and_shows_the_margin(ready: Bed) -> None:
 
 
 def test_a_profile_name_beyond_ascii_is_read_where_the_aws_cli_wrote_it(ready: Bed) -> None:
+    """README's `ünï`, both files written by the real `aws configure set`; the other unusual
+    names README lists: test_calls.py."""
     user = ready.fake.add_user("dev")
     for key, value in (
         ("aws_access_key_id", user.access_key),
@@ -261,16 +264,23 @@ def test_a_profile_name_beyond_ascii_is_read_where_the_aws_cli_wrote_it(ready: B
         ("region", "us-west-2"),
         ("mfa_serial", user.devices[0].serial),
     ):
-        assert ready.run(AWS, "configure", "set", key, value, "--profile", "dév").returncode == 0
-    done = ready.run(AWS_MFA_RUN, "-p", "dév", "--login", ready.fresh_code(user.devices[0]))
+        assert ready.run(AWS, "configure", "set", key, value, "--profile", "ünï").returncode == 0
+    done = ready.run(AWS_MFA_RUN, "-p", "ünï", "--login", ready.fresh_code(user.devices[0]))
     assert done.returncode == 0, done.stderr
+    assert "-> 'ünï-mfa'" in done.stderr
     assert "Found MFA device" not in done.stderr  # its mfa_serial was read
     config = ready.config.read_text()
-    assert config.count("[profile dév]") == 1 and config.count("[profile dév-mfa]") == 1
-    region = ready.run(AWS, "configure", "get", "region", "--profile", "dév")
+    assert config.count("[profile ünï]") == 1 and config.count("[profile ünï-mfa]") == 1
+    region = ready.run(AWS, "configure", "get", "region", "--profile", "ünï")
     assert region.stdout.strip() == "us-west-2"
-    listed = ready.run(AWS, "dynamodb", "list-tables", "--profile", "dév-mfa")
+    whoami = ready.run(AWS, *WHOAMI[1:], "--profile", "ünï-mfa")
+    assert whoami.returncode == 0, whoami.stderr
+    assert whoami.stdout.strip() == user.arn
+    listed = ready.run(AWS, "dynamodb", "list-tables", "--profile", "ünï-mfa")
     assert listed.returncode == 0, listed.stderr
+    wrapped = ready.run(AWS_MFA_RUN, "-p", "ünï", "aws", "dynamodb", "list-tables")
+    assert wrapped.returncode == 0, wrapped.stderr
+    assert ready.fake.calls["GetSessionToken"] == 1
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ margins, role chains, profile names as botocore reads them, environments. In-pro
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import pytest
 from botocore.configloader import _parse_section
@@ -25,6 +26,7 @@ from aws_mfa_run.profiles import config_section_name, profile_of_section, shell_
 from aws_mfa_run.settings import (
     DEFAULT_MIN_REMAINING,
     Request,
+    Settings,
     resolve,
     role_chain,
     wanted_min_remaining,
@@ -96,7 +98,7 @@ def test_the_aws_cli_is_recognised_however_it_is_started(
     assert aws_cli_arguments(Process(10, argv, 1, exe)) == expected
 
 
-def test_alias_globals_through_the_shell(tmp_path) -> None:
+def test_alias_globals_through_the_shell(tmp_path: Path) -> None:
     alias_file = tmp_path / "alias"
     alias_file.write_text("[toplevel]\nmfa = !aws-mfa-run --login\n")
     processes = {
@@ -183,7 +185,7 @@ region = ap-south-1
 CREDENTIALS = "[default]\naws_access_key_id = AKIA\n[my dev]\naws_access_key_id = AKIB\n"
 
 
-def settings_for(profile: str, target_profile: str | None = None):
+def settings_for(profile: str, target_profile: str | None = None) -> Settings:
     request = Request(profile=profile, target_profile=target_profile)
     return resolve(request, {"HOME": "/h"}, ini(CONFIG), ini(CREDENTIALS), Paths({"HOME": "/h"}))
 

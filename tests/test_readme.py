@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from conftest import AWS, AWS_MFA_RUN, REPO, Bed
+from helpers import EXAMPLES
 
-BLOCK = re.compile(r"<!-- test: ([\w-]+) -->\n```\w*\n(.*?)```", re.S)
-EXAMPLES = dict(BLOCK.findall((REPO / "README.md").read_text()))
 STAND_IN_BIN = REPO / "tests" / "bin"  # oathtool's stand-in
 
 

@@ -16,6 +16,8 @@ import sys
 import threading
 import time
 import zoneinfo
+from collections.abc import Callable
+from typing import Any
 
 import pexpect
 
@@ -74,14 +76,15 @@ def code_program(bed: Bed) -> str:
     return f"{PYTHON} {script} {secret} {bed.root / 'given'}"
 
 
-def events(output: str) -> list[list]:
+def events(output: str) -> list[list[Any]]:
     lines = [line for line in output.splitlines() if line.startswith("EVENTS ")]
     assert lines, f"the command printed no events: {output!r}"
     line = lines[0]
-    return json.loads(line.removeprefix("EVENTS "))
+    found: list[list[Any]] = json.loads(line.removeprefix("EVENTS "))
+    return found
 
 
-def failures(found: list[list]) -> list[list]:
+def failures(found: list[list[Any]]) -> list[list[Any]]:
     return [event for event in found if event[1] == "fail"]
 
 
@@ -103,20 +106,20 @@ def stored_end(bed: Bed) -> float:
     return float(calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")))
 
 
-def later(seconds: float, action: object) -> threading.Timer:
-    timer = threading.Timer(seconds, action)  # type: ignore[arg-type]
+def later(seconds: float, action: Callable[[], object]) -> threading.Timer:
+    timer = threading.Timer(seconds, action)
     timer.daemon = True
     timer.start()
     return timer
 
 
-def once(condition: object, action: object) -> None:
+def once(condition: Callable[[], object], action: Callable[[], object]) -> None:
     """Run `action` in a thread as soon as `condition()` holds (a state of the stand-in)."""
 
     def watch() -> None:
         for _ in range(1200):
-            if condition():  # type: ignore[operator]
-                action()  # type: ignore[operator]
+            if condition():
+                action()
                 return
             time.sleep(0.05)
 

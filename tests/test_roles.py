@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import stat
 import subprocess
 from pathlib import Path
@@ -10,21 +9,9 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from conftest import AWS, AWS_MFA_RUN, REPO, Bed
+from conftest import AWS, AWS_MFA_RUN, Bed
+from helpers import EXAMPLES, WHOAMI, with_roles
 from makefiles import write_makefile
-
-ROLES_EXAMPLE = re.search(
-    r"<!-- test: roles -->\n```ini\n(.*?)```", (REPO / "README.md").read_text(), re.S
-).group(1)  # type: ignore[union-attr]
-WHOAMI = ("aws", "sts", "get-caller-identity", "--query", "Arn", "--output", "text")
-
-
-def with_roles(bed: Bed) -> Bed:
-    """The README's role configuration, with roles that require MFA and trust alice."""
-    bed.fake.add_role("admin", bed.alice)
-    bed.fake.add_role("readonly", bed.alice)
-    bed.config.write_text(ROLES_EXAMPLE.replace("mfa/alice", f"mfa/{bed.alice.name}"))
-    return bed
 
 
 def test_one_code_for_every_role_of_a_source(ready: Bed) -> None:
@@ -146,7 +133,7 @@ def test_denied_role_is_one_sentence_naming_it(ready: Bed) -> None:
     stranger = ready.fake.add_user("mallory")
     ready.fake.add_role("admin", stranger)  # trusts someone else
     ready.fake.add_role("readonly", ready.alice, external_id="expected")
-    ready.config.write_text(ROLES_EXAMPLE)
+    ready.config.write_text(EXAMPLES["roles"])
     done = ready.run(AWS_MFA_RUN, "-p", "admin", "--token-code", ready.fresh_code(), "true")
     assert done.returncode == 5
     assert done.stderr.strip().splitlines() == [

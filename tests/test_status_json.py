@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from conftest import AWS, AWS_MFA_RUN, Bed
-from test_readme import EXAMPLES
-from test_roles import WHOAMI, with_roles
+from helpers import EXAMPLES, WHOAMI, with_roles
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -18,10 +18,11 @@ def epoch(text: str) -> float:
     return calendar.timegm(time.strptime(text, ISO_UTC))
 
 
-def status(bed: Bed, *args: str) -> dict:
+def status(bed: Bed, *args: str) -> dict[str, Any]:
     done = bed.run("sh", "-c", EXAMPLES["status-json"].strip() + " " + " ".join(args))
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document
 
 
 def test_before_any_session(ready: Bed) -> None:

@@ -34,8 +34,9 @@ def test_every_call_is_made_by_botocore(ready: Bed) -> None:
 
 
 # Values a hostile or broken endpoint could answer. U+2028 is legal in XML and a line break to
-# str.splitlines: once it planted a section only aws-mfa-run would see.
-PLANTED = "\u2028[profile evil]\u2028mfa_process = touch /tmp/aws-mfa-run-pwned\u2028x = "
+# str.splitlines: once it planted a section only aws-mfa-run would see. (Its program would
+# touch a file in the working directory, the test's own, not in a /tmp that others share.)
+PLANTED = "\u2028[profile evil]\u2028mfa_process = touch aws-mfa-run-pwned\u2028x = "
 MALFORMED_ANSWERS = {
     "token with U+2028": {"SessionToken": "FwoGZXIvYXdzE" + PLANTED + "y"},
     "token with a space": {"SessionToken": "FwoGZXIvYXdzE abc"},
@@ -69,6 +70,7 @@ def test_malformed_credentials_are_refused_and_nothing_is_written(
     assert not roles.exists() or list(roles.iterdir()) == []
     # Nothing planted for the next run either: the stored files parse as botocore parses them.
     assert "evil" not in ready.credentials.read_text()
+    assert not (ready.root / "aws-mfa-run-pwned").exists()
 
 
 SEPARATORS = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from conftest import AWS, AWS_MFA_RUN, Bed
-from test_readme import EXAMPLES
-
-
-def alias_file(bed: Bed):
-    return bed.aws_dir / "cli" / "alias"
+from helpers import EXAMPLES, alias_file
 
 
 def test_readme_example_removes_only_our_line(bed: Bed) -> None:

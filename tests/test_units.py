@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from aws_mfa_run import codes, environ, inifile
@@ -78,7 +80,7 @@ def test_codes_are_normalised() -> None:
             codes.normalize(bad)
 
 
-def test_spent_mfa_process_code_waits_for_the_next_one(tmp_path) -> None:
+def test_spent_mfa_process_code_waits_for_the_next_one(tmp_path: Path) -> None:
     spent = codes.SpentCodes(str(tmp_path / "used-codes"))
     now = [1000.0]
     assert spent.claim("dev", "111111", now[0]) is None  # recorded as sent by an earlier run

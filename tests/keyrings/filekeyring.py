@@ -26,7 +26,8 @@ class FileKeyring(KeyringBackend):
 
     def _entries(self) -> dict[str, str]:
         try:
-            return json.loads(keyring_path().read_text())
+            entries: dict[str, str] = json.loads(keyring_path().read_text())
+            return entries
         except FileNotFoundError:
             return {}
 
