@@ -40,6 +40,7 @@ def test_before_any_session(ready: Bed) -> None:
         "seconds_left": None,
         "refresh_margin_seconds": 16 * 60,
         "role_caches": [],
+        "not_reused": None,
         "error": None,
     }
 

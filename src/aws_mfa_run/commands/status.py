@@ -9,7 +9,7 @@ from __future__ import annotations
 from aws_mfa_run.arguments import Options
 from aws_mfa_run.commands.rotate_keys import pending_deletion
 from aws_mfa_run.credentials import store
-from aws_mfa_run.credentials.longterm import keys_without_running
+from aws_mfa_run.credentials.longterm import keys_without_running, visible_key_id
 from aws_mfa_run.credentials.role import RoleCache
 from aws_mfa_run.errors import MfaRunError
 from aws_mfa_run.profiles import config_profiles, config_values, profile_values
@@ -80,6 +80,7 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
             continue
         session = store.stored_session(credentials, settings.session_target, row.source)
         row.expiration = None if session is None else session.expiration
+        row.not_reused = _other_key_note(settings.source_profile, context, config, credentials, row)
         margin = (
             settings.min_remaining if session is None else session.margin(settings.min_remaining)
         )
@@ -92,6 +93,26 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
                 row.role_caches.append(RoleCacheState(role.profile, role.role_arn, expiration))
         rows.append(row)
     return rows
+
+
+def _other_key_note(
+    profile: str, context: Context, config: IniText, credentials: IniText, row: StatusRow
+) -> str | None:
+    """Why the stored session will not be reused though it has time left: it was made with
+    another long-term key than the source holds now (perhaps another IAM user's)."""
+    if row.expiration is None or row.target is None:
+        return None
+    try:
+        current = visible_key_id(profile, config, credentials, context.env)
+    except MfaRunError:
+        return None  # the keys' own trouble is what a login would say
+    other = store.other_source_key(credentials, row.target, current)
+    if other is None:
+        return None
+    return (
+        f"made with access key {other}, but profile '{profile}' now holds {current}: "
+        "not reused, the next use gets a new session"
+    )
 
 
 def _keys(profile: str, context: Context, config: IniText, credentials: IniText) -> str | None:
@@ -138,7 +159,7 @@ def render_text(rows: list[StatusRow], now: float) -> str:
             )
         else:
             device = row.device or "(not known yet)"
-            session = describe(row.expiration, row.margin, now)
+            session = row.not_reused or describe(row.expiration, row.margin, now)
             table.append((row.profile, "-", row.target or "-", device, keys, session))
     widths = [max(len(line[column]) for line in table) for column in range(5)]
     lines = []

@@ -106,6 +106,21 @@ def _profile_values(profile: str, config: IniText, credentials: IniText) -> dict
     return {**(in_credentials or {}), **(in_config or {})}
 
 
+def visible_key_id(
+    profile: str, config: IniText, credentials: IniText, env: Mapping[str, str]
+) -> str | None:
+    """The access key id of the profile's current long-term keys when it can be seen without
+    the keyring or a program (both cost far more than a stored session saves): the files' keys,
+    or the environment's for a profile in neither file. None when it cannot be seen that way."""
+    found = file_keys(profile, config, credentials)
+    if found is not None:
+        return found[0].access_key_id
+    if _profile_values(profile, config, credentials) is None:
+        from_env = environment_keys(env)
+        return None if from_env is None else from_env.access_key_id
+    return None
+
+
 def run_credential_process(command: str, profile: str) -> LongTermKeys:
     """Run a profile's credential_process as botocore does (split like a shell, no shell) and take
     long-term keys from its JSON answer."""

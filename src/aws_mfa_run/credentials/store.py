@@ -27,8 +27,10 @@ from aws_mfa_run.credentials import state
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.profiles import config_header, config_values
 from aws_mfa_run.settings import COPIED_KEYS, FOREIGN_CREDENTIAL_KEYS, KEY_COPIED, KEY_SOURCE
+from aws_mfa_run.warm import KEY_SOURCE_KEY as KEY_SOURCE_KEY
 from aws_mfa_run.warm import KEY_WRITTEN as KEY_WRITTEN
 from aws_mfa_run.warm import keys_are_ours as keys_are_ours
+from aws_mfa_run.warm import made_with
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -43,7 +45,15 @@ CHANGED_FILE_WAIT = 0.05
 # Set when the target was added to a file that had no final newline, so that --logout gives the
 # file back byte for byte. Its value names the files: credentials, config.
 KEY_NO_FINAL_NEWLINE = "aws_mfa_run_no_final_newline"
-OWN_KEYS = (KEY_EXPIRATION, KEY_ISSUED, KEY_SOURCE, KEY_COPIED, KEY_WRITTEN, KEY_NO_FINAL_NEWLINE)
+OWN_KEYS = (
+    KEY_EXPIRATION,
+    KEY_ISSUED,
+    KEY_SOURCE,
+    KEY_SOURCE_KEY,
+    KEY_COPIED,
+    KEY_WRITTEN,
+    KEY_NO_FINAL_NEWLINE,
+)
 
 
 def read_ini(path: str) -> inifile.IniText:
@@ -70,6 +80,18 @@ def stored_session(
     if not values or values.get(KEY_SOURCE) != source or not keys_are_ours(values):
         return None
     return from_stored(values)
+
+
+def other_source_key(
+    credentials: inifile.IniText, target: str, current_key_id: str | None
+) -> str | None:
+    """The source key id recorded with the session in `target` when the source now holds
+    another key (`current_key_id`, None: not known): that session belongs to the key it was
+    made with, perhaps another IAM user's, and is never reused. None otherwise."""
+    values = credentials.get(target) or {}
+    if made_with(values, current_key_id):
+        return None
+    return values.get(KEY_SOURCE_KEY)
 
 
 def check_target(
@@ -183,12 +205,14 @@ def write_session(
     target: str,
     source: str,
     session: SessionCredentials,
+    source_key_id: str | None = None,
     copied: Mapping[str, str | None],
     expected_sections: set[str],
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[str]:
     """Write the session to the target profile and keep the target's copied config values in
-    step. Returns notes for the user.
+    step. Returns notes for the user. `source_key_id`: the source's long-term key id the session
+    was made with (recorded: see other_source_key).
 
     Both files or neither: the config file is checked writable for real before the credentials
     file is replaced, and should its write still fail, the credentials file gets its old text
@@ -214,6 +238,7 @@ def write_session(
                 {
                     **stored_values(session),
                     KEY_SOURCE: source,
+                    KEY_SOURCE_KEY: source_key_id,
                     KEY_COPIED: now_ours,
                     KEY_WRITTEN: session.access_key_id,
                     KEY_NO_FINAL_NEWLINE: " ".join(sorted(set(unended))) or None,
@@ -337,6 +362,30 @@ def remove_session(
                 config_path, text, private=False, locked_directory=True, based_on=config.text()
             )
     return result
+
+
+def with_source_key_moved(ini: inifile.IniText, source: str, old_id: str, new_id: str) -> str:
+    """The text with every session of `source` recorded as made with `old_id` recorded as made
+    with `new_id` instead (--rotate-keys: a new key of the same IAM user keeps its sessions)."""
+    text = ini.text()
+    for name in [section.name for section in ini.sections.values()]:
+        current = inifile.parse(text, ini.path)
+        values = current.get(name) or {}
+        if values.get(KEY_SOURCE) == source and values.get(KEY_SOURCE_KEY) == old_id:
+            text = inifile.edit_section(current, name, {KEY_SOURCE_KEY: new_id})
+    return text
+
+
+def move_source_key(
+    *, credentials_path: str, state_dir: str, source: str, old_id: str, new_id: str
+) -> None:
+    """with_source_key_moved in the credentials file, under its edit lock."""
+    with _Locks(credentials_path, state_dir=state_dir):
+        edit_file(
+            credentials_path,
+            lambda ini: with_source_key_moved(ini, source, old_id, new_id),
+            private=True,
+        )
 
 
 def edit_file(
