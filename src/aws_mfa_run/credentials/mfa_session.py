@@ -200,6 +200,11 @@ def _fetch(
                 f"{error} That code counts as used (AWS may have received it): "
                 "the next try needs the next code."
             ) from None
+        except client.NotJudgedError:
+            # AWS refused the keys or the signature before it looked at the code: the code is
+            # not consumed, and once the keys are fixed it can be sent within its 30 seconds.
+            _forget(spent, serial, code, prompting.clock())
+            raise
         except AwsRefusedError:
             # A code AWS rejected is never sent again either.
             _settle(spent, serial, code, prompting.clock(), rejected=True)
