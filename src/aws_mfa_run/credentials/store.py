@@ -18,7 +18,9 @@ from aws_mfa_run.aws.answers import (
     KEY_EXPIRATION,
     KEY_ID,
     KEY_ISSUED,
+    SECRET,
     SESSION_KEYS,
+    TOKEN,
     SessionCredentials,
     from_stored,
     stored_values,
@@ -45,6 +47,14 @@ CHANGED_FILE_WAIT = 0.05
 # Set when the target was added to a file that had no final newline, so that --logout gives the
 # file back byte for byte. Its value names the files: credentials, config.
 KEY_NO_FINAL_NEWLINE = "aws_mfa_run_no_final_newline"
+# The files in which the target's section was the user's before our first line went into it
+# (`credentials`, `config`): --logout leaves such a section, even empty, and removes only our
+# lines. A section not named here is one we added, and goes when nothing else is left in it.
+KEY_USERS_SECTIONS = "aws_mfa_run_users_sections"
+# Proof that the secret key and the session token in the target are the ones we wrote, without
+# keeping either: `SALT HASH(secret) HASH(token)`, salted SHA-256. --logout removes each value
+# only while it is ours (someone may have replaced the key id alone, or the whole pair).
+KEY_FINGERPRINTS = "aws_mfa_run_written"
 OWN_KEYS = (
     KEY_EXPIRATION,
     KEY_ISSUED,
@@ -53,7 +63,46 @@ OWN_KEYS = (
     KEY_COPIED,
     KEY_WRITTEN,
     KEY_NO_FINAL_NEWLINE,
+    KEY_USERS_SECTIONS,
+    KEY_FINGERPRINTS,
 )
+
+
+def _fingerprint(salt: str, value: str) -> str:
+    import hashlib  # only the full path writes or removes a session
+
+    return hashlib.sha256(f"{salt}\0{value}".encode()).hexdigest()[:32]
+
+
+def fingerprints(session: SessionCredentials) -> str:
+    """KEY_FINGERPRINTS of a session we are about to write. A secret key or token is random
+    (well over a hundred bits), so its hash cannot be turned back into it, and the salt keeps
+    two files that hold the same session from telling so; the record sits beside the secret
+    itself, in the same private file, and goes with it."""
+    import secrets
+
+    salt = secrets.token_hex(8)
+    return " ".join(
+        [
+            salt,
+            _fingerprint(salt, session.secret_access_key),
+            _fingerprint(salt, session.session_token),
+        ]
+    )
+
+
+def written_by_us(values: Mapping[str, str]) -> set[str]:
+    """The keys among the secret key and the session token of a target section that still hold
+    the values we wrote (KEY_FINGERPRINTS); empty without that record."""
+    fields = values.get(KEY_FINGERPRINTS, "").split()
+    if len(fields) != 3:
+        return set()
+    salt, *hashes = fields
+    return {
+        key
+        for key, recorded in zip((SECRET, TOKEN), hashes)
+        if key in values and _fingerprint(salt, values[key]) == recorded
+    }
 
 
 def read_ini(path: str) -> inifile.IniText:
@@ -232,6 +281,7 @@ def write_session(
                 unended.append("credentials")
             if changes and config_values(target, config) is None and _unended(config):
                 unended.append("config")
+            users = _users_sections(credentials, config, target, ours, bool(changes))
             new_credentials = inifile.edit_section(
                 credentials,
                 target,
@@ -242,6 +292,8 @@ def write_session(
                     KEY_COPIED: now_ours,
                     KEY_WRITTEN: session.access_key_id,
                     KEY_NO_FINAL_NEWLINE: " ".join(sorted(set(unended))) or None,
+                    KEY_USERS_SECTIONS: users,
+                    KEY_FINGERPRINTS: fingerprints(session),
                 },
             )
             if changes:
@@ -269,6 +321,27 @@ def write_session(
                     raise
             break
     return notes
+
+
+def _users_sections(
+    credentials: inifile.IniText,
+    config: inifile.IniText,
+    target: str,
+    ours: Mapping[str, str],
+    config_changes: bool,
+) -> str | None:
+    """The record of KEY_USERS_SECTIONS after this write: what it said, plus the credentials
+    section when it is there without a line of ours yet, plus the config section when we are
+    about to add values to one that holds none of ours."""
+    values = credentials.get(target)
+    users = set((values or {}).get(KEY_USERS_SECTIONS, "").split()) & {"credentials", "config"}
+    if values is not None and KEY_SOURCE not in values:
+        users.add("credentials")
+    current = config_values(target, config)
+    holds_ours = current is not None and any(current.get(k) == v for k, v in ours.items())
+    if config_changes and current is not None and not holds_ours:
+        users.add("config")
+    return " ".join(sorted(users)) or None
 
 
 def _edit_config(
@@ -328,6 +401,16 @@ def _restore_unended(before: inifile.IniText, text: str, section: str) -> str:
 REMOVED, FOREIGN = "removed", "foreign"
 
 
+def _remove_lines(
+    ini: inifile.IniText, section: str, keys: tuple[str, ...] | list[str], *, keep_section: bool
+) -> str:
+    """The text without `keys` in `section`; the section goes too when nothing is left in it,
+    unless it was the user's before we wrote into it (`keep_section`)."""
+    if keep_section:
+        return inifile.edit_section(ini, section, dict.fromkeys(keys))
+    return inifile.remove_keys(ini, section, keys)
+
+
 def remove_session(
     *, credentials_path: str, config_path: str, state_dir: str, target: str, source: str
 ) -> str | None:
@@ -342,9 +425,20 @@ def remove_session(
             return None
         copied = copied_values(credentials, target)
         unended = values.get(KEY_NO_FINAL_NEWLINE, "").split()
+        users = values.get(KEY_USERS_SECTIONS, "").split()
         result = REMOVED if keys_are_ours(values) else FOREIGN
-        ours = (*SESSION_KEYS, *OWN_KEYS) if result == REMOVED else OWN_KEYS
-        text = inifile.remove_keys(credentials, target, ours)
+        # Each session value goes only while it is the one we wrote: with the record, the key
+        # id, secret and token are checked one by one (someone may have replaced one of them);
+        # a session of the previous version (no record) goes whole while its key id is ours.
+        if KEY_FINGERPRINTS in values:
+            session_keys = sorted(written_by_us(values))
+            if values.get(KEY_ID) is not None and values.get(KEY_WRITTEN) == values.get(KEY_ID):
+                session_keys.append(KEY_ID)
+            mine = [key for key in SESSION_KEYS if key in session_keys]
+        else:
+            mine = list(SESSION_KEYS) if result == REMOVED else []
+        ours = (*mine, *OWN_KEYS)
+        text = _remove_lines(credentials, target, ours, keep_section="credentials" in users)
         if "credentials" in unended:
             text = _restore_unended(credentials, text, target)
         files.write_atomic(
@@ -355,7 +449,7 @@ def remove_session(
         still_ours = sorted(key for key, value in copied.items() if current.get(key) == value)
         if still_ours:
             header = config_header(target, config)
-            text = inifile.remove_keys(config, header, still_ours)
+            text = _remove_lines(config, header, still_ours, keep_section="config" in users)
             if "config" in unended:
                 text = _restore_unended(config, text, header)
             files.write_atomic(
