@@ -218,24 +218,21 @@ def long_term_keys(
     )
 
 
-def keys_without_running(
+def checked_without_running(
     profile: str,
     config: IniText,
     credentials: IniText,
     env: Mapping[str, str],
     *,
     keyring_backend: Any = None,
-) -> LongTermKeys | None:
+) -> LongTermKeys:
     """What `long_term_keys` would find, without running any process (a credential_process
-    source gives its origin only, with '-' for the keys); None when it would find none. For
-    --status."""
+    source gives its origin only, with '-' for the keys); else ConfigError with the sentence
+    every mode gives. For --status."""
 
     def not_run(command: str, profile: str) -> LongTermKeys:
         return LongTermKeys("-", "-", PROCESS)
 
-    try:
-        return long_term_keys(
-            profile, config, credentials, env, keyring_backend=keyring_backend, run_process=not_run
-        )
-    except ConfigError:
-        return None
+    return long_term_keys(
+        profile, config, credentials, env, keyring_backend=keyring_backend, run_process=not_run
+    )
