@@ -246,6 +246,9 @@ def test_typed_keys_are_checked_before_anything_is_stored(bed: Bed, typed: tuple
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 3, child.before
+    # One sentence about what was typed, and that nothing was stored.
+    said = (child.before or "").split("aws-mfa-run: ")[-1]
+    assert "typed" in said and "nothing was stored" in said.lower(), said
     assert keyring_entry(bed, "erin") is None
     assert not bed.config.exists() and not bed.credentials.exists()
 
