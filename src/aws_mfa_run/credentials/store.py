@@ -52,8 +52,9 @@ KEY_NO_FINAL_NEWLINE = "aws_mfa_run_no_final_newline"
 # lines. A section not named here is one we added, and goes when nothing else is left in it.
 KEY_USERS_SECTIONS = "aws_mfa_run_users_sections"
 # Proof that the secret key and the session token in the target are the ones we wrote, without
-# keeping either: `SALT HASH(secret) HASH(token)`, salted SHA-256. --logout removes each value
-# only while it is ours (someone may have replaced the key id alone, or the whole pair).
+# keeping either: `HASH(secret) HASH(token)`, SHA-256 salted with the session's access key id
+# (recorded as KEY_WRITTEN). --logout removes each value only while it is ours (someone may have
+# replaced the key id alone, or the whole pair).
 KEY_FINGERPRINTS = "aws_mfa_run_written"
 OWN_KEYS = (
     KEY_EXPIRATION,
@@ -76,28 +77,24 @@ def _fingerprint(salt: str, value: str) -> str:
 
 def fingerprints(session: SessionCredentials) -> str:
     """KEY_FINGERPRINTS of a session we are about to write. A secret key or token is random
-    (well over a hundred bits), so its hash cannot be turned back into it, and the salt keeps
-    two files that hold the same session from telling so; the record sits beside the secret
-    itself, in the same private file, and goes with it."""
-    import secrets
-
-    salt = secrets.token_hex(8)
-    return " ".join(
-        [
-            salt,
-            _fingerprint(salt, session.secret_access_key),
-            _fingerprint(salt, session.session_token),
-        ]
+    (well over a hundred bits), so its hash cannot be turned back into it; the salt, the
+    session's own access key id (random, unique to the session, no secret), keeps equal values
+    of different sessions apart and needs no record of its own; and the record sits beside the
+    secret itself, in the same private file, and goes with it."""
+    salt = session.access_key_id
+    return (
+        f"{_fingerprint(salt, session.secret_access_key)} "
+        f"{_fingerprint(salt, session.session_token)}"
     )
 
 
 def written_by_us(values: Mapping[str, str]) -> set[str]:
     """The keys among the secret key and the session token of a target section that still hold
     the values we wrote (KEY_FINGERPRINTS); empty without that record."""
-    fields = values.get(KEY_FINGERPRINTS, "").split()
-    if len(fields) != 3:
+    hashes = values.get(KEY_FINGERPRINTS, "").split()
+    salt = values.get(KEY_WRITTEN)
+    if len(hashes) != 2 or not salt:
         return set()
-    salt, *hashes = fields
     return {
         key
         for key, recorded in zip((SECRET, TOKEN), hashes)
