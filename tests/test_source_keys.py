@@ -128,3 +128,31 @@ def test_role_credentials_of_the_previous_keys_are_never_served(ready: Bed) -> N
         assert again.returncode == 4, (mode, again.stdout, again.stderr)
         assert "ASIA" not in again.stdout
     assert ready.fake.assumed == {"admin": 1} and ready.fake.calls["GetSessionToken"] == 1
+
+
+def test_a_rotation_stopped_before_its_sessions_moved_finishes_without_a_code(
+    ready: Bed,
+) -> None:
+    """A kill after the new key was stored (in the config file or the keyring: a write of its
+    own) but before the sessions were moved to it: the next --rotate-keys moves them first,
+    so it finishes with the stored session, asking no code."""
+    ready.login()
+    old_key = ready.alice.access_key
+    new_key, new_secret = "AKIANEWKEYOFALICE001", "new/secret+key"
+    ready.alice.keys[new_key] = (new_secret, 0.0)
+    ready.fake.users[new_key] = ready.alice
+    text = ready.credentials.read_text()
+    ready.credentials.write_text(
+        text.replace(old_key, new_key, 1).replace(ready.alice.secret_key, new_secret, 1)
+    )
+    rotations = ready.aws_dir / "aws-mfa-run" / "rotations"
+    rotations.mkdir(mode=0o700)
+    (rotations / "default.ini").write_text(
+        f"[rotation]\nold_key_id = {old_key}\nnew_key_id = {new_key}\nphase = stored\n"
+    )
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0, done.stderr
+    assert set(ready.alice.keys) == {new_key} and ready.fake.calls["GetSessionToken"] == 1
+    assert ready.ini_section(ready.credentials, "mfa")[RECORDED] == new_key
+    assert ready.run(AWS_MFA_RUN, *PRINT_KEY).returncode == 0
+    assert ready.fake.calls["GetSessionToken"] == 1

@@ -140,8 +140,9 @@ def _store(
 
 def _keep_sessions(profile: str, old: str, new: str, credentials_path: str, state_dir: str) -> None:
     """The sessions made with the old key now count as made with the new one: the same IAM
-    user's. A kill just before this leaves them recorded with the old key: the next use asks
-    for a code (nothing is lost), or a --rotate-keys finishing that rotation moves them."""
+    user's. A kill just before this leaves them recorded with the old key: the next
+    --rotate-keys, which finishes that rotation, moves them first (until then a use asks for a
+    code; nothing is lost)."""
     store.move_source_key(
         credentials_path=credentials_path,
         state_dir=state_dir,
@@ -203,6 +204,17 @@ def rotate_keys(
     files.ensure_directory(note.directory)
     paths = settings.paths
     with files.locked(note.lock_path):
+        earlier = note.read()
+        if earlier.get("old_key_id") and earlier.get("new_key_id") == old.access_key_id:
+            # A rotation of ours stored this key and was stopped before its sessions were moved
+            # to it: they are the same user's, and finishing it must not cost a code.
+            _keep_sessions(
+                profile,
+                earlier["old_key_id"],
+                old.access_key_id,
+                paths.credentials,
+                paths.state_dir,
+            )
         # The MFA session only has to outlive these few calls.
         prompting = Prompting(say=say, clock=clock, sleep=sleep)
         session, _ = get_mfa_session(
@@ -229,16 +241,7 @@ def rotate_keys(
             return _holder(key_id, paths.config, paths.credentials, backend)
 
         keys = listed()
-        earlier = note.read()
         if _finish_earlier_rotation(note, old, keys, delete, held, say):
-            if earlier.get("old_key_id"):
-                _keep_sessions(
-                    profile,
-                    earlier["old_key_id"],
-                    old.access_key_id,
-                    paths.credentials,
-                    paths.state_dir,
-                )
             return
         keys = listed()
         if old.access_key_id not in keys:
