@@ -22,6 +22,7 @@ import pytest
 
 from aws_mfa_run import codes, inifile
 from aws_mfa_run.aws.answers import stored_values
+from aws_mfa_run.credentials import store
 from aws_mfa_run.settings import KEY_SOURCE
 from conftest import AWS, AWS_MFA_RUN, FIGURES, REPO, Bed
 from fakeaws import FakeAws
@@ -57,6 +58,7 @@ def session_section(tag: str) -> dict[str, str | None]:
         **stored_values(session),
         KEY_SOURCE: "default",
         "aws_mfa_run_key_id": session.access_key_id,
+        "aws_mfa_run_written": store.fingerprints(session),  # salted hashes, no secret
     }
 
 

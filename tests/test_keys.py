@@ -220,6 +220,9 @@ def test_typed_keys_are_checked_before_anything_is_stored(bed: Bed, typed: tuple
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 3, child.before
+    # One sentence about what was typed, and that nothing was stored.
+    said = (child.before or "").split("aws-mfa-run: ")[-1]
+    assert "typed" in said and "nothing was stored" in said.lower(), said
     assert keyring_entry(bed, "erin") is None
     assert not bed.config.exists() and not bed.credentials.exists()
 
@@ -343,7 +346,8 @@ def test_rotate_keys(ready: Bed, place: str) -> None:
         expected = credentials.replace(old_key, new_key).replace(old_secret, new_secret)
         assert ready.credentials.read_text() == expected
     else:
-        assert ready.credentials.read_text() == credentials
+        # The file holds the old key id only where the session records it: now the new one's.
+        assert ready.credentials.read_text() == credentials.replace(old_key, new_key)
         assert keyring_entry(ready) == {
             "Version": 1,
             "AccessKeyId": new_key,
@@ -451,7 +455,8 @@ def test_a_manual_rotation_after_a_failed_one_keeps_both_keys(ready: Bed) -> Non
     new_id, new_secret = manual.stdout.split()
     for name, value in (("aws_access_key_id", new_id), ("aws_secret_access_key", new_secret)):
         assert ready.run(AWS, "configure", "set", name, value).returncode == 0
-    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    # The stored session was made with the old key: a session of the new one takes a code.
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys", "--token-code", ready.fresh_code())
     assert done.returncode == 5 and "two access keys" in done.stderr, done.stderr
     assert set(ready.alice.keys) == {old, new_id} and ready.fake.calls["DeleteAccessKey"] == 0
 

@@ -464,3 +464,33 @@ def test_times_are_right_on_a_machine_in_daylight_saving_time(ready: Bed) -> Non
     expiration = ready.run(AWS_MFA_RUN, "sh", "-c", 'echo "$AWS_CREDENTIAL_EXPIRATION"', env=local)
     assert expiration.stdout.strip() == session_keys(ready)["aws_mfa_run_expiration"]
     assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def test_a_code_aws_never_judged_stays_usable(ready: Bed) -> None:
+    """AWS refused the keys or the signature (an unknown key id, a wrong secret, a clock off by
+    more than 15 minutes) before it looked at the code: the same code works once that is fixed.
+    A code AWS did judge (wrong) stays spent."""
+    text = ready.credentials.read_text()
+    spent = ready.aws_dir / "aws-mfa-run" / "used-codes"
+    code = ready.fresh_code()
+    unknown = text.replace(ready.alice.access_key, "AKIADELETEDKEY000000")
+    for broken, skew, said in (
+        (unknown, 0, "does not know the access key"),
+        (text.replace(ready.alice.secret_key, "wrong" * 8), 0, "secret access key"),
+        (text, 3600, "clock"),
+    ):
+        ready.credentials.write_text(broken)
+        ready.fake.skew = skew
+        done = ready.run(AWS_MFA_RUN, "--login", code)
+        assert done.returncode == 5 and said in done.stderr, done.stderr
+        assert code not in (spent.read_text() if spent.exists() else "")
+    ready.credentials.write_text(text)
+    ready.fake.skew = 0
+    assert ready.fake.calls["GetSessionToken"] == 3
+    done = ready.run(AWS_MFA_RUN, "--login", code)
+    assert done.returncode == 0, done.stderr
+    # A code AWS judged and rejected is not sent again.
+    assert ready.run(AWS_MFA_RUN, "--login", "000000").returncode == 5
+    again = ready.run(AWS_MFA_RUN, "--login", "000000")
+    assert again.returncode == 5 and "already sent" in again.stderr
+    assert ready.fake.calls["GetSessionToken"] == 5

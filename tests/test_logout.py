@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+import pytest
+
 from conftest import AWS, AWS_MFA_RUN, REPO, Bed
 
 ROLE = """
@@ -95,8 +97,9 @@ def test_logout_keeps_keys_someone_else_put_into_the_target(ready: Bed) -> None:
     done = ready.run(AWS_MFA_RUN, "--logout")
     assert done.returncode == 0, done.stderr
     assert "'ci' holds keys that aws-mfa-run did not write" in done.stderr
-    # Only our own lines went; carol's keys are there as `aws configure set` left them.
-    ours = ("aws_mfa_run_",)
+    # Only our own lines went (the session token we wrote too: with carol's keys it would
+    # only make them fail); carol's keys are there as `aws configure set` left them.
+    ours = ("aws_mfa_run_", "aws_session_token")
     expected = "".join(line for line in text.splitlines(True) if not line.startswith(ours))
     assert ready.credentials.read_text() == expected
     assert ready.ini_section(ready.credentials, "ci")["aws_access_key_id"] == carol.access_key
@@ -189,3 +192,49 @@ def test_logout_messages_say_what_happened(ready: Bed) -> None:
         "aws-mfa-run: Nothing to log out: aws-mfa-run had stored nothing for profile "
         "'default'; nothing changed."
     )
+
+
+def test_the_users_own_empty_sections_stay(ready: Bed) -> None:
+    """An empty `[profile mfa]` and `[mfa]` the user had are the user's: --login writes into
+    them, --logout takes out only its own lines and leaves them, byte for byte."""
+    with ready.config.open("a") as handle:
+        handle.write("[profile mfa]\n\n[profile other]\nregion = us-east-2\n")
+    with ready.credentials.open("a") as handle:
+        handle.write("[mfa]\n")
+    before = ready.snapshot()
+    ready.login()
+    assert ready.ini_section(ready.config, "profile mfa") == {"region": "eu-west-1"}
+    ready.login("--force")  # a second session: the sections are still the user's
+    done = ready.run(AWS_MFA_RUN, "--logout")
+    assert done.returncode == 0, done.stderr
+    assert ready.snapshot() == before
+    # Sections aws-mfa-run added itself still go.
+    ready.login("--target-profile", "team")
+    assert "[team]" in ready.credentials.read_text()
+    assert ready.run(AWS_MFA_RUN, "--logout").returncode == 0
+    assert ready.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "replaced", [("aws_access_key_id",), ("aws_access_key_id", "aws_secret_access_key")]
+)
+def test_logout_removes_each_session_value_only_while_it_is_ours(
+    ready: Bed, replaced: tuple[str, ...]
+) -> None:
+    """Someone replaced the key id of the target (or the key id and secret: a long-term pair)
+    with `aws configure set`: what they put there stays, the session's own values still go."""
+    ready.login()
+    session = ready.ini_section(ready.credentials, "mfa")
+    theirs = {"aws_access_key_id": "AKIATHEIRSKEY0000001", "aws_secret_access_key": "their/secret+"}
+    for name in replaced:
+        assert (
+            ready.run(AWS, "configure", "set", name, theirs[name], "--profile", "mfa").returncode
+            == 0
+        )
+    done = ready.run(AWS_MFA_RUN, "--logout")
+    assert done.returncode == 0 and "did not write" in done.stderr, done.stderr
+    left = ready.ini_section(ready.credentials, "mfa")
+    assert left == {name: theirs[name] for name in replaced}
+    text = ready.credentials.read_text()
+    for name in ("aws_secret_access_key", "aws_session_token"):
+        assert session[name] not in text

@@ -41,6 +41,7 @@ def test_before_any_session(ready: Bed) -> None:
         "seconds_left": None,
         "refresh_margin_seconds": 16 * 60,
         "role_caches": [],
+        "not_reused": None,
         "error": None,
     }
 
@@ -143,3 +144,18 @@ def test_a_target_holding_foreign_keys_is_an_error(ready: Bed) -> None:
     assert "did not write" in row["error"] and "'mfa'" in row["error"]
     text = ready.run(AWS_MFA_RUN, "--status")
     assert "did not write" in text.stdout
+
+
+def test_a_profile_without_any_keys_is_an_error(ready: Bed) -> None:
+    """No keys in any file, the keyring or the environment: --status says what every other mode
+    says, in text and in JSON."""
+    with ready.config.open("a") as handle:
+        handle.write(f"[profile nokeys]\nmfa_serial = {ready.device.serial}\n")
+    ready.env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+    refused = ready.run(AWS_MFA_RUN, "-p", "nokeys", "--env")
+    assert refused.returncode == 3 and "has no long-term keys" in refused.stderr
+    sentence = refused.stderr.removeprefix("aws-mfa-run: ").strip()
+    row = next(row for row in status(ready)["profiles"] if row["profile"] == "nokeys")
+    assert row["error"] == sentence and row["keys"] is None
+    text = ready.run(AWS_MFA_RUN, "--status", "-p", "nokeys")
+    assert text.returncode == 0 and sentence in text.stdout

@@ -40,6 +40,8 @@ class StatusRow:
         self.role_caches: list[RoleCacheState] = []
         self.keys: str | None = None  # where the source's long-term keys come from
         self.error: str | None = None
+        # Why a stored session with time left will not be reused (made with another key).
+        self.not_reused: str | None = None
 
 
 def _expiry(expiration: float | None, now: float) -> dict[str, object]:
@@ -55,7 +57,7 @@ def _role_cache(cache: RoleCacheState, now: float) -> dict[str, object]:
 def _profile(row: StatusRow, now: float) -> dict[str, object]:
     if row.error is not None:  # the profile cannot be used: only its name and why
         fields = ("kind", "source", "target", "device", "keys", "expiration", "seconds_left")
-        more = ("refresh_margin_seconds", "role_caches")
+        more = ("refresh_margin_seconds", "role_caches", "not_reused")
         return {"profile": row.profile, **dict.fromkeys(fields + more), "error": row.error}
     return {
         "profile": row.profile,
@@ -67,6 +69,7 @@ def _profile(row: StatusRow, now: float) -> dict[str, object]:
         **_expiry(row.expiration, now),
         "refresh_margin_seconds": row.margin,
         "role_caches": [_role_cache(cache, now) for cache in row.role_caches],
+        "not_reused": row.not_reused,
         "error": row.error,
     }
 

@@ -50,6 +50,9 @@ KEY_SOURCE = "aws_mfa_run_source_profile"
 # The access key id we wrote into a target: the proof that the keys there are ours (a marker line
 # anyone can copy is no proof).
 KEY_WRITTEN = "aws_mfa_run_key_id"
+# The long-term access key id of the source profile the session was made with (no secret): a
+# session is reused only while the source still holds that key, not another IAM user's.
+KEY_SOURCE_KEY = "aws_mfa_run_source_key_id"
 KEY_MIN_REMAINING = "mfa_min_remaining"
 
 # STS's reference says a token's size is not fixed and "typically less than 4096 bytes", and asks
@@ -191,6 +194,26 @@ def keys_are_ours(values: Mapping[str, str]) -> bool:
         and key_id.startswith("ASIA")
         and values.get(TOKEN)
     )
+
+
+def source_key_id_in_files(
+    in_credentials: Mapping[str, str] | None, in_config: Mapping[str, str] | None
+) -> str | None:
+    """The access key id of the source profile's long-term keys in its files, as botocore picks
+    them (the credentials file's section when it has a key line, else the config file's); None
+    when no file holds keys (the keyring, a credential_process or the environment has them)."""
+    for values in (in_credentials, in_config):
+        if values and (KEY_ID in values or SECRET in values):
+            return values.get(KEY_ID, "")  # half a pair: no key the session could match
+    return None
+
+
+def made_with(stored: Mapping[str, str], current_key_id: str | None) -> bool:
+    """Whether a stored session was made with the source's current long-term key. A session of
+    the previous version (no id recorded), or a source whose key id cannot be seen without the
+    keyring or a program (None), keeps the session."""
+    recorded = stored.get(KEY_SOURCE_KEY)
+    return recorded is None or current_key_id is None or recorded == current_key_id
 
 
 def format_utc(epoch: float) -> str:
@@ -523,6 +546,8 @@ def _stored_session(
     key_id, secret, token = stored.get(KEY_ID, ""), stored.get(SECRET, ""), stored.get(TOKEN, "")
     if expiration is None or not is_session(key_id, secret, token):
         raise _NotWarmError("no usable session")
+    if not made_with(stored, source_key_id_in_files(in_credentials, in_config)):
+        raise _NotWarmError("made with another key of the source")
     issued = parse_utc(stored.get(KEY_ISSUED, ""))
     if expiration - now <= reuse_margin(expiration, issued, wanted, floor):
         raise _NotWarmError("the session ends too soon")

@@ -168,22 +168,24 @@ def _refusal(
             "name the profile that holds your access keys with -p."
         )
     if code in ("InvalidClientTokenId", "UnrecognizedClientException"):
-        return AwsRefusedError(
+        return NotJudgedError(
             f"AWS does not know the access key of profile '{profile}': it was deleted, "
             "deactivated, or mistyped."
         )
     if code in ("RequestTimeTooSkewed", "InvalidSignatureException") or (
         code == "SignatureDoesNotMatch" and "expired" in message.lower()
     ):
-        return AwsRefusedError(
+        return NotJudgedError(
             "AWS says this computer's clock is wrong by more than 15 minutes; "
             "set the time right (turn on network time) and try again."
         )
     if code == "SignatureDoesNotMatch":
-        return AwsRefusedError(
+        return NotJudgedError(
             f"AWS rejected the secret access key of profile '{profile}': it does not belong "
             "to its access key id."
         )
+    if code in ("IncompleteSignature", "MissingAuthenticationToken", "AuthFailure"):
+        return NotJudgedError(f"AWS refused the request's signature ({code}): {message}")
     if code in THROTTLING_CODES or status >= 500:
         return AwsUnreachableError(
             f"AWS is busy or failing ({code or status}); try again in a minute."
@@ -206,6 +208,11 @@ def _refusal(
             f"AWS denied the call for profile '{profile}' ({code or status}){said}"
         )
     return AwsRefusedError(f"AWS answered {code or status}{said}")
+
+
+class NotJudgedError(AwsRefusedError):
+    """AWS refused the request's signature (unknown key, wrong secret, clock skew): it judged
+    nothing in it, so an MFA code in the request was not consumed and stays usable."""
 
 
 class NotSentError(AwsUnreachableError):

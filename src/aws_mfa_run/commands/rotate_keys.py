@@ -104,6 +104,7 @@ def _store(
     if old.origin == KEYRING:
         if not keyring_store.replace(profile, new, backend, expected=old, state_dir=state_dir):
             raise changed
+        _keep_sessions(profile, old.access_key_id, new.access_key_id, credentials_path, state_dir)
         return
     with store._Locks(credentials_path, config_path, state_dir=state_dir):
         config, credentials = store.read_ini(config_path), store.read_ini(credentials_path)
@@ -118,11 +119,34 @@ def _store(
             values = holder.get(section) or {}
             if (values.get(KEY_ID), values.get(SECRET)) != old.pair:
                 raise changed
-            return inifile.edit_section(
+            text = inifile.edit_section(
                 holder, section, {KEY_ID: new.access_key_id, SECRET: new.secret_access_key}
+            )
+            if holder_path != credentials.path:
+                return text
+            # The sessions made with the old key are the same user's: in step, in the same write.
+            edited = inifile.parse(text, holder.path)
+            return store.with_source_key_moved(
+                edited, profile, old.access_key_id, new.access_key_id
             )
 
         store.edit_file(holder_path, put_new, private=True)
+    if holder_path != credentials_path:
+        _keep_sessions(profile, old.access_key_id, new.access_key_id, credentials_path, state_dir)
+
+
+def _keep_sessions(profile: str, old: str, new: str, credentials_path: str, state_dir: str) -> None:
+    """The sessions made with the old key now count as made with the new one: the same IAM
+    user's. A kill just before this leaves them recorded with the old key: the next
+    --rotate-keys, which finishes that rotation, moves them first (until then a use asks for a
+    code; nothing is lost)."""
+    store.move_source_key(
+        credentials_path=credentials_path,
+        state_dir=state_dir,
+        source=profile,
+        old_id=old,
+        new_id=new,
+    )
 
 
 def _holder(key_id: str, config_path: str, credentials_path: str, backend: Any) -> str | None:
@@ -177,6 +201,17 @@ def rotate_keys(
     files.ensure_directory(note.directory)
     paths = settings.paths
     with files.locked(note.lock_path):
+        earlier = note.read()
+        if earlier.get("old_key_id") and earlier.get("new_key_id") == old.access_key_id:
+            # A rotation of ours stored this key and was stopped before its sessions were moved
+            # to it: they are the same user's, and finishing it must not cost a code.
+            _keep_sessions(
+                profile,
+                earlier["old_key_id"],
+                old.access_key_id,
+                paths.credentials,
+                paths.state_dir,
+            )
         # The MFA session only has to outlive these few calls.
         prompting = Prompting(say=say, clock=clock, sleep=sleep)
         session, _ = get_mfa_session(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aws_mfa_run.commands.rotate_keys import pending_deletion
 from aws_mfa_run.credentials import store
-from aws_mfa_run.credentials.longterm import keys_without_running
+from aws_mfa_run.credentials.longterm import checked_without_running, visible_key_id
 from aws_mfa_run.credentials.role import RoleCache
 from aws_mfa_run.errors import MfaRunError
 from aws_mfa_run.profiles import config_profiles, config_values, profile_values
@@ -67,7 +67,7 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
         row.source = settings.source_profile
         row.target = settings.session_target
         row.device = settings.serial
-        row.keys = _keys(settings.source_profile, context, config, credentials)
+        row.keys, no_keys = _keys(settings.source_profile, context, config, credentials)
         key = (row.profile, row.target if not settings.roles else None)
         if key in seen:
             continue
@@ -79,6 +79,11 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
             continue
         session = store.stored_session(credentials, settings.session_target, row.source)
         row.expiration = None if session is None else session.expiration
+        if no_keys and (session is None or session.remaining(context.clock()) <= 0):
+            row.error = no_keys  # nothing to serve, and no session can be had: as every mode
+            rows.append(row)
+            continue
+        row.not_reused = _other_key_note(settings.source_profile, context, config, credentials, row)
         margin = (
             settings.min_remaining if session is None else session.margin(settings.min_remaining)
         )
@@ -93,15 +98,39 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
     return rows
 
 
-def _keys(profile: str, context: Context, config: IniText, credentials: IniText) -> str | None:
-    """Where the profile's long-term keys come from (no process is run), and an old key that an
-    interrupted rotation left to delete."""
-
-    found = keys_without_running(profile, config, credentials, context.env)
-    if found is None:
+def _other_key_note(
+    profile: str, context: Context, config: IniText, credentials: IniText, row: StatusRow
+) -> str | None:
+    """Why the stored session will not be reused though it has time left: it was made with
+    another long-term key than the source holds now (perhaps another IAM user's)."""
+    if row.expiration is None or row.target is None:
         return None
+    try:
+        current = visible_key_id(profile, config, credentials, context.env)
+    except MfaRunError:
+        return None  # the keys' own trouble is what a login would say
+    other = store.other_source_key(credentials, row.target, current)
+    if other is None:
+        return None
+    return (
+        f"made with access key {other}, but profile '{profile}' now holds {current}: "
+        "not reused, the next use gets a new session"
+    )
+
+
+def _keys(
+    profile: str, context: Context, config: IniText, credentials: IniText
+) -> tuple[str | None, str | None]:
+    """Where the profile's long-term keys come from (no process is run), and an old key that an
+    interrupted rotation left to delete; else None and the sentence every other mode gives."""
+    try:
+        found = checked_without_running(profile, config, credentials, context.env)
+    except MfaRunError as error:
+        return None, str(error)
     old = pending_deletion(context.paths.state_dir, profile, found.access_key_id)
-    return f"{found.origin} (old key {old} still to delete: --rotate-keys)" if old else found.origin
+    if old:
+        return f"{found.origin} (old key {old} still to delete: --rotate-keys)", None
+    return found.origin, None
 
 
 def describe(expiration: float | None, margin: int | None, now: float) -> str:
@@ -137,7 +166,7 @@ def render_text(rows: list[StatusRow], now: float) -> str:
             )
         else:
             device = row.device or "(not known yet)"
-            session = describe(row.expiration, row.margin, now)
+            session = row.not_reused or describe(row.expiration, row.margin, now)
             table.append((row.profile, "-", row.target or "-", device, keys, session))
     widths = [max(len(line[column]) for line in table) for column in range(5)]
     lines = []

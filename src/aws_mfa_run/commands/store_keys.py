@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 
 from aws_mfa_run import files, inifile
+from aws_mfa_run.aws.answers import is_access_key_id, is_secret_text
 from aws_mfa_run.commands.alias import on_path
 from aws_mfa_run.credentials import keyring_store, store
 from aws_mfa_run.credentials.keys import KEY_ID, KEYRING, SECRET, LongTermKeys, checked_keys
@@ -82,9 +83,26 @@ def _typed_keys(
         secret = terminal.ask_hidden("Secret access key: ") if key_id else None
     finally:
         terminal.close()
-    if not key_id or not secret:
-        raise ConfigError("No keys were typed; nothing was stored.")
-    return checked_keys(key_id, secret, KEYRING, "the keys typed")
+    if not key_id:
+        raise ConfigError("No access key id was typed; nothing was stored.")
+    if not secret:
+        raise ConfigError("No secret access key was typed; nothing was stored.")
+    if key_id.startswith("ASIA"):
+        raise ConfigError(
+            "The access key id you typed (ASIA...) is one of temporary session credentials, not "
+            "a long-term key; type the keys of an IAM user. Nothing was stored."
+        )
+    if not is_access_key_id(key_id):
+        raise ConfigError(
+            "The access key id you typed is not one (16 to 128 letters, digits or _); nothing "
+            "was stored."
+        )
+    if not is_secret_text(secret):
+        raise ConfigError(
+            "The secret access key you typed is not one (printable characters without spaces); "
+            "nothing was stored."
+        )
+    return checked_keys(key_id, secret, KEYRING, "the keys you typed")
 
 
 def _add_own_process(profile: str, config_path: str, state_dir: str) -> None:

@@ -106,6 +106,21 @@ def _profile_values(profile: str, config: IniText, credentials: IniText) -> dict
     return {**(in_credentials or {}), **(in_config or {})}
 
 
+def visible_key_id(
+    profile: str, config: IniText, credentials: IniText, env: Mapping[str, str]
+) -> str | None:
+    """The access key id of the profile's current long-term keys when it can be seen without
+    the keyring or a program (both cost far more than a stored session saves): the files' keys,
+    or the environment's for a profile in neither file. None when it cannot be seen that way."""
+    found = file_keys(profile, config, credentials)
+    if found is not None:
+        return found[0].access_key_id
+    if _profile_values(profile, config, credentials) is None:
+        from_env = environment_keys(env)
+        return None if from_env is None else from_env.access_key_id
+    return None
+
+
 def run_credential_process(command: str, profile: str) -> LongTermKeys:
     """Run a profile's credential_process as botocore does (split like a shell, no shell) and take
     long-term keys from its JSON answer."""
@@ -203,24 +218,21 @@ def long_term_keys(
     )
 
 
-def keys_without_running(
+def checked_without_running(
     profile: str,
     config: IniText,
     credentials: IniText,
     env: Mapping[str, str],
     *,
     keyring_backend: Any = None,
-) -> LongTermKeys | None:
+) -> LongTermKeys:
     """What `long_term_keys` would find, without running any process (a credential_process
-    source gives its origin only, with '-' for the keys); None when it would find none. For
-    --status."""
+    source gives its origin only, with '-' for the keys); else ConfigError with the sentence
+    every mode gives. For --status."""
 
     def not_run(command: str, profile: str) -> LongTermKeys:
         return LongTermKeys("-", "-", PROCESS)
 
-    try:
-        return long_term_keys(
-            profile, config, credentials, env, keyring_backend=keyring_backend, run_process=not_run
-        )
-    except ConfigError:
-        return None
+    return long_term_keys(
+        profile, config, credentials, env, keyring_backend=keyring_backend, run_process=not_run
+    )

@@ -18,7 +18,7 @@ from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.credentials.keys import FILE
-from aws_mfa_run.credentials.longterm import file_keys, long_term_keys
+from aws_mfa_run.credentials.longterm import file_keys, long_term_keys, visible_key_id
 from aws_mfa_run.errors import (
     AwsRefusedError,
     AwsUnreachableError,
@@ -82,16 +82,25 @@ def get_mfa_session(
     floor = settings.floor if not settings.roles else 0
 
     def read() -> SessionCredentials | None:
-        return store.stored_session(store.read_ini(paths.credentials), target, source)
+        credentials = store.read_ini(paths.credentials)
+        found = store.stored_session(credentials, target, source)
+        if found is None:
+            return None
+        # A session made with another long-term key of the source (the user put another IAM
+        # user's keys there since) is that key's: never reused, as one that has ended.
+        current = visible_key_id(source, store.read_ini(paths.config), credentials, env)
+        if store.other_source_key(credentials, target, current) is not None:
+            return None
+        return found
 
     def usable(session: SessionCredentials) -> bool:
         return session.access_key_id != ended and session.usable(prompting.clock(), margin, floor)
 
-    fetched: list[set[str]] = []
+    fetched: list[tuple[set[str], str]] = []
 
     def fetch() -> SessionCredentials:
-        session, sections = _fetch(settings, env, prompting, token_code, margin, floor)
-        fetched.append(sections)
+        session, sections, key_id = _fetch(settings, env, prompting, token_code, margin, floor)
+        fetched.append((sections, key_id))
         return session
 
     def write(session: SessionCredentials) -> None:
@@ -102,8 +111,9 @@ def get_mfa_session(
             target=target,
             source=source,
             session=session,
+            source_key_id=fetched[-1][1],
             copied=settings.session_copies,
-            expected_sections=fetched[-1],
+            expected_sections=fetched[-1][0],
             sleep=prompting.sleep,
         ):
             prompting.say(note)
@@ -127,7 +137,7 @@ def _fetch(
     token_code: str | None,
     margin: float,
     floor: float,
-) -> tuple[SessionCredentials, set[str]]:
+) -> tuple[SessionCredentials, set[str], str]:
     # Only a fetch needs these: the warm path (a valid stored session) does without them.
 
     paths = settings.paths
@@ -150,6 +160,7 @@ def _fetch(
     discovered = None if settings.serial else discover_serial(settings, keys, env, prompting)
     serial = settings.serial or discovered or ""
     stale = store.stored_session(credentials, settings.session_target, settings.source_profile)
+    other_key = store.other_source_key(credentials, settings.session_target, keys.access_key_id)
     spent = codes.SpentCodes(state.used_codes(paths.state_dir))
     call = sts.prepare_session_token_call(
         keys=keys.pair, profile=settings.source_profile, region=settings.region, env=env
@@ -165,7 +176,7 @@ def _fetch(
             clock=prompting.clock,
             sleep=prompting.sleep,
             say=prompting.say,
-            stale_note=_stale_note(stale, prompting.clock(), margin, floor),
+            stale_note=_stale_note(stale, prompting.clock(), margin, floor, other_key, keys),
             prompt_program=settings.mfa_prompt,
         )
         # The code is recorded as sent from here on (see codes.SpentCodes): a run stopped
@@ -189,6 +200,11 @@ def _fetch(
                 f"{error} That code counts as used (AWS may have received it): "
                 "the next try needs the next code."
             ) from None
+        except client.NotJudgedError:
+            # AWS refused the keys or the signature before it looked at the code: the code is
+            # not consumed, and once the keys are fixed it can be sent within its 30 seconds.
+            _forget(spent, serial, code, prompting.clock())
+            raise
         except AwsRefusedError:
             # A code AWS rejected is never sent again either.
             _settle(spent, serial, code, prompting.clock(), rejected=True)
@@ -207,7 +223,7 @@ def _fetch(
         prompting.say(
             f"Found MFA device {discovered}; saved it as mfa_serial of profile '{profile}'."
         )
-    return session, set(credentials.sections)
+    return session, set(credentials.sections), keys.access_key_id
 
 
 def _settle(spent: SpentCodes, serial: str, code: str, now: float, *, rejected: bool) -> None:
@@ -229,10 +245,20 @@ def _forget(spent: SpentCodes, serial: str, code: str, now: float) -> None:
 
 
 def _stale_note(
-    stale: SessionCredentials | None, now: float, margin: float, floor: float
+    stale: SessionCredentials | None,
+    now: float,
+    margin: float,
+    floor: float,
+    other_key: str | None,
+    keys: LongTermKeys,
 ) -> str | None:
     if stale is None or stale.remaining(now) <= 0:
         return None
+    if other_key is not None:
+        return (
+            f"The stored session was made with access key {other_key}, and the profile now "
+            f"holds {keys.access_key_id}: a session of the new key is needed."
+        )
     left = int(stale.remaining(now) // 60)
     wanted = int(stale.margin(margin, floor) // 60)
     return (

@@ -13,11 +13,13 @@ import os
 from aws_mfa_run import files, inifile
 from aws_mfa_run.aws import sts
 from aws_mfa_run.aws.answers import SessionCredentials, from_stored, stored_values
-from aws_mfa_run.credentials import state
+from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
+from aws_mfa_run.credentials.longterm import visible_key_id
 from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
 from aws_mfa_run.errors import ConfigError, RoleDeniedError, SessionExpiredError
 from aws_mfa_run.settings import ROLE_SOURCE_MIN_REMAINING, Role, Settings
+from aws_mfa_run.warm import KEY_SOURCE_KEY, made_with
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -46,7 +48,9 @@ class RoleCache:
         self.path = state.role_cache(settings.paths.state_dir, *_identity(settings, index))
         self.role = settings.roles[index]
 
-    def read(self) -> SessionCredentials | None:
+    def read(self, current_key_id: str | None = None) -> SessionCredentials | None:
+        """The cached credentials; None also when they were assumed with a session of another
+        long-term key than the source's `current_key_id` (see warm.made_with)."""
         text = files.read_text(self.path)
         if not text:
             return None
@@ -54,11 +58,17 @@ class RoleCache:
             values = inifile.parse(text, self.path).get("role")
         except ConfigError:
             return None  # a damaged cache is no cache
+        if values is None or not made_with(values, current_key_id):
+            return None
         return from_stored(values)
 
-    def write(self, credentials: SessionCredentials) -> None:
+    def write(self, credentials: SessionCredentials, source_key_id: str | None = None) -> None:
         files.ensure_directory(os.path.dirname(self.path))
-        values = {"role_arn": self.role.role_arn, **stored_values(credentials)}
+        values = {
+            "role_arn": self.role.role_arn,
+            KEY_SOURCE_KEY: source_key_id,
+            **stored_values(credentials),
+        }
         text = inifile.edit_section(inifile.parse("", self.path), "role", values)
         files.write_atomic(self.path, text, private=True)
 
@@ -86,6 +96,12 @@ def get_role_credentials(
 
     The source's MFA session is read (or fetched) only when a role of the chain needs it.
     """
+
+    def source_key_id() -> str | None:
+        """The source's long-term key id as the files show it (see longterm.visible_key_id)."""
+        paths = settings.paths
+        config, credentials = store.read_ini(paths.config), store.read_ini(paths.credentials)
+        return visible_key_id(settings.source_profile, config, credentials, env)
 
     def for_role(index: int) -> tuple[SessionCredentials, bool]:
         role: Role = settings.roles[index]
@@ -144,10 +160,10 @@ def get_role_credentials(
                 ) from None
 
         return cached_fetch(
-            read=cache.read,
+            read=lambda: cache.read(source_key_id()),
             usable=lambda found: found.usable(clock(), margin, settings.floor),
             fetch=fetch,
-            write=cache.write,
+            write=lambda fresh: cache.write(fresh, source_key_id()),
             lock_path=state.lock_for(cache.path),
             force=force or renew_session,
             adopt_failure=token_code is None,

@@ -18,7 +18,9 @@ from aws_mfa_run.aws.answers import (
     KEY_EXPIRATION,
     KEY_ID,
     KEY_ISSUED,
+    SECRET,
     SESSION_KEYS,
+    TOKEN,
     SessionCredentials,
     from_stored,
     stored_values,
@@ -27,8 +29,10 @@ from aws_mfa_run.credentials import state
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.profiles import config_header, config_values
 from aws_mfa_run.settings import COPIED_KEYS, FOREIGN_CREDENTIAL_KEYS, KEY_COPIED, KEY_SOURCE
+from aws_mfa_run.warm import KEY_SOURCE_KEY as KEY_SOURCE_KEY
 from aws_mfa_run.warm import KEY_WRITTEN as KEY_WRITTEN
 from aws_mfa_run.warm import keys_are_ours as keys_are_ours
+from aws_mfa_run.warm import made_with
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -43,7 +47,59 @@ CHANGED_FILE_WAIT = 0.05
 # Set when the target was added to a file that had no final newline, so that --logout gives the
 # file back byte for byte. Its value names the files: credentials, config.
 KEY_NO_FINAL_NEWLINE = "aws_mfa_run_no_final_newline"
-OWN_KEYS = (KEY_EXPIRATION, KEY_ISSUED, KEY_SOURCE, KEY_COPIED, KEY_WRITTEN, KEY_NO_FINAL_NEWLINE)
+# The files in which the target's section was the user's before our first line went into it
+# (`credentials`, `config`): --logout leaves such a section, even empty, and removes only our
+# lines. A section not named here is one we added, and goes when nothing else is left in it.
+KEY_USERS_SECTIONS = "aws_mfa_run_users_sections"
+# Proof that the secret key and the session token in the target are the ones we wrote, without
+# keeping either: `HASH(secret) HASH(token)`, SHA-256 salted with the session's access key id
+# (recorded as KEY_WRITTEN). --logout removes each value only while it is ours (someone may have
+# replaced the key id alone, or the whole pair).
+KEY_FINGERPRINTS = "aws_mfa_run_written"
+OWN_KEYS = (
+    KEY_EXPIRATION,
+    KEY_ISSUED,
+    KEY_SOURCE,
+    KEY_SOURCE_KEY,
+    KEY_COPIED,
+    KEY_WRITTEN,
+    KEY_NO_FINAL_NEWLINE,
+    KEY_USERS_SECTIONS,
+    KEY_FINGERPRINTS,
+)
+
+
+def _fingerprint(salt: str, value: str) -> str:
+    import hashlib  # only the full path writes or removes a session
+
+    return hashlib.sha256(f"{salt}\0{value}".encode()).hexdigest()[:32]
+
+
+def fingerprints(session: SessionCredentials) -> str:
+    """KEY_FINGERPRINTS of a session we are about to write. A secret key or token is random
+    (well over a hundred bits), so its hash cannot be turned back into it; the salt, the
+    session's own access key id (random, unique to the session, no secret), keeps equal values
+    of different sessions apart and needs no record of its own; and the record sits beside the
+    secret itself, in the same private file, and goes with it."""
+    salt = session.access_key_id
+    return (
+        f"{_fingerprint(salt, session.secret_access_key)} "
+        f"{_fingerprint(salt, session.session_token)}"
+    )
+
+
+def written_by_us(values: Mapping[str, str]) -> set[str]:
+    """The keys among the secret key and the session token of a target section that still hold
+    the values we wrote (KEY_FINGERPRINTS); empty without that record."""
+    hashes = values.get(KEY_FINGERPRINTS, "").split()
+    salt = values.get(KEY_WRITTEN)
+    if len(hashes) != 2 or not salt:
+        return set()
+    return {
+        key
+        for key, recorded in zip((SECRET, TOKEN), hashes)
+        if key in values and _fingerprint(salt, values[key]) == recorded
+    }
 
 
 def read_ini(path: str) -> inifile.IniText:
@@ -70,6 +126,18 @@ def stored_session(
     if not values or values.get(KEY_SOURCE) != source or not keys_are_ours(values):
         return None
     return from_stored(values)
+
+
+def other_source_key(
+    credentials: inifile.IniText, target: str, current_key_id: str | None
+) -> str | None:
+    """The source key id recorded with the session in `target` when the source now holds
+    another key (`current_key_id`, None: not known): that session belongs to the key it was
+    made with, perhaps another IAM user's, and is never reused. None otherwise."""
+    values = credentials.get(target) or {}
+    if made_with(values, current_key_id):
+        return None
+    return values.get(KEY_SOURCE_KEY)
 
 
 def check_target(
@@ -196,12 +264,14 @@ def write_session(
     target: str,
     source: str,
     session: SessionCredentials,
+    source_key_id: str | None = None,
     copied: Mapping[str, str | None],
     expected_sections: set[str],
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[str]:
     """Write the session to the target profile and keep the target's copied config values in
-    step. Returns notes for the user.
+    step. Returns notes for the user. `source_key_id`: the source's long-term key id the session
+    was made with (recorded: see other_source_key).
 
     Both files or neither: the config file is checked writable for real before the credentials
     file is replaced, and should its write still fail, the credentials file gets its old text
@@ -221,15 +291,19 @@ def write_session(
                 unended.append("credentials")
             if changes and config_values(target, config) is None and _unended(config):
                 unended.append("config")
+            users = _users_sections(credentials, config, target, ours, bool(changes))
             new_credentials = inifile.edit_section(
                 credentials,
                 target,
                 {
                     **stored_values(session),
                     KEY_SOURCE: source,
+                    KEY_SOURCE_KEY: source_key_id,
                     KEY_COPIED: now_ours,
                     KEY_WRITTEN: session.access_key_id,
                     KEY_NO_FINAL_NEWLINE: " ".join(sorted(set(unended))) or None,
+                    KEY_USERS_SECTIONS: users,
+                    KEY_FINGERPRINTS: fingerprints(session),
                 },
             )
             if changes:
@@ -257,6 +331,27 @@ def write_session(
                     raise
             break
     return notes
+
+
+def _users_sections(
+    credentials: inifile.IniText,
+    config: inifile.IniText,
+    target: str,
+    ours: Mapping[str, str],
+    config_changes: bool,
+) -> str | None:
+    """The record of KEY_USERS_SECTIONS after this write: what it said, plus the credentials
+    section when it is there without a line of ours yet, plus the config section when we are
+    about to add values to one that holds none of ours."""
+    values = credentials.get(target)
+    users = set((values or {}).get(KEY_USERS_SECTIONS, "").split()) & {"credentials", "config"}
+    if values is not None and KEY_SOURCE not in values:
+        users.add("credentials")
+    current = config_values(target, config)
+    holds_ours = current is not None and any(current.get(k) == v for k, v in ours.items())
+    if config_changes and current is not None and not holds_ours:
+        users.add("config")
+    return " ".join(sorted(users)) or None
 
 
 def _edit_config(
@@ -316,6 +411,16 @@ def _restore_unended(before: inifile.IniText, text: str, section: str) -> str:
 REMOVED, FOREIGN = "removed", "foreign"
 
 
+def _remove_lines(
+    ini: inifile.IniText, section: str, keys: tuple[str, ...] | list[str], *, keep_section: bool
+) -> str:
+    """The text without `keys` in `section`; the section goes too when nothing is left in it,
+    unless it was the user's before we wrote into it (`keep_section`)."""
+    if keep_section:
+        return inifile.edit_section(ini, section, dict.fromkeys(keys))
+    return inifile.remove_keys(ini, section, keys)
+
+
 def remove_session(
     *, credentials_path: str, config_path: str, state_dir: str, target: str, source: str
 ) -> str | None:
@@ -330,9 +435,20 @@ def remove_session(
             return None
         copied = copied_values(credentials, target)
         unended = values.get(KEY_NO_FINAL_NEWLINE, "").split()
+        users = values.get(KEY_USERS_SECTIONS, "").split()
         result = REMOVED if keys_are_ours(values) else FOREIGN
-        ours = (*SESSION_KEYS, *OWN_KEYS) if result == REMOVED else OWN_KEYS
-        text = inifile.remove_keys(credentials, target, ours)
+        # Each session value goes only while it is the one we wrote: with the record, the key
+        # id, secret and token are checked one by one (someone may have replaced one of them);
+        # a session of the previous version (no record) goes whole while its key id is ours.
+        if KEY_FINGERPRINTS in values:
+            session_keys = sorted(written_by_us(values))
+            if values.get(KEY_ID) is not None and values.get(KEY_WRITTEN) == values.get(KEY_ID):
+                session_keys.append(KEY_ID)
+            mine = [key for key in SESSION_KEYS if key in session_keys]
+        else:
+            mine = list(SESSION_KEYS) if result == REMOVED else []
+        ours = (*mine, *OWN_KEYS)
+        text = _remove_lines(credentials, target, ours, keep_section="credentials" in users)
         if "credentials" in unended:
             text = _restore_unended(credentials, text, target)
         files.write_atomic(
@@ -343,13 +459,37 @@ def remove_session(
         still_ours = sorted(key for key, value in copied.items() if current.get(key) == value)
         if still_ours:
             header = config_header(target, config)
-            text = inifile.remove_keys(config, header, still_ours)
+            text = _remove_lines(config, header, still_ours, keep_section="config" in users)
             if "config" in unended:
                 text = _restore_unended(config, text, header)
             files.write_atomic(
                 config_path, text, private=False, locked_directory=True, based_on=config.text()
             )
     return result
+
+
+def with_source_key_moved(ini: inifile.IniText, source: str, old_id: str, new_id: str) -> str:
+    """The text with every session of `source` recorded as made with `old_id` recorded as made
+    with `new_id` instead (--rotate-keys: a new key of the same IAM user keeps its sessions)."""
+    text = ini.text()
+    for name in [section.name for section in ini.sections.values()]:
+        current = inifile.parse(text, ini.path)
+        values = current.get(name) or {}
+        if values.get(KEY_SOURCE) == source and values.get(KEY_SOURCE_KEY) == old_id:
+            text = inifile.edit_section(current, name, {KEY_SOURCE_KEY: new_id})
+    return text
+
+
+def move_source_key(
+    *, credentials_path: str, state_dir: str, source: str, old_id: str, new_id: str
+) -> None:
+    """with_source_key_moved in the credentials file, under its edit lock."""
+    with _Locks(credentials_path, state_dir=state_dir):
+        edit_file(
+            credentials_path,
+            lambda ini: with_source_key_moved(ini, source, old_id, new_id),
+            private=True,
+        )
 
 
 def edit_file(
