@@ -155,3 +155,38 @@ def test_a_rotation_stopped_before_its_sessions_moved_finishes_without_a_code(
     assert ready.ini_section(ready.credentials, "mfa")[RECORDED] == new_key
     assert ready.run(AWS_MFA_RUN, *PRINT_KEY).returncode == 0
     assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def test_a_session_of_other_environment_keys_is_never_reused(ready: Bed) -> None:
+    """Keys exported in the environment (the profile's section holds none): alice's session is
+    not served once bob's keys are exported instead, by the warm path or the full path."""
+    text = ready.credentials.read_text()
+    for line in text.splitlines():
+        if line.startswith(("aws_access_key_id", "aws_secret_access_key")):
+            text = text.replace(line + "\n", "", 1)
+    ready.credentials.write_text(text)
+    alice = {"AWS_ACCESS_KEY_ID": ready.alice.access_key,
+             "AWS_SECRET_ACCESS_KEY": ready.alice.secret_key}  # fmt: skip
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), env=alice)
+    assert done.returncode == 0, done.stderr
+    assert ready.ini_section(ready.credentials, "mfa")[RECORDED] == ready.alice.access_key
+    assert ready.run(AWS_MFA_RUN, *PRINT_KEY, env=alice).returncode == 0  # alice's: reused
+    bob = ready.fake.add_user("bob")
+    bobs = {"AWS_ACCESS_KEY_ID": bob.access_key, "AWS_SECRET_ACCESS_KEY": bob.secret_key}
+    for mode in (["--credential-process"], ["--env"], PRINT_KEY, ["--login"]):
+        done = ready.run(AWS_MFA_RUN, *mode, env=bobs)
+        assert done.returncode == 4, (mode, done.stdout, done.stderr)
+        assert ready.fake.calls["GetSessionToken"] == 1, mode
+
+
+def test_a_role_login_target_of_the_previous_keys_is_not_kept(ready: Bed) -> None:
+    """`aws mfa -p admin` stored alice's role credentials in admin-mfa; with bob's keys in the
+    source, a login without a code does not call them still valid ("nothing to do")."""
+    with_roles(ready)
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "-p", "admin")
+    assert done.returncode == 0, done.stderr
+    assert ready.ini_section(ready.credentials, "admin-mfa")[RECORDED] == ready.alice.access_key
+    switch_default_to_bob(ready)
+    done = ready.run(AWS_MFA_RUN, "--login", "-p", "admin")
+    assert "nothing to do" not in done.stderr
+    assert done.returncode == 4, done.stderr

@@ -196,16 +196,25 @@ def keys_are_ours(values: Mapping[str, str]) -> bool:
     )
 
 
-def source_key_id_in_files(
-    in_credentials: Mapping[str, str] | None, in_config: Mapping[str, str] | None
+def visible_source_key_id(
+    in_credentials: Mapping[str, str] | None,
+    in_config: Mapping[str, str] | None,
+    env: Mapping[str, str],
 ) -> str | None:
-    """The access key id of the source profile's long-term keys in its files, as botocore picks
-    them (the credentials file's section when it has a key line, else the config file's); None
-    when no file holds keys (the keyring, a credential_process or the environment has them)."""
+    """The access key id of the source profile's long-term keys where it can be seen cheaply, as
+    the full path picks them (credentials.longterm): the credentials file's section when it has
+    a key line, else the config file's; else, for a profile without credential_process, the
+    environment's long-term keys. None when no such place holds keys (the keyring or a program
+    has them: the recorded id is trusted)."""
     for values in (in_credentials, in_config):
         if values and (KEY_ID in values or SECRET in values):
             return values.get(KEY_ID, "")  # half a pair: no key the session could match
-    return None
+    if any(values and "credential_process" in values for values in (in_credentials, in_config)):
+        return None
+    key_id = env.get("AWS_ACCESS_KEY_ID", "")
+    if not key_id or not env.get("AWS_SECRET_ACCESS_KEY") or env.get("AWS_SESSION_TOKEN"):
+        return None
+    return None if env.get("AWS_SECURITY_TOKEN") else key_id
 
 
 def made_with(stored: Mapping[str, str], current_key_id: str | None) -> bool:
@@ -546,7 +555,7 @@ def _stored_session(
     key_id, secret, token = stored.get(KEY_ID, ""), stored.get(SECRET, ""), stored.get(TOKEN, "")
     if expiration is None or not is_session(key_id, secret, token):
         raise _NotWarmError("no usable session")
-    if not made_with(stored, source_key_id_in_files(in_credentials, in_config)):
+    if not made_with(stored, visible_source_key_id(in_credentials, in_config, env)):
         raise _NotWarmError("made with another key of the source")
     issued = parse_utc(stored.get(KEY_ISSUED, ""))
     if expiration - now <= reuse_margin(expiration, issued, wanted, floor):

@@ -10,8 +10,10 @@ from aws_mfa_run import files
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.credentials.chain import get_credentials
+from aws_mfa_run.credentials.longterm import visible_key_id
 from aws_mfa_run.credentials.role import describe
 from aws_mfa_run.timefmt import describe_until
+from aws_mfa_run.warm import KEY_SOURCE_KEY
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -40,17 +42,26 @@ def run(context: Context) -> int:
     # A role profile: its credentials go to its own target (admin-mfa for admin), checked here
     # before any code, as the chain checks the MFA session's target; then the one cached-fetch
     # template, with the target as the cache: of two logins at once, one assumes the role.
-    target, paths = settings.login_target, settings.paths
+    target, paths, env = settings.login_target, settings.paths, context.env
     store.check_target(credentials, config, target, settings.profile)
     files.check_writable(paths.credentials)
     files.check_writable(paths.config)
     files.ensure_private_directories(paths.state_dir)
 
     def stored() -> SessionCredentials | None:
-        return store.stored_session(store.read_ini(paths.credentials), target, settings.profile)
+        held = store.read_ini(paths.credentials)
+        # Role credentials assumed with a session of another long-term key of the source
+        # (another IAM user's, perhaps) are that key's: never kept as valid.
+        current = visible_key_id(settings.source_profile, store.read_ini(paths.config), held, env)
+        if store.other_source_key(held, target, current) is not None:
+            return None
+        return store.stored_session(held, target, settings.profile)
 
     def write(session: SessionCredentials) -> None:
+        # The key the source's MFA session that assumed the role was made with, as recorded.
+        source_session = store.read_ini(paths.credentials).get(settings.session_target) or {}
         for note in store.write_session(
+            source_key_id=source_session.get(KEY_SOURCE_KEY),
             credentials_path=paths.credentials,
             config_path=paths.config,
             state_dir=paths.state_dir,

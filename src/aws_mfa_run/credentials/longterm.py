@@ -34,6 +34,7 @@ from aws_mfa_run.credentials.keys import (
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.profiles import config_header, config_values
+from aws_mfa_run.warm import visible_source_key_id
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -111,14 +112,12 @@ def visible_key_id(
 ) -> str | None:
     """The access key id of the profile's current long-term keys when it can be seen without
     the keyring or a program (both cost far more than a stored session saves): the files' keys,
-    or the environment's for a profile in neither file. None when it cannot be seen that way."""
-    found = file_keys(profile, config, credentials)
-    if found is not None:
-        return found[0].access_key_id
-    if _profile_values(profile, config, credentials) is None:
-        from_env = environment_keys(env)
-        return None if from_env is None else from_env.access_key_id
-    return None
+    else the environment's for a profile without credential_process (warm.visible_source_key_id,
+    the same rule). None when it cannot be seen that way."""
+    section = config_section(profile, config)
+    return visible_source_key_id(
+        credentials.get(profile), config.get(section) if section else None, env
+    )
 
 
 def run_credential_process(command: str, profile: str) -> LongTermKeys:
