@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import sys
 
+import pexpect
 import pytest
 
 from conftest import AWS_MFA_RUN, Bed
 from fakeaws import User
-from helpers import WHOAMI, use_test_keyring, with_roles
+from helpers import WHOAMI, keyring_entry, use_test_keyring, with_roles
 
 RECORDED = "aws_mfa_run_source_key_id"
 PRINT_KEY = [sys.executable, "-c", "import os; print(os.environ['AWS_ACCESS_KEY_ID'])"]
@@ -190,3 +191,179 @@ def test_a_role_login_target_of_the_previous_keys_is_not_kept(ready: Bed) -> Non
     done = ready.run(AWS_MFA_RUN, "--login", "-p", "admin")
     assert "nothing to do" not in done.stderr
     assert done.returncode == 4, done.stderr
+
+
+def role_caches(bed: Bed) -> list[dict[str, str]]:
+    """The recorded lines of every role cache in the bed (no secret is compared from them)."""
+    found = []
+    for path in sorted((bed.aws_dir / "aws-mfa-run" / "roles").glob("*.ini")):
+        found.append(bed.ini_section(path, "role"))
+    return found
+
+
+def assert_nothing_served(bed: Bed, *modes: list[str]) -> None:
+    """Each mode asks for a new session (exit 4: no terminal, no code) and serves no key."""
+    for mode in modes:
+        done = bed.run(AWS_MFA_RUN, *mode)
+        assert done.returncode == 4, (mode, done.stdout, done.stderr)
+        assert "ASIA" not in done.stdout, mode
+
+
+ROLE_AND_SESSION_MODES = (
+    ["--credential-process"],
+    ["--env"],
+    PRINT_KEY,
+    ["-p", "admin", *PRINT_KEY],
+    ["--credential-process", "-p", "admin"],
+)
+
+
+def test_store_keys_of_another_users_key_ends_the_sessions_of_the_old_one(ready: Bed) -> None:
+    """alice's session and role credentials are stored; bob's keys replace hers in [default]
+    and --store-keys moves them into the keyring, where no file shows their id: alice's
+    session and role credentials are never served again (they end: our own lines only)."""
+    use_test_keyring(ready)
+    with_roles(ready)
+    ready.login()
+    assert ready.run(AWS_MFA_RUN, "-p", "admin", "true").returncode == 0
+    assert ready.fake.assumed == {"admin": 1}
+    bob = switch_default_to_bob(ready)
+    before = ready.credentials.read_text().splitlines()
+    done = ready.run(AWS_MFA_RUN, "--store-keys")
+    assert done.returncode == 0, done.stderr
+    assert keyring_entry(ready)["AccessKeyId"] == bob.access_key  # type: ignore[index]
+    after = ready.credentials.read_text().splitlines()
+    # Only bob's two key lines left the file, and only the session's expiration changed.
+    removed = [line for line in before if line not in after]
+    added = [line for line in after if line not in before]
+    assert sorted(removed) == sorted(
+        [
+            f"aws_access_key_id = {bob.access_key}",
+            f"aws_secret_access_key = {bob.secret_key}",
+            next(line for line in before if line.startswith("aws_mfa_run_expiration")),
+        ]
+    ), (removed, added)
+    assert len(added) == 1 and added[0].startswith("aws_mfa_run_expiration = "), added
+    assert_nothing_served(ready, *ROLE_AND_SESSION_MODES)
+    assert ready.fake.calls["GetSessionToken"] == 1 and ready.fake.assumed == {"admin": 1}
+    (row, *_) = json.loads(ready.run(AWS_MFA_RUN, "--status", "--json").stdout)["profiles"]
+    assert row["profile"] == "default" and row["seconds_left"] == 0, row
+    # bob's code gets bob's session (his keys from the keyring), served from then on.
+    ready.login(device=bob.devices[0])
+    done = ready.run(AWS_MFA_RUN, *PRINT_KEY)
+    assert done.returncode == 0 and ready.fake.sessions[done.stdout.strip()].user is bob
+
+
+def test_store_keys_of_the_same_key_keeps_the_sessions(ready: Bed) -> None:
+    use_test_keyring(ready)
+    with_roles(ready)
+    ready.login()
+    assert ready.run(AWS_MFA_RUN, "-p", "admin", "true").returncode == 0
+    session = ready.ini_section(ready.credentials, "mfa")
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    assert ready.ini_section(ready.credentials, "mfa") == session
+    for mode in ROLE_AND_SESSION_MODES:
+        done = ready.run(AWS_MFA_RUN, *mode)
+        assert done.returncode == 0, (mode, done.stderr)
+    assert ready.fake.calls["GetSessionToken"] == 1 and ready.fake.assumed == {"admin": 1}
+
+
+def test_typed_keys_of_another_user_end_the_sessions_of_the_old_one(ready: Bed) -> None:
+    """The keys' lines were taken out of the files (no key id to compare); --store-keys with
+    bob's keys typed at the terminal ends alice's stored session."""
+    use_test_keyring(ready)
+    ready.login()
+    bob = ready.fake.add_user("bob")
+    text = ready.credentials.read_text()
+    for line in (
+        f"aws_access_key_id = {ready.alice.access_key}\n",
+        f"aws_secret_access_key = {ready.alice.secret_key}\n",
+    ):
+        assert line in text
+        text = text.replace(line, "", 1)
+    ready.credentials.write_text(text)
+    child = ready.spawn(AWS_MFA_RUN, "--store-keys")
+    child.expect("Access key ID: ")
+    child.sendline(bob.access_key)
+    child.expect("Secret access key: ")
+    child.sendline(bob.secret_key)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert_nothing_served(ready, ["--credential-process"], ["--env"], PRINT_KEY)
+    assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def put_bobs_keys_into_default(bed: Bed) -> User:
+    """`aws configure set` of bob's keys (and device) into [default], which holds no keys."""
+    bob = bed.fake.add_user("bob")
+    text = bed.credentials.read_text()
+    assert "[default]\n" in text and bed.alice.access_key not in text.split("[mfa]")[0]
+    bed.credentials.write_text(
+        text.replace(
+            "[default]\n",
+            f"[default]\naws_access_key_id = {bob.access_key}\n"
+            f"aws_secret_access_key = {bob.secret_key}\n",
+            1,
+        )
+    )
+    bed.config.write_text(bed.config.read_text().replace(bed.device.serial, bob.devices[0].serial))
+    return bob
+
+
+def test_role_credentials_record_the_key_of_their_session_when_keys_are_in_the_keyring(
+    ready: Bed,
+) -> None:
+    """The source's keys are in the keyring, so no file shows their id when the role is
+    assumed: the cache records the key its MFA session was made with (alice's), and bob's keys
+    put into [default] later never get alice's role credentials."""
+    use_test_keyring(ready)
+    with_roles(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    done = ready.run(AWS_MFA_RUN, "-p", "admin", "--token-code", ready.fresh_code(), "true")
+    assert done.returncode == 0, done.stderr
+    (cache,) = role_caches(ready)
+    assert cache[RECORDED] == ready.alice.access_key, cache
+    assert cache["aws_mfa_run_source_profile"] == "default"
+    put_bobs_keys_into_default(ready)
+    assert_nothing_served(
+        ready, ["-p", "admin", *PRINT_KEY], ["--credential-process", "-p", "admin"]
+    )
+    assert ready.fake.assumed == {"admin": 1}
+
+
+def test_role_credentials_record_the_key_their_session_was_made_with_not_a_later_one(
+    ready: Bed,
+) -> None:
+    """bob's keys replace alice's while her AssumeRole answer is on its way: the role cache
+    records alice's key (the one her session was made with), so bob's setup never gets it."""
+    with_roles(ready)
+
+    def switch() -> None:
+        switch_default_to_bob(ready)
+
+    ready.fake.on_answer["AssumeRole"] = switch
+    done = ready.run(AWS_MFA_RUN, "-p", "admin", "--token-code", ready.fresh_code(), "true")
+    assert done.returncode == 0, done.stderr
+    assert ready.alice.access_key not in ready.credentials.read_text().split("[mfa]")[0]
+    (cache,) = role_caches(ready)
+    assert cache[RECORDED] == ready.alice.access_key, cache
+    assert_nothing_served(
+        ready, ["-p", "admin", *PRINT_KEY], ["--credential-process", "-p", "admin"]
+    )
+    assert ready.fake.assumed == {"admin": 1}
+
+
+def test_status_says_role_credentials_of_the_previous_keys_are_not_reused(ready: Bed) -> None:
+    with_roles(ready)
+    ready.login()
+    assert ready.run(AWS_MFA_RUN, "-p", "admin", "true").returncode == 0
+    switch_default_to_bob(ready)
+    document = json.loads(ready.run(AWS_MFA_RUN, "--status", "--json").stdout)
+    (admin,) = [row for row in document["profiles"] if row["profile"] == "admin"]
+    (cache,) = admin["role_caches"]
+    assert cache["seconds_left"] > 0 and ready.alice.access_key in cache["not_reused"], cache
+    text = ready.run(AWS_MFA_RUN, "--status").stdout
+    (line,) = [line for line in text.splitlines() if line.startswith("admin ")]
+    assert "made with access key " + ready.alice.access_key in line, text
+    assert "valid" not in line, line

@@ -16,10 +16,19 @@ SCHEMA_VERSION = 1
 class RoleCacheState:
     """One role of a profile's chain and when its cached credentials end (no secret kept)."""
 
-    def __init__(self, profile: str, role_arn: str, expiration: float | None) -> None:
+    def __init__(
+        self,
+        profile: str,
+        role_arn: str,
+        expiration: float | None,
+        not_reused: str | None = None,
+    ) -> None:
         self.profile = profile
         self.role_arn = role_arn
         self.expiration = expiration
+        # Why cached credentials with time left will not be reused (assumed with a session of
+        # another long-term key than the source holds now).
+        self.not_reused = not_reused
 
 
 class StatusRow:
@@ -51,7 +60,12 @@ def _expiry(expiration: float | None, now: float) -> dict[str, object]:
 
 
 def _role_cache(cache: RoleCacheState, now: float) -> dict[str, object]:
-    return {"profile": cache.profile, "role_arn": cache.role_arn, **_expiry(cache.expiration, now)}
+    return {
+        "profile": cache.profile,
+        "role_arn": cache.role_arn,
+        **_expiry(cache.expiration, now),
+        "not_reused": cache.not_reused,
+    }
 
 
 def _profile(row: StatusRow, now: float) -> dict[str, object]:

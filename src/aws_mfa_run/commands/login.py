@@ -11,9 +11,9 @@ from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.credentials.chain import get_credentials
 from aws_mfa_run.credentials.longterm import visible_key_id
-from aws_mfa_run.credentials.role import describe
+from aws_mfa_run.credentials.role import RoleCache, describe
 from aws_mfa_run.timefmt import describe_until
-from aws_mfa_run.warm import KEY_SOURCE_KEY
+from aws_mfa_run.warm import KEY_ID, KEY_SOURCE_KEY
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -58,10 +58,12 @@ def run(context: Context) -> int:
         return store.stored_session(held, target, settings.profile)
 
     def write(session: SessionCredentials) -> None:
-        # The key the source's MFA session that assumed the role was made with, as recorded.
-        source_session = store.read_ini(paths.credentials).get(settings.session_target) or {}
+        # The key the MFA session that assumed the role was made with, as the role cache that
+        # holds these very credentials recorded it (read before AssumeRole: see role.py).
+        cached = RoleCache(settings, 0).values() or {}
+        same = cached.get(KEY_ID) == session.access_key_id
         for note in store.write_session(
-            source_key_id=source_session.get(KEY_SOURCE_KEY),
+            source_key_id=cached.get(KEY_SOURCE_KEY) if same else None,
             credentials_path=paths.credentials,
             config_path=paths.config,
             state_dir=paths.state_dir,

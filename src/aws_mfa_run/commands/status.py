@@ -6,6 +6,7 @@ role_arn, or whose session aws-mfa-run stored (whatever its target), by the name
 
 from __future__ import annotations
 
+from aws_mfa_run.aws.answers import from_stored
 from aws_mfa_run.commands.rotate_keys import pending_deletion
 from aws_mfa_run.credentials import store
 from aws_mfa_run.credentials.longterm import checked_without_running, visible_key_id
@@ -15,10 +16,13 @@ from aws_mfa_run.profiles import config_profiles, config_values, profile_values
 from aws_mfa_run.settings import KEY_SOURCE, Request, requested_profile, resolve
 from aws_mfa_run.status_json import RoleCacheState, StatusRow, render
 from aws_mfa_run.timefmt import describe_left, describe_until
+from aws_mfa_run.warm import KEY_SOURCE_KEY, made_with
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from aws_mfa_run.commands import Context
     from aws_mfa_run.inifile import IniText
 
@@ -90,10 +94,17 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
         row.margin = int(margin)
         if settings.roles:
             row.kind = "role"
+            current = _visible_key(settings.source_profile, context, config, credentials)
             for index, role in enumerate(settings.roles):
-                cached = RoleCache(settings, index).read()
+                values = RoleCache(settings, index).values()
+                cached = from_stored(values)
                 expiration = None if cached is None else cached.expiration
-                row.role_caches.append(RoleCacheState(role.profile, role.role_arn, expiration))
+                not_reused = None
+                if values and cached and cached.remaining(context.clock()) > 0:
+                    not_reused = _other_key(values, settings.source_profile, current)
+                row.role_caches.append(
+                    RoleCacheState(role.profile, role.role_arn, expiration, not_reused)
+                )
         rows.append(row)
     return rows
 
@@ -105,16 +116,27 @@ def _other_key_note(
     another long-term key than the source holds now (perhaps another IAM user's)."""
     if row.expiration is None or row.target is None:
         return None
+    current = _visible_key(profile, context, config, credentials)
+    return _other_key(credentials.get(row.target) or {}, profile, current)
+
+
+def _visible_key(
+    profile: str, context: Context, config: IniText, credentials: IniText
+) -> str | None:
     try:
-        current = visible_key_id(profile, config, credentials, context.env)
+        return visible_key_id(profile, config, credentials, context.env)
     except MfaRunError:
         return None  # the keys' own trouble is what a login would say
-    other = store.other_source_key(credentials, row.target, current)
-    if other is None:
+
+
+def _other_key(values: Mapping[str, str], profile: str, current: str | None) -> str | None:
+    """Why stored credentials (an MFA session, a role cache) will not be reused: recorded as
+    made with another key than `current`, the key the source holds now (see warm.made_with)."""
+    if made_with(values, current):
         return None
     return (
-        f"made with access key {other}, but profile '{profile}' now holds {current}: "
-        "not reused, the next use gets a new session"
+        f"made with access key {values.get(KEY_SOURCE_KEY)}, but profile '{profile}' now holds "
+        f"{current}: not reused, the next use gets a new session"
     )
 
 
@@ -152,7 +174,7 @@ def render_text(rows: list[StatusRow], now: float) -> str:
         if row.error is not None:
             table.append((row.profile, "-", "-", "-", "-", row.error))
         elif row.kind == "role":
-            cache = row.role_caches[0].expiration
+            cache = row.role_caches[0]
             device = row.device or "(not known yet)"
             table.append(
                 (
@@ -161,7 +183,7 @@ def render_text(rows: list[StatusRow], now: float) -> str:
                     "(role cache)",
                     device,
                     keys,
-                    describe(cache, row.margin, now),
+                    cache.not_reused or describe(cache.expiration, row.margin, now),
                 )
             )
         else:

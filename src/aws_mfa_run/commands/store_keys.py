@@ -20,6 +20,7 @@ credential_process is never taken as a source of keys: see credentials/longterm.
 from __future__ import annotations
 
 import os
+import time
 
 from aws_mfa_run import files, inifile
 from aws_mfa_run.aws.answers import is_access_key_id, is_secret_text
@@ -32,6 +33,7 @@ from aws_mfa_run.credentials.longterm import (
     is_own_process,
     own_process_command,
 )
+from aws_mfa_run.credentials.role import end_caches_of_other_keys
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.profiles import config_section_name
 from aws_mfa_run.settings import role_chain
@@ -118,6 +120,30 @@ def _add_own_process(profile: str, config_path: str, state_dir: str) -> None:
         store.edit_file(config_path, add, private=False)
 
 
+def _end_other_keys_sessions(
+    profile: str, key_id: str, credentials_path: str, state_dir: str
+) -> None:
+    """End the stored sessions and role caches of `profile` made with another key than
+    `key_id` (the caller holds the credentials file's edit lock). Keys in the keyring show no id
+    in a file, so afterwards nothing could tell such a session (perhaps another IAM user's) from
+    one of the stored key: it ends before the key leaves the files."""
+    store.edit_file(
+        credentials_path,
+        lambda ini: store.with_other_keys_sessions_ended(ini, profile, key_id, time.time()),
+        private=True,
+    )
+    end_caches_of_other_keys(state_dir, profile, key_id)
+
+
+def _ending_other_keys_sessions(
+    profile: str, key_id: str, credentials_path: str, state_dir: str
+) -> None:
+    """_end_other_keys_sessions under the credentials file's edit lock."""
+    files.ensure_directory(os.path.dirname(os.path.abspath(credentials_path)))
+    with store._Locks(credentials_path, state_dir=state_dir):
+        _end_other_keys_sessions(profile, key_id, credentials_path, state_dir)
+
+
 def _check_no_foreign_process(profile: str, config: inifile.IniText) -> None:
     process = _own_process_of(profile, config)
     if process and not is_own_process(process):
@@ -202,6 +228,7 @@ def store_keys(
                 f"({in_keyring.access_key_id}) than {found[1]}; remove the ones you no longer "
                 "use first (--unstore-keys brings the keyring's back)."
             )
+        _ending_other_keys_sessions(profile, in_keyring.access_key_id, credentials_path, state_dir)
         _add_own_process(profile, config_path, state_dir)
         say(
             f"The keys of profile '{profile}' ({in_keyring.access_key_id}) are in the keyring "
@@ -218,6 +245,7 @@ def store_keys(
                 f"The OS keyring got keys of profile '{profile}' meanwhile; the typed ones "
                 "were not stored."
             )
+        _ending_other_keys_sessions(profile, typed.access_key_id, credentials_path, state_dir)
         _add_own_process(profile, config_path, state_dir)
         say(
             f"Stored the keys of profile '{profile}' ({typed.access_key_id}) in the OS keyring "
@@ -275,6 +303,9 @@ def store_keys(
         if found_again is None or not keys.same_keys(found_again[0]):
             raise changed()
         holders = _copies(profile, keys, *again, found_again[1])
+        # Sessions of other keys end while the files still show the key id (step 1, before
+        # the key can leave them).
+        _end_other_keys_sessions(profile, keys.access_key_id, credentials_path, state_dir)
         note = store.edit_file(config_path, edit_config, private=False)
         if credentials_path in holders:
             note = store.edit_file(credentials_path, edit_credentials, private=True) or note

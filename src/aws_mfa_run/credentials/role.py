@@ -19,7 +19,7 @@ from aws_mfa_run.credentials.longterm import visible_key_id
 from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
 from aws_mfa_run.errors import ConfigError, RoleDeniedError, SessionExpiredError
 from aws_mfa_run.settings import ROLE_SOURCE_MIN_REMAINING, Role, Settings
-from aws_mfa_run.warm import KEY_SOURCE_KEY, made_with
+from aws_mfa_run.warm import KEY_ID, KEY_SOURCE, KEY_SOURCE_KEY, made_with
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -42,22 +42,23 @@ def _identity(settings: Settings, index: int) -> tuple[str, ...]:
 
 
 class RoleCache:
-    """Role credentials of one role of one chain, in `~/.aws/aws-mfa-run/roles/` (0600 in 0700)."""
+    """Role credentials of one role of one chain, in `~/.aws/aws-mfa-run/roles/` (0600 in 0700),
+    with the source profile and the long-term key id recorded by the MFA session that began the
+    chain (KEY_SOURCE_KEY: the key it was made with; see warm.made_with)."""
 
     def __init__(self, settings: Settings, index: int) -> None:
         self.path = state.role_cache(settings.paths.state_dir, *_identity(settings, index))
         self.role = settings.roles[index]
+        self.source = settings.source_profile
+
+    def values(self) -> dict[str, str] | None:
+        """The cache's recorded lines, valid or not; None when there is no cache we can read."""
+        return _cache_values(self.path)
 
     def read(self, current_key_id: str | None = None) -> SessionCredentials | None:
         """The cached credentials; None also when they were assumed with a session of another
         long-term key than the source's `current_key_id` (see warm.made_with)."""
-        text = files.read_text(self.path)
-        if not text:
-            return None
-        try:
-            values = inifile.parse(text, self.path).get("role")
-        except ConfigError:
-            return None  # a damaged cache is no cache
+        values = self.values()
         if values is None or not made_with(values, current_key_id):
             return None
         return from_stored(values)
@@ -66,6 +67,7 @@ class RoleCache:
         files.ensure_directory(os.path.dirname(self.path))
         values = {
             "role_arn": self.role.role_arn,
+            KEY_SOURCE: self.source,
             KEY_SOURCE_KEY: source_key_id,
             **stored_values(credentials),
         }
@@ -80,6 +82,56 @@ class RoleCache:
         except OSError as error:
             raise ConfigError(f"Cannot remove {self.path}: {error.strerror}.") from None
         return True
+
+
+def _cache_values(path: str) -> dict[str, str] | None:
+    text = files.read_text(path)
+    if not text:
+        return None
+    try:
+        return inifile.parse(text, path).get("role")
+    except ConfigError:
+        return None  # a damaged cache is no cache
+
+
+def _record_beside(values: Mapping[str, str] | None, key_id: str) -> tuple[bool, str | None]:
+    """Whether `values` (a stored section) holds the credentials with access key id `key_id`,
+    and then the long-term key id recorded with them (None: a session of the previous version,
+    which recorded none)."""
+    if not values or values.get(KEY_ID) != key_id:
+        return False, None
+    return True, values.get(KEY_SOURCE_KEY)
+
+
+def end_caches_of_other_keys(state_dir: str, source: str, key_id: str) -> int:
+    """Remove every role cache of `source` assumed with a session of another long-term key than
+    `key_id` (--store-keys: once the keys are in the keyring no file shows their id, so these
+    could no longer be told apart). A cache without the source recorded (written before it was)
+    goes when it records another key: it may be the source's. Returns how many went."""
+    directory = os.path.join(state_dir, state.ROLES)
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return 0
+    except OSError as error:
+        raise ConfigError(f"Cannot read {directory}: {error.strerror}.") from None
+    removed = 0
+    for name in names:
+        if not name.endswith(".ini"):
+            continue
+        path = os.path.join(directory, name)
+        values = _cache_values(path) or {}
+        recorded, holder = values.get(KEY_SOURCE_KEY), values.get(KEY_SOURCE)
+        if recorded is None or recorded == key_id or holder not in (None, source):
+            continue
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise ConfigError(f"Cannot remove {path}: {error.strerror}.") from None
+        removed += 1
+    return removed
 
 
 def get_role_credentials(
@@ -107,6 +159,10 @@ def get_role_credentials(
         role: Role = settings.roles[index]
         cache = RoleCache(settings, index)
         clock = prompting.clock
+        # The long-term key id recorded beside the credentials that assumed this role (the MFA
+        # session, or the next role's cache), read before the call: the files may hold other
+        # keys by the time AWS answers. Unknown (that record replaced meanwhile): not cached.
+        caller_record: list[tuple[bool, str | None]] = []
 
         def assume(caller: SessionCredentials) -> SessionCredentials:
 
@@ -136,8 +192,12 @@ def get_role_credentials(
         def fetch() -> SessionCredentials:
             if index + 1 < len(settings.roles):
                 caller, _ = for_role(index + 1)
+                next_cache = RoleCache(settings, index + 1)
+                caller_record.append(_record_beside(next_cache.values(), caller.access_key_id))
                 return assume(caller)
             caller, fetched_now = session()
+            stored = store.read_ini(settings.paths.credentials).get(settings.session_target)
+            caller_record.append(_record_beside(stored, caller.access_key_id))
             try:
                 return assume(caller)
             except SessionExpiredError:
@@ -146,6 +206,8 @@ def get_role_credentials(
                 # AWS says the stored session has ended, whatever its stored end says (a file
                 # edited, a clock behind AWS's): renewed as a session known to have ended is.
                 caller, _ = session(ended=caller.access_key_id)
+                stored = store.read_ini(settings.paths.credentials).get(settings.session_target)
+                caller_record.append(_record_beside(stored, caller.access_key_id))
                 return assume(caller)
             except RoleDeniedError:
                 if fetched_now:
@@ -159,11 +221,16 @@ def get_role_credentials(
                     "or external_id do not allow it."
                 ) from None
 
+        def write(fresh: SessionCredentials) -> None:
+            known, record = caller_record[-1] if caller_record else (False, None)
+            if known:
+                cache.write(fresh, record)
+
         return cached_fetch(
             read=lambda: cache.read(source_key_id()),
             usable=lambda found: found.usable(clock(), margin, settings.floor),
             fetch=fetch,
-            write=lambda fresh: cache.write(fresh, source_key_id()),
+            write=write,
             lock_path=state.lock_for(cache.path),
             force=force or renew_session,
             adopt_failure=token_code is None,

@@ -29,6 +29,7 @@ from aws_mfa_run.credentials import state
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.profiles import config_header, config_values
 from aws_mfa_run.settings import COPIED_KEYS, FOREIGN_CREDENTIAL_KEYS, KEY_COPIED, KEY_SOURCE
+from aws_mfa_run.timefmt import format_utc
 from aws_mfa_run.warm import KEY_SOURCE_KEY as KEY_SOURCE_KEY
 from aws_mfa_run.warm import KEY_WRITTEN as KEY_WRITTEN
 from aws_mfa_run.warm import keys_are_ours as keys_are_ours
@@ -477,6 +478,31 @@ def with_source_key_moved(ini: inifile.IniText, source: str, old_id: str, new_id
         values = current.get(name) or {}
         if values.get(KEY_SOURCE) == source and values.get(KEY_SOURCE_KEY) == old_id:
             text = inifile.edit_section(current, name, {KEY_SOURCE_KEY: new_id})
+    return text
+
+
+def with_other_keys_sessions_ended(
+    ini: inifile.IniText, source: str, key_id: str, now: float
+) -> str:
+    """The text with every session of `source` recorded as made with another key than `key_id`
+    marked ended at `now` (its expiration, our own line; nothing else changes). For
+    --store-keys: once the keys are in the keyring no file shows their id, so a session of
+    another key (perhaps another IAM user's) would no longer be told apart and must end first."""
+    text = ini.text()
+    for name in [section.name for section in ini.sections.values()]:
+        current = inifile.parse(text, ini.path)
+        values = current.get(name) or {}
+        recorded = values.get(KEY_SOURCE_KEY)
+        if (
+            values.get(KEY_SOURCE) == source
+            and recorded is not None
+            and recorded != key_id
+            and keys_are_ours(values)
+            and KEY_EXPIRATION in values
+        ):
+            ended = from_stored(values)
+            if ended is None or ended.expiration > now:
+                text = inifile.edit_section(current, name, {KEY_EXPIRATION: format_utc(now)})
     return text
 
 
