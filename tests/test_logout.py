@@ -8,6 +8,7 @@ import time
 import pytest
 
 from conftest import AWS, AWS_MFA_RUN, REPO, Bed
+from helpers import with_roles
 
 ROLE = """
 [profile admin]
@@ -238,3 +239,21 @@ def test_logout_removes_each_session_value_only_while_it_is_ours(
     text = ready.credentials.read_text()
     for name in ("aws_secret_access_key", "aws_session_token"):
         assert session[name] not in text
+
+
+def test_a_refused_logout_removes_nothing_not_even_role_caches(ready: Bed) -> None:
+    """A credentials file that cannot be written: exit 3, and every file is as it was, the role
+    credentials cached in our state directory too (they were removed before the refusal)."""
+    with_roles(ready)
+    done = ready.run(AWS_MFA_RUN, "-p", "admin", "--token-code", ready.fresh_code(), "true")
+    assert done.returncode == 0, done.stderr
+    roles = ready.aws_dir / "aws-mfa-run" / "roles"
+    cached = sorted(path.name for path in roles.iterdir())
+    assert cached
+    before = ready.snapshot()
+    ready.credentials.chmod(0o400)  # read-only: refused even to root, as the user means it
+    done = ready.run(AWS_MFA_RUN, "--logout")
+    assert done.returncode == 3, done.stderr
+    assert sorted(path.name for path in roles.iterdir()) == cached
+    ready.credentials.chmod(0o600)
+    assert ready.snapshot() == before

@@ -54,36 +54,44 @@ def run(context: Context) -> int:
         return source is not None and (sources is None or source in sources)
 
     # Role profiles assumed from the sources, and their caches.
-    role_profiles: set[str] = set()
-    removed = 0
+    role_profiles: dict[str, Settings] = {}
     for name in config_profiles(config):
         settings = _settings_of(context, name, config, credentials)
-        if settings is None or not settings.roles or not ours(settings.source_profile):
-            continue
-        role_profiles.add(name)
+        if settings is not None and settings.roles and ours(settings.source_profile):
+            role_profiles[name] = settings
+    targets = [
+        section
+        for section in credentials.sections.values()
+        if ours(source := section.values.get(KEY_SOURCE)) or source in role_profiles
+    ]
+    if targets:
+        # Refused before anything is removed (role caches included): a failure changes nothing.
+        files.check_writable(paths.credentials)
+        files.check_writable(paths.config)
+    removed = 0
+    for settings in role_profiles.values():
         for index in range(len(settings.roles)):
             removed += RoleCache(settings, index).remove()
 
-    for section in list(credentials.sections.values()):
+    for section in targets:
         source = section.values.get(KEY_SOURCE)
-        if ours(source) or source in role_profiles:
-            result = store.remove_session(
-                credentials_path=paths.credentials,
-                config_path=paths.config,
-                state_dir=paths.state_dir,
-                target=section.name,
-                source=source or "",
+        result = store.remove_session(
+            credentials_path=paths.credentials,
+            config_path=paths.config,
+            state_dir=paths.state_dir,
+            target=section.name,
+            source=source or "",
+        )
+        if result is not None:
+            removed += 1
+        if result == store.FOREIGN:
+            context.say(
+                f"Profile '{section.name}' holds keys that aws-mfa-run did not write; they "
+                "stay as they are, and only aws-mfa-run's own lines were removed from it."
             )
-            if result is not None:
-                removed += 1
-            if result == store.FOREIGN:
-                context.say(
-                    f"Profile '{section.name}' holds keys that aws-mfa-run did not write; they "
-                    "stay as they are, and only aws-mfa-run's own lines were removed from it."
-                )
-            if source and sources is not None and source not in role_profiles:
-                lock = state.session_lock(paths.state_dir, paths.credentials, source, section.name)
-                _remove(lock, locked=True)
+        if source and sources is not None and source not in role_profiles:
+            lock = state.session_lock(paths.state_dir, paths.credentials, source, section.name)
+            _remove(lock, locked=True)
     if options.all:
         for directory in (state.ROLES, state.LOCKS):
             folder = os.path.join(paths.state_dir, directory)
