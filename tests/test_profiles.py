@@ -233,7 +233,10 @@ def test_a_stale_session_without_a_code_source_says_how_much_is_left(ready: Bed)
     ready.age_stored_session(10 * 60 + 30)  # a 12-hour session with 10.5 minutes left
     done = ready.run(AWS_MFA_RUN, "true")
     assert done.returncode == 4
-    assert "The stored session has 10 minutes left, under the 16-minute margin." in done.stderr
+    assert (
+        "The stored session has 10 minutes left, under the 16-minute margin, and no MFA code for"
+        in done.stderr
+    )
 
 
 def test_a_device_of_another_user_is_named_as_a_possible_cause(ready: Bed) -> None:

@@ -243,10 +243,13 @@ def obtain_code(
             question = f"MFA code for {serial}:"
             return dialog.ask(prompt_program, profile=profile, question=question, check=check)
         # --- end of mfa_prompt ---
-        before = f"{stale_note} " if stale_note else ""
+        missing = f"o MFA code for {serial} and no terminal to ask on"
+        # One sentence: why a new session is needed (when a stored one is there), then what is
+        # missing for it.
+        first = f"{stale_note}, and n{missing}" if stale_note else f"N{missing}"
         raise NoCodeError(
-            f"{before}No MFA code for {serial} and no terminal to ask on: pass it as "
-            "`aws mfa CODE` / --token-code CODE, or set mfa_process or mfa_prompt in the profile."
+            f"{first}: pass it as `aws mfa CODE` / --token-code CODE, or set mfa_process or "
+            "mfa_prompt in the profile."
         ) from None
     try:
         while True:

@@ -257,13 +257,13 @@ def _stale_note(
     if other_key is not None:
         return (
             f"The stored session was made with access key {other_key}, and the profile now "
-            f"holds {keys.access_key_id}: a session of the new key is needed."
+            f"holds {keys.access_key_id} (a session of the new key is needed)"
         )
-    left = int(stale.remaining(now) // 60)
+    left = quantity(int(stale.remaining(now) // 60), "minute")
+    if stale.usable(now, margin, floor):
+        return f"A new session was asked for (--force), though the stored one has {left} left"
     wanted = int(stale.margin(margin, floor) // 60)
-    return (
-        f"The stored session has {quantity(left, 'minute')} left, under the {wanted}-minute margin."
-    )
+    return f"The stored session has {left} left, under the {wanted}-minute margin"
 
 
 def _warn_if_readable(
