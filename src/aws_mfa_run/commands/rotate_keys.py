@@ -106,7 +106,7 @@ def _store(
             raise changed
         _keep_sessions(profile, old.access_key_id, new.access_key_id, credentials_path, state_dir)
         return
-    with store._Locks(credentials_path, config_path, state_dir=state_dir):
+    with store.FileLocks(credentials_path, config_path, state_dir=state_dir):
         config, credentials = store.read_ini(config_path), store.read_ini(credentials_path)
         found = file_keys(profile, config, credentials)
         if found is None or not old.same_keys(found[0]):

@@ -116,7 +116,7 @@ def _add_own_process(profile: str, config_path: str, state_dir: str) -> None:
         section = config_section(profile, config) or config_section_name(profile)
         return inifile.edit_section(config, section, {PROCESS_KEY: own_process_command(profile)})
 
-    with store._Locks(config_path, state_dir=state_dir):
+    with store.FileLocks(config_path, state_dir=state_dir):
         store.edit_file(config_path, add, private=False)
 
 
@@ -140,7 +140,7 @@ def _ending_other_keys_sessions(
 ) -> None:
     """_end_other_keys_sessions under the credentials file's edit lock."""
     files.ensure_directory(os.path.dirname(os.path.abspath(credentials_path)))
-    with store._Locks(credentials_path, state_dir=state_dir):
+    with store.FileLocks(credentials_path, state_dir=state_dir):
         _end_other_keys_sessions(profile, key_id, credentials_path, state_dir)
 
 
@@ -297,7 +297,7 @@ def store_keys(
         return inifile.edit_section(credentials, profile, {KEY_ID: None, SECRET: None})
 
     files.ensure_directory(os.path.dirname(os.path.abspath(config_path)))
-    with store._Locks(credentials_path, config_path, state_dir=state_dir):
+    with store.FileLocks(credentials_path, config_path, state_dir=state_dir):
         again = _read(config_path), _read(credentials_path)
         found_again = file_keys(profile, *again)
         if found_again is None or not keys.same_keys(found_again[0]):
@@ -368,7 +368,7 @@ def unstore_keys(
             return None
         return inifile.edit_section(config, section, {PROCESS_KEY: None})
 
-    with store._Locks(credentials_path, config_path, state_dir=state_dir):
+    with store.FileLocks(credentials_path, config_path, state_dir=state_dir):
         config, credentials = _read(config_path), _read(credentials_path)
         found = file_keys(profile, config, credentials)
         if found is not None and not keys.same_keys(found[0]):

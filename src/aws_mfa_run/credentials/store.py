@@ -226,7 +226,7 @@ def target_config_changes(
     return changes, " ".join(now_ours) or None
 
 
-class _Locks:
+class FileLocks:
     """The edit lock of each distinct file, in our own state directory, always taken in the same
     order (two processes taking two locks in opposite orders would deadlock)."""
 
@@ -280,7 +280,7 @@ def write_session(
     notes: list[str] = []
     _ensure_parent(credentials_path)
     _ensure_parent(config_path)
-    with _Locks(credentials_path, config_path, state_dir=state_dir):
+    with FileLocks(credentials_path, config_path, state_dir=state_dir):
         for attempt in range(files.CHANGED_FILE_ATTEMPTS):
             credentials = _wait_for_whole_file(credentials_path, expected_sections, sleep)
             config = _wait_for_whole_file(config_path, set(), sleep)
@@ -429,7 +429,7 @@ def remove_session(
     values we copied into its config section. REMOVED; FOREIGN when the keys there are not the
     ones we wrote (they stay: only our own lines go); None when there was nothing of ours.
     Ownership is read under the lock, right before the write."""
-    with _Locks(credentials_path, config_path, state_dir=state_dir):
+    with FileLocks(credentials_path, config_path, state_dir=state_dir):
         credentials = read_ini(credentials_path)
         values = credentials.get(target)
         if values is None or values.get(KEY_SOURCE) != source:
@@ -510,7 +510,7 @@ def move_source_key(
     *, credentials_path: str, state_dir: str, source: str, old_id: str, new_id: str
 ) -> None:
     """with_source_key_moved in the credentials file, under its edit lock."""
-    with _Locks(credentials_path, state_dir=state_dir):
+    with FileLocks(credentials_path, state_dir=state_dir):
         edit_file(
             credentials_path,
             lambda ini: with_source_key_moved(ini, source, old_id, new_id),
@@ -545,7 +545,7 @@ def edit_file(
 def save_mfa_serial(config_path: str, profile: str, serial: str, state_dir: str) -> None:
     """Remember a discovered device as `mfa_serial` in the source profile's config section."""
     _ensure_parent(config_path)
-    with _Locks(config_path, state_dir=state_dir):
+    with FileLocks(config_path, state_dir=state_dir):
         for attempt in range(files.CHANGED_FILE_ATTEMPTS):
             config = read_ini(config_path)
             header = config_header(profile, config)
