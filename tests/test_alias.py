@@ -59,3 +59,21 @@ def test_options_the_aws_cli_keeps_from_the_alias_are_refused(
     assert done.returncode == 2, done.stderr
     assert (option[0] in done.stderr and "instead" in done.stderr) or "certificate" in done.stderr
     assert ready.fake.calls["GetSessionToken"] == 0 and ready.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[toplevel]\nwhoami = sts get-caller-identity", "# mine\n[toplevel]\nls = s3 ls\n"],
+    ids=["no final newline", "final newline"],
+)
+def test_install_then_uninstall_gives_the_alias_file_back_byte_for_byte(
+    bed: Bed, text: str
+) -> None:
+    path = alias_file(bed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    assert bed.run(AWS_MFA_RUN, "--install-alias").returncode == 0
+    assert "mfa = " in path.read_text()
+    done = bed.run(AWS_MFA_RUN, "--uninstall-alias")
+    assert done.returncode == 0, done.stderr
+    assert path.read_bytes() == text.encode()

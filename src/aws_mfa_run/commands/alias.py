@@ -73,6 +73,10 @@ def install(alias_file: str, force: bool, state_dir: str) -> str:
         if not changes:
             return f"The alias is already installed in {alias_file}; nothing changed."
         new = inifile.edit_section(current, ALIAS_SECTION, changes)
+        if not text.endswith(("\n", "\r")):
+            # The edit ends the user's last line: noted, so that --uninstall-alias unends it.
+            last_line = text.rsplit("\n", 1)[-1]
+            files.write_atomic(state.alias_unended(state_dir, alias_file), last_line, private=True)
         files.write_atomic(alias_file, new, private=False, locked_directory=True)
     names = ", ".join(f"aws {name}" for name in changes)
     return f"Installed {names} in {alias_file}."
@@ -91,7 +95,17 @@ def uninstall(alias_file: str, state_dir: str) -> str:
         if ours:
             removed: dict[str, str | None] = dict.fromkeys(ours)
             new = inifile.edit_section(current, ALIAS_SECTION, removed)
+            unended = state.alias_unended(state_dir, alias_file)
+            last_line = files.read_text(unended)
+            ended = f"{last_line}\n"
+            if last_line and (new == ended or new.endswith(f"\n{ended}")):
+                new = new[:-1]  # the file ended without a newline before we added our lines
             files.write_atomic(alias_file, new, private=False, locked_directory=True)
+            if last_line is not None:
+                try:
+                    os.unlink(unended)
+                except FileNotFoundError:
+                    pass
     notes = []
     if ours:
         notes.append(f"Removed {', '.join(f'aws {name}' for name in ours)} from {alias_file}.")

@@ -67,3 +67,9 @@ def rotation_note(state_dir: str, profile: str) -> tuple[str, str]:
     safe = "".join(ch if ch.isalnum() or ch in "._-" else f"%{ord(ch):02x}" for ch in profile)
     directory = os.path.join(state_dir, ROTATIONS)
     return os.path.join(directory, f"{safe}.ini"), os.path.join(directory, f"{safe}.lock")
+
+
+def alias_unended(state_dir: str, alias_file: str) -> str:
+    """Where --install-alias notes the last line of an alias file that had no final newline, so
+    that --uninstall-alias gives the file back byte for byte."""
+    return os.path.join(state_dir, f"alias-unended-{key_hash('alias', real(alias_file))}")
