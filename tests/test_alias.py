@@ -77,3 +77,17 @@ def test_install_then_uninstall_gives_the_alias_file_back_byte_for_byte(
     done = bed.run(AWS_MFA_RUN, "--uninstall-alias")
     assert done.returncode == 0, done.stderr
     assert path.read_bytes() == text.encode()
+
+
+def test_an_old_note_of_an_unended_file_does_not_cut_the_users_newline(bed: Bed) -> None:
+    """Installed on a file without a final newline; the user removes our line by hand (the file
+    now ends with one); install and uninstall again: the user's final newline stays."""
+    path = alias_file(bed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[toplevel]\nwhoami = sts get-caller-identity")
+    assert bed.run(AWS_MFA_RUN, "--install-alias").returncode == 0
+    mine = "[toplevel]\nwhoami = sts get-caller-identity\n"
+    path.write_text(mine)
+    assert bed.run(AWS_MFA_RUN, "--install-alias").returncode == 0
+    assert bed.run(AWS_MFA_RUN, "--uninstall-alias").returncode == 0
+    assert path.read_text() == mine

@@ -178,6 +178,13 @@ def test_a_session_of_other_environment_keys_is_never_reused(ready: Bed) -> None
         done = ready.run(AWS_MFA_RUN, *mode, env=bobs)
         assert done.returncode == 4, (mode, done.stdout, done.stderr)
         assert ready.fake.calls["GetSessionToken"] == 1, mode
+    # A stale session token left beside bob's long-term key (a shell that ran under a wrapper)
+    # does not make alice's session his either.
+    stale = {**bobs, "AWS_SESSION_TOKEN": "stale", "AWS_SECURITY_TOKEN": "stale"}
+    served = ready.ini_section(ready.credentials, "mfa")["aws_access_key_id"]
+    for mode in (["--credential-process"], PRINT_KEY):
+        done = ready.run(AWS_MFA_RUN, *mode, env=stale)
+        assert done.returncode != 0 and served not in done.stdout, (mode, done.stdout)
 
 
 def test_a_role_login_target_of_the_previous_keys_is_not_kept(ready: Bed) -> None:

@@ -212,8 +212,10 @@ def visible_source_key_id(
     if any(values and "credential_process" in values for values in (in_credentials, in_config)):
         return None
     key_id = env.get("AWS_ACCESS_KEY_ID", "")
+    if key_id.startswith("AKIA"):
+        return key_id  # a long-term key's id, whatever stale token comes with it
     if not key_id or not env.get("AWS_SECRET_ACCESS_KEY") or env.get("AWS_SESSION_TOKEN"):
-        return None
+        return None  # none, or a session's (a run nested in ours): the record is trusted
     return None if env.get("AWS_SECURITY_TOKEN") else key_id
 
 

@@ -73,10 +73,12 @@ def install(alias_file: str, force: bool, state_dir: str) -> str:
         if not changes:
             return f"The alias is already installed in {alias_file}; nothing changed."
         new = inifile.edit_section(current, ALIAS_SECTION, changes)
+        unended = state.alias_unended(state_dir, alias_file)
         if not text.endswith(("\n", "\r")):
             # The edit ends the user's last line: noted, so that --uninstall-alias unends it.
-            last_line = text.rsplit("\n", 1)[-1]
-            files.write_atomic(state.alias_unended(state_dir, alias_file), last_line, private=True)
+            files.write_atomic(unended, text.rsplit("\n", 1)[-1], private=True)
+        else:
+            _forget(unended)  # a note of an earlier install, before the user's own edits
         files.write_atomic(alias_file, new, private=False, locked_directory=True)
     names = ", ".join(f"aws {name}" for name in changes)
     return f"Installed {names} in {alias_file}."
@@ -102,10 +104,7 @@ def uninstall(alias_file: str, state_dir: str) -> str:
                 new = new[:-1]  # the file ended without a newline before we added our lines
             files.write_atomic(alias_file, new, private=False, locked_directory=True)
             if last_line is not None:
-                try:
-                    os.unlink(unended)
-                except FileNotFoundError:
-                    pass
+                _forget(unended)
     notes = []
     if ours:
         notes.append(f"Removed {', '.join(f'aws {name}' for name in ours)} from {alias_file}.")
@@ -115,6 +114,13 @@ def uninstall(alias_file: str, state_dir: str) -> str:
             "left it as it is."
         )
     return " ".join(notes) or f"There is no aws mfa alias in {alias_file}; nothing changed."
+
+
+def _forget(note: str) -> None:
+    try:
+        os.unlink(note)
+    except FileNotFoundError:
+        pass
 
 
 def on_path(program: str, env: Mapping[str, str]) -> bool:
