@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -610,7 +611,8 @@ def test_sigkill_during_store_keys_never_loses_or_tears_a_key(ready: Bed) -> Non
     delays = kill_delays("store", whole * 1.2, KILL_TRIALS)
     outcomes: dict[str, int] = {}
     pair = (ready.alice.access_key, ready.alice.secret_key)
-    for delay in delays:
+
+    def kill_once(delay: float) -> None:
         ready.credentials.write_bytes(credentials)
         ready.config.write_bytes(config)
         (ready.home / "test-keyring.json").unlink(missing_ok=True)
@@ -623,12 +625,23 @@ def test_sigkill_during_store_keys_never_loses_or_tears_a_key(ready: Bed) -> Non
         # Whatever the kill left, the profile still works: the next run finds its keys.
         process = ready.config.read_text()
         assert process.count("credential_process") <= 1
+
+    for delay in delays:
+        kill_once(delay)
+    # A machine loaded more than when the runs were timed can stretch every run past the window:
+    # time a run again and go on killing within it until kills landed on both sides of a step.
+    more = random.Random("store more")
+    added = 0
+    while len(outcomes) < 2 and added < len(delays):
+        whole = max(whole, timed_run())
+        kill_once(more.uniform(0, whole * 1.2))
+        added += 1
     # And --store-keys finishes from any of those states.
     assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
     assert [where for where, _, _ in places_of_keys(ready)] == ["keyring"]
     login(ready)
     FIGURES["kill trials (--store-keys)"] = (
-        f"{len(delays)} SIGKILLs in the first {whole * 1.2:.2f} s, the keys whole in: "
+        f"{len(delays) + added} SIGKILLs in the first {whole * 1.2:.2f} s, the keys whole in: "
         + ", ".join(f"{where} {count}" for where, count in sorted(outcomes.items()))
     )
     assert len(outcomes) >= 2  # the kills landed on both sides of a step
@@ -657,35 +670,59 @@ def test_sigkill_during_rotate_keys_always_leaves_a_working_key(
     whole = max(run_time(ready, "--rotate-keys") for _ in range(3))
     delays = kill_delays(place, whole * 1.1, KILL_TRIALS, shard, KILL_SHARDS)
     rotated = leftover = 0
-    for delay in delays:
+
+    def kill_once(delay: float) -> None:
+        nonlocal rotated, leftover
         before = working_key(ready)[0]
         kill_at(ready, delay, "--rotate-keys")
         after = working_key(ready)[0]
         rotated += after != before
         assert len(ready.alice.keys) <= 2
         leftover += len(ready.alice.keys) == 2
-    # The next run finishes (or redoes) what a kill left: one key, stored, working, no note.
-    # A kill in the instant between CreateAccessKey's answer and the note leaves a key nothing
-    # proves is ours: it is never deleted, but named when the two-key limit refuses; the user
-    # deletes it (README says so).
-    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+
     unproven = 0
-    if done.returncode == 5 and "two access keys" in done.stderr:
-        (extra,) = set(ready.alice.keys) - {working_key(ready)[0]}
-        assert extra in done.stderr
-        assert ready.run(AWS, "iam", "delete-access-key", "--access-key-id", extra, "--profile",
-                         "mfa").returncode == 0  # fmt: skip
-        unproven = 1
+
+    def rotate() -> float:
+        """One whole --rotate-keys, timed. It finishes (or redoes) what a kill left: one key,
+        stored, working, no note. A kill in the instant between CreateAccessKey's answer and the
+        note leaves a key nothing proves is ours: it is never deleted, but named when the two-key
+        limit refuses; the user deletes it (README says so)."""
+        nonlocal unproven
+        started = time.monotonic()
         done = ready.run(AWS_MFA_RUN, "--rotate-keys")
-    assert done.returncode == 0, done.stderr
+        if done.returncode == 5 and "two access keys" in done.stderr:
+            (stray,) = set(ready.alice.keys) - {working_key(ready)[0]}
+            assert stray in done.stderr
+            assert ready.run(AWS, "iam", "delete-access-key", "--access-key-id", stray,
+                             "--profile", "mfa").returncode == 0  # fmt: skip
+            unproven += 1
+            started = time.monotonic()
+            done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+        assert done.returncode == 0, done.stderr
+        return time.monotonic() - started
+
+    for delay in delays:
+        kill_once(delay)
+    # A machine loaded more than when the runs were timed can stretch every run past the window,
+    # and then no planned kill lands after the new key is stored: time a run again and go on
+    # killing within it until kills have landed on both sides (at most as many again).
+    more = random.Random(f"{place} {shard} more")
+    added = 0
+    while not (rotated and leftover) and added < len(delays):
+        whole = max(whole, rotate())
+        kill_once(more.uniform(0, whole * 1.1))
+        added += 1
+    rotate()
     key_id, _ = working_key(ready)
     assert list(ready.alice.keys) == [key_id]
     assert not list((ready.aws_dir / "aws-mfa-run" / "rotations").glob("*.ini"))
     login(ready, "--force")
     FIGURES[f"kill trials (--rotate-keys, {place}), shard {shard + 1} of {KILL_SHARDS}"] = (
-        f"{len(delays)} SIGKILLs in the first {whole * 1.1:.2f} s: a working key stored after each "
+        f"{len(delays) + added} SIGKILLs in the first {whole * 1.1:.2f} s: a working key stored "
+        "after each "
         f"one; {rotated} after the new key was stored, {leftover} left a second key in IAM for "
-        "the next run to delete" + (", 1 unproven key named for the user" if unproven else "")
+        "the next run to delete"
+        + (f", {unproven} unproven key(s) named for the user" if unproven else "")
     )
     assert rotated > 0 and leftover > 0
 
