@@ -53,8 +53,10 @@ def test_store_keys_moves_them_into_the_keyring_and_everything_keeps_working(rea
     credentials, config = ready.credentials.read_text(), ready.config.read_text()
     done = ready.run(AWS_MFA_RUN, "--store-keys")
     assert done.returncode == 0, done.stderr
-    # Byte for byte: the two key lines are gone, one line is added, nothing else changed.
-    assert ready.credentials.read_text() == credentials.replace(key_lines(ready), "")
+    # Byte for byte: the two key lines are gone, one line is added to each file (the keys' id,
+    # no secret, where they were; our credential_process), nothing else changed.
+    recorded = f"aws_mfa_run_keyring_key_id = {ready.alice.access_key}\n"
+    assert ready.credentials.read_text() == credentials.replace(key_lines(ready), recorded)
     own = "credential_process = aws-mfa-run --credential-process -p default\n"
     assert ready.config.read_text() == config + own
     assert keyring_entry(ready) == {
@@ -91,7 +93,8 @@ def test_a_named_profile_in_the_keyring_serves_aws_profile(ready: Bed) -> None:
     use_test_keyring(ready)
     bob = ready.add_profile("bob", "bob", region="eu-west-1")
     assert ready.run(AWS_MFA_RUN, "--store-keys", "-p", "bob").returncode == 0
-    assert bob.access_key not in ready.credentials.read_text()
+    assert f"aws_access_key_id = {bob.access_key}" not in ready.credentials.read_text()
+    assert bob.secret_key not in ready.credentials.read_text()
     assert "[profile bob]" in ready.config.read_text()
     code = bob.devices[0].code()
     assert ready.run(AWS_MFA_RUN, "--login", code, "-p", "bob").returncode == 0
@@ -801,7 +804,8 @@ def test_readme_store_keys_and_rotate_keys_examples(ready: Bed) -> None:
     done = ready.run("sh", "-c", EXAMPLES["store-keys"])
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[1].split()[4] == "keyring"
-    assert ready.alice.access_key not in ready.credentials.read_text()
+    assert f"aws_access_key_id = {ready.alice.access_key}" not in ready.credentials.read_text()
+    assert ready.alice.secret_key not in ready.credentials.read_text()
     login(ready)
     done = ready.run("sh", "-c", EXAMPLES["rotate-keys"])
     assert done.returncode == 0, done.stderr

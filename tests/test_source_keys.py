@@ -250,7 +250,12 @@ def test_store_keys_of_another_users_key_ends_the_sessions_of_the_old_one(ready:
             next(line for line in before if line.startswith("aws_mfa_run_expiration")),
         ]
     ), (removed, added)
-    assert len(added) == 1 and added[0].startswith("aws_mfa_run_expiration = "), added
+    # And the id of bob's key is recorded where his key lines were (no secret).
+    assert sorted(line.split(" = ")[0] for line in added) == [
+        "aws_mfa_run_expiration",
+        "aws_mfa_run_keyring_key_id",
+    ], added
+    assert f"aws_mfa_run_keyring_key_id = {bob.access_key}" in added
     assert_nothing_served(ready, *ROLE_AND_SESSION_MODES)
     assert ready.fake.calls["GetSessionToken"] == 1 and ready.fake.assumed == {"admin": 1}
     (row, *_) = json.loads(ready.run(AWS_MFA_RUN, "--status", "--json").stdout)["profiles"]
@@ -305,7 +310,11 @@ def put_bobs_keys_into_default(bed: Bed) -> User:
     """`aws configure set` of bob's keys (and device) into [default], which holds no keys."""
     bob = bed.fake.add_user("bob")
     text = bed.credentials.read_text()
-    assert "[default]\n" in text and bed.alice.access_key not in text.split("[mfa]")[0]
+    before_session = text.split("[mfa]")[0]
+    assert (
+        "[default]\n" in text
+        and f"aws_access_key_id = {bed.alice.access_key}" not in before_session
+    )
     bed.credentials.write_text(
         text.replace(
             "[default]\n",
@@ -374,3 +383,72 @@ def test_status_says_role_credentials_of_the_previous_keys_are_not_reused(ready:
     (line,) = [line for line in text.splitlines() if line.startswith("admin ")]
     assert "made with access key " + ready.alice.access_key in line, text
     assert "valid" not in line, line
+
+
+# ---- a login or a role fetch already waiting for AWS when the keys move into the keyring -------
+
+
+def switch_to_bob_and_store_keys(bed: Bed, results: list[int]) -> None:
+    """bob's keys replace alice's in [default] and `--store-keys` moves them into the keyring:
+    another terminal, while one of alice's calls waits for AWS's answer."""
+    switch_default_to_bob(bed)
+    done = bed.run(AWS_MFA_RUN, "--store-keys")
+    assert bob_in_keyring(bed), done.stderr
+    results.append(done.returncode)
+
+
+def bob_in_keyring(bed: Bed) -> bool:
+    entry = keyring_entry(bed)
+    return entry is not None and entry["AccessKeyId"] != bed.alice.access_key
+
+
+def test_a_login_waiting_for_aws_while_keys_are_stored_never_serves_the_old_users_session(
+    ready: Bed,
+) -> None:
+    """alice's `aws mfa CODE` waits for GetSessionToken's answer while bob's keys go into the
+    keyring: the session it stores afterwards is alice's, and no mode serves it for bob's."""
+    use_test_keyring(ready)
+    stored: list[int] = []
+    ready.fake.on_answer["GetSessionToken"] = lambda: switch_to_bob_and_store_keys(ready, stored)
+    ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+    assert stored == [0]
+    assert ready.ini_section(ready.credentials, "mfa")[RECORDED] == ready.alice.access_key
+    assert_nothing_served(
+        ready, ["--credential-process"], ["--env"], PRINT_KEY, ["-p", "default", *PRINT_KEY]
+    )
+    assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def test_a_role_fetch_waiting_for_aws_while_keys_are_stored_never_serves_the_old_users_role(
+    ready: Bed,
+) -> None:
+    """alice's role credentials are on their way (AssumeRole) while bob's keys go into the
+    keyring: the role cache written afterwards is alice's, and never served for bob's keys."""
+    use_test_keyring(ready)
+    with_roles(ready)
+    ready.login()
+    stored: list[int] = []
+    ready.fake.on_answer["AssumeRole"] = lambda: switch_to_bob_and_store_keys(ready, stored)
+    assert ready.run(AWS_MFA_RUN, "-p", "admin", "true").returncode == 0
+    assert stored == [0]
+    (cache,) = role_caches(ready)
+    assert cache[RECORDED] == ready.alice.access_key, cache
+    assert_nothing_served(ready, *ROLE_AND_SESSION_MODES)
+    assert ready.fake.assumed == {"admin": 1}
+
+
+def test_keys_in_the_keyring_of_an_earlier_version_get_their_id_recorded_at_the_next_login(
+    ready: Bed,
+) -> None:
+    """An earlier version moved the keys into the keyring without recording their id where
+    they were: the next login records it, and that session is reused from then on."""
+    use_test_keyring(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    line = f"aws_mfa_run_keyring_key_id = {ready.alice.access_key}\n"
+    assert line in ready.credentials.read_text()
+    ready.credentials.write_text(ready.credentials.read_text().replace(line, ""))
+    ready.login()
+    assert line in ready.credentials.read_text()
+    for mode in (["--credential-process"], ["--env"], PRINT_KEY):
+        assert ready.run(AWS_MFA_RUN, *mode).returncode == 0, mode
+    assert ready.fake.calls["GetSessionToken"] == 1

@@ -53,6 +53,11 @@ KEY_WRITTEN = "aws_mfa_run_key_id"
 # The long-term access key id of the source profile the session was made with (no secret): a
 # session is reused only while the source still holds that key, not another IAM user's.
 KEY_SOURCE_KEY = "aws_mfa_run_source_key_id"
+# In the credentials file's section of a profile whose keys --store-keys put in the OS keyring
+# (where their lines were; our credential_process is in its config section): their access key id
+# (no secret), so that a session made with another key is told apart without loading the keyring
+# (which takes far longer than a stored session saves).
+KEY_KEYRING_KEY = "aws_mfa_run_keyring_key_id"
 KEY_MIN_REMAINING = "mfa_min_remaining"
 
 # STS's reference says a token's size is not fixed and "typically less than 4096 bytes", and asks
@@ -196,6 +201,27 @@ def keys_are_ours(values: Mapping[str, str]) -> bool:
     )
 
 
+def is_own_process(command: str) -> bool:
+    """Whether a credential_process runs aws-mfa-run itself (never a source of long-term keys)."""
+    return "aws-mfa-run" in command or "aws_mfa_run" in command
+
+
+def keyring_key_id(
+    in_credentials: Mapping[str, str] | None, in_config: Mapping[str, str] | None
+) -> str | None:
+    """The key id recorded for the keyring's keys of a profile (KEY_KEYRING_KEY, in the credentials
+    file), "" when the line is not a key id; None without the line, or when the profile's
+    credential_process (the one botocore runs: the config file's, else the credentials file's)
+    is not ours."""
+    recorded = (in_credentials or {}).get(KEY_KEYRING_KEY)
+    process = (in_config or {}).get("credential_process")
+    if process is None:
+        process = (in_credentials or {}).get("credential_process")
+    if recorded is None or process is None or not is_own_process(process):
+        return None
+    return recorded if is_access_key_id(recorded) else ""
+
+
 def visible_source_key_id(
     in_credentials: Mapping[str, str] | None,
     in_config: Mapping[str, str] | None,
@@ -203,14 +229,15 @@ def visible_source_key_id(
 ) -> str | None:
     """The access key id of the source profile's long-term keys where it can be seen cheaply, as
     the full path picks them (credentials.longterm): the credentials file's section when it has
-    a key line, else the config file's; else, for a profile without credential_process, the
-    environment's long-term keys. None when no such place holds keys (the keyring or a program
-    has them: the recorded id is trusted)."""
+    a key line, else the config file's; else the id recorded for the keyring's keys beside our
+    credential_process; else, for a profile without credential_process, the environment's
+    long-term keys. None when no such place holds keys (a program of the user's has them, or
+    the keyring without a record: the id recorded with the session is trusted)."""
     for values in (in_credentials, in_config):
         if values and (KEY_ID in values or SECRET in values):
             return values.get(KEY_ID, "")  # half a pair: no key the session could match
     if any(values and "credential_process" in values for values in (in_credentials, in_config)):
-        return None
+        return keyring_key_id(in_credentials, in_config)
     key_id = env.get("AWS_ACCESS_KEY_ID", "")
     if key_id.startswith("AKIA"):
         return key_id  # a long-term key's id, whatever stale token comes with it

@@ -104,6 +104,15 @@ def _store(
     if old.origin == KEYRING:
         if not keyring_store.replace(profile, new, backend, expected=old, state_dir=state_dir):
             raise changed
+        # Until the new id is recorded, it and the sessions' disagree: a use asks for a code (a
+        # login records it: mfa_session), and nothing is served as the old key's.
+        store.record_keyring_key(
+            credentials_path=credentials_path,
+            config_path=config_path,
+            profile=profile,
+            state_dir=state_dir,
+            key_id_now=lambda: keyring_store.key_id(profile, backend),
+        )
         _keep_sessions(profile, old.access_key_id, new.access_key_id, credentials_path, state_dir)
         return
     with store.FileLocks(credentials_path, config_path, state_dir=state_dir):

@@ -27,17 +27,13 @@ from aws_mfa_run.aws.answers import is_access_key_id, is_secret_text
 from aws_mfa_run.commands.alias import on_path
 from aws_mfa_run.credentials import keyring_store, store
 from aws_mfa_run.credentials.keys import KEY_ID, KEYRING, SECRET, LongTermKeys, checked_keys
-from aws_mfa_run.credentials.longterm import (
-    config_section,
-    file_keys,
-    is_own_process,
-    own_process_command,
-)
+from aws_mfa_run.credentials.longterm import config_section, file_keys, own_process_command
 from aws_mfa_run.credentials.role import end_caches_of_other_keys
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.profiles import config_section_name
 from aws_mfa_run.settings import role_chain
 from aws_mfa_run.terminal import NoTerminalError, Terminal, open_terminal
+from aws_mfa_run.warm import KEY_KEYRING_KEY, is_own_process
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -124,14 +120,16 @@ def _end_other_keys_sessions(
     profile: str, key_id: str, credentials_path: str, state_dir: str
 ) -> None:
     """End the stored sessions and role caches of `profile` made with another key than
-    `key_id` (the caller holds the credentials file's edit lock). Keys in the keyring show no id
-    in a file, so afterwards nothing could tell such a session (perhaps another IAM user's) from
-    one of the stored key: it ends before the key leaves the files."""
-    store.edit_file(
-        credentials_path,
-        lambda ini: store.with_other_keys_sessions_ended(ini, profile, key_id, time.time()),
-        private=True,
-    )
+    `key_id`, and record `key_id` as the keyring's (warm.KEY_KEYRING_KEY), in one write (the
+    caller holds the credentials file's edit lock). A session or role fetch that was waiting for
+    AWS meanwhile stores its credentials later, with the other key's id: the record tells them
+    apart from then on."""
+
+    def edit(ini: inifile.IniText) -> str:
+        text = store.with_other_keys_sessions_ended(ini, profile, key_id, time.time())
+        return store.with_keyring_key(inifile.parse(text, ini.path), profile, key_id) or text
+
+    store.edit_file(credentials_path, edit, private=True)
     end_caches_of_other_keys(state_dir, profile, key_id)
 
 
@@ -213,6 +211,15 @@ def store_keys(
     process = _own_process_of(profile, config)
     in_keyring = keyring_store.read(profile, backend)
     if found is None and process and is_own_process(process) and in_keyring:
+        # The id of the keyring's keys may be unrecorded (an earlier version) or stale (a kill
+        # in --rotate-keys): recorded, the keyring read again under the lock.
+        store.record_keyring_key(
+            credentials_path=credentials_path,
+            config_path=config_path,
+            profile=profile,
+            state_dir=state_dir,
+            key_id_now=lambda: keyring_store.key_id(profile, backend),
+        )
         say(f"The keys of profile '{profile}' are in the keyring already; nothing to do.")
         return
     if process and not is_own_process(process):
@@ -352,12 +359,17 @@ def unstore_keys(
     def put_back(credentials: inifile.IniText) -> str | None:
         # Step 1: the keys back into the credentials file, unless a file holds them already
         # (`config`: as read under the lock, below).
+        # With the keys back in the files, the keyring's key id is no longer recorded.
         in_files = file_keys(profile, config, credentials)
         if in_files is not None:
             if not keys.same_keys(in_files[0]):
                 raise other_keys(in_files[1])
-            return None
-        values: dict[str, str | None] = {KEY_ID: keys.access_key_id, SECRET: keys.secret_access_key}
+            return store.with_keyring_key(credentials, profile, None)
+        values: dict[str, str | None] = {
+            KEY_ID: keys.access_key_id,
+            SECRET: keys.secret_access_key,
+            KEY_KEYRING_KEY: None,
+        }
         return inifile.edit_section(credentials, profile, values)
 
     def remove_own_process(config: inifile.IniText) -> str | None:

@@ -77,6 +77,12 @@ def is_available(backend: Any = None) -> bool:
     return not isinstance(found, fail.Keyring)
 
 
+def key_id(profile: str, backend: Any = None) -> str | None:
+    """The access key id of the profile's keys in the keyring (read), None when it holds none."""
+    keys = read(profile, backend)
+    return keys.access_key_id if keys else None
+
+
 def read(profile: str, backend: Any = None) -> LongTermKeys | None:
     """The profile's keys in the keyring, None when it holds none; ConfigError when the keyring
     cannot be used or its entry is damaged."""

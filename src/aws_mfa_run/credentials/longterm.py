@@ -34,7 +34,7 @@ from aws_mfa_run.credentials.keys import (
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.profiles import config_header, config_values
-from aws_mfa_run.warm import visible_source_key_id
+from aws_mfa_run.warm import is_own_process, visible_source_key_id
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -44,11 +44,6 @@ if TYPE_CHECKING:
 
 # A password manager's plug-in may ask for its master password first.
 PROCESS_TIMEOUT = 120
-
-
-def is_own_process(command: str) -> bool:
-    """Whether a credential_process runs aws-mfa-run itself (never a source of long-term keys)."""
-    return "aws-mfa-run" in command or "aws_mfa_run" in command
 
 
 def own_process_command(profile: str) -> str:

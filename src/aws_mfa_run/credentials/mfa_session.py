@@ -15,9 +15,9 @@ import time
 from aws_mfa_run import codes, files
 from aws_mfa_run.aws import client, iam, sts
 from aws_mfa_run.aws.answers import SessionCredentials
-from aws_mfa_run.credentials import state, store
+from aws_mfa_run.credentials import keyring_store, state, store
 from aws_mfa_run.credentials.cached import cached_fetch
-from aws_mfa_run.credentials.keys import FILE
+from aws_mfa_run.credentials.keys import FILE, KEYRING
 from aws_mfa_run.credentials.longterm import file_keys, long_term_keys, visible_key_id
 from aws_mfa_run.errors import (
     AwsRefusedError,
@@ -30,6 +30,7 @@ from aws_mfa_run.profiles import config_values
 from aws_mfa_run.settings import Settings
 from aws_mfa_run.terminal import NoTerminalError, Terminal, open_terminal
 from aws_mfa_run.timefmt import quantity
+from aws_mfa_run.warm import keyring_key_id
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
     from aws_mfa_run.codes import SpentCodes
     from aws_mfa_run.credentials.keys import LongTermKeys
+    from aws_mfa_run.inifile import IniText
 
 
 # Ctrl-C while AWS was asked: the code is recorded as sent (in our own state directory), so the
@@ -155,6 +157,8 @@ def _fetch(
 
     client.check_environment(env, config_values(settings.source_profile, config))
     keys = long_term_keys(settings.source_profile, config, credentials, env)
+    if keys.origin == KEYRING:
+        _record_keyring_key(settings, keys, config, credentials)
     found_in = file_keys(settings.source_profile, config, credentials)
     _warn_if_readable(keys, found_in[1] if found_in else None, paths.config, prompting.say)
     discovered = None if settings.serial else discover_serial(settings, keys, env, prompting)
@@ -264,6 +268,24 @@ def _stale_note(
         return f"A new session was asked for (--force), though the stored one has {left} left"
     wanted = int(stale.margin(margin, floor) // 60)
     return f"The stored session has {left} left, under the {wanted}-minute margin"
+
+
+def _record_keyring_key(
+    settings: Settings, keys: LongTermKeys, config: IniText, credentials: IniText
+) -> None:
+    """An unrecorded or stale id of the keyring's keys (an earlier version wrote none; a kill in
+    --rotate-keys) is recorded now, so that the session about to be
+    stored is reused (see warm.KEY_KEYRING_KEY)."""
+    source = settings.source_profile
+    recorded = keyring_key_id(credentials.get(source), config_values(source, config))
+    if recorded != keys.access_key_id:
+        store.record_keyring_key(
+            credentials_path=settings.paths.credentials,
+            config_path=settings.paths.config,
+            profile=source,
+            state_dir=settings.paths.state_dir,
+            key_id_now=lambda: keyring_store.key_id(source),
+        )
 
 
 def _warn_if_readable(

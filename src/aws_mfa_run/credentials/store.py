@@ -30,10 +30,10 @@ from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.profiles import config_header, config_values
 from aws_mfa_run.settings import COPIED_KEYS, FOREIGN_CREDENTIAL_KEYS, KEY_COPIED, KEY_SOURCE
 from aws_mfa_run.timefmt import format_utc
+from aws_mfa_run.warm import KEY_KEYRING_KEY, is_own_process, made_with
 from aws_mfa_run.warm import KEY_SOURCE_KEY as KEY_SOURCE_KEY
 from aws_mfa_run.warm import KEY_WRITTEN as KEY_WRITTEN
 from aws_mfa_run.warm import keys_are_ours as keys_are_ours
-from aws_mfa_run.warm import made_with
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -540,6 +540,38 @@ def edit_file(
                 raise
             files.pause_after_change()
     return None  # not reached: the last attempt returns or raises
+
+
+def with_keyring_key(ini: inifile.IniText, profile: str, key_id: str | None) -> str | None:
+    """The text with KEY_KEYRING_KEY (the id of the keys the keyring holds for `profile`) set to
+    `key_id` in the profile's section, or removed (None); None when nothing changes."""
+    values = ini.get(profile)
+    if (values or {}).get(KEY_KEYRING_KEY) == key_id:
+        return None
+    return inifile.edit_section(ini, profile, {KEY_KEYRING_KEY: key_id})
+
+
+def record_keyring_key(
+    *,
+    credentials_path: str,
+    config_path: str,
+    profile: str,
+    state_dir: str,
+    key_id_now: Callable[[], str | None],
+) -> None:
+    """with_keyring_key in the credentials file, for a profile whose config section holds our
+    credential_process: the id of the keys the keyring holds now (`key_id_now`). The keyring is
+    read under the credentials file's edit lock: whoever changes the keyring records its line
+    afterwards under the same lock, so the last line written is the keyring's."""
+    process = (config_values(profile, read_ini(config_path)) or {}).get("credential_process")
+    if process is None or not is_own_process(process):
+        return
+    _ensure_parent(credentials_path)
+    with FileLocks(credentials_path, state_dir=state_dir):
+        key_id = key_id_now()
+        edit_file(
+            credentials_path, lambda ini: with_keyring_key(ini, profile, key_id), private=True
+        )
 
 
 def save_mfa_serial(config_path: str, profile: str, serial: str, state_dir: str) -> None:
