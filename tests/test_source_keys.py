@@ -306,6 +306,49 @@ def test_typed_keys_of_another_user_end_the_sessions_of_the_old_one(ready: Bed) 
     assert ready.fake.calls["GetSessionToken"] == 1
 
 
+def test_a_kill_right_after_typed_keys_reach_the_keyring_serves_no_old_session(
+    ready: Bed,
+) -> None:
+    """alice's key lines were taken out of the files; bob's keys are typed into --store-keys,
+    which is killed the moment they are in the keyring (nothing else done): alice's stored
+    session is never served, and running --store-keys again finishes the job."""
+    use_test_keyring(ready)
+    ready.login()
+    bob = ready.fake.add_user("bob")
+    text = ready.credentials.read_text()
+    for line in key_lines(ready.alice):
+        text = text.replace(line, "", 1)
+    ready.credentials.write_text(text)
+    child = pexpect.spawn(
+        AWS_MFA_RUN,
+        ["--store-keys"],
+        env={**ready.env, "FILEKEYRING_KILL_AFTER_SET": "1"},
+        cwd=str(ready.root),
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect("Access key ID: ")
+    child.sendline(bob.access_key)
+    child.expect("Secret access key: ")
+    child.sendline(bob.secret_key)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.signalstatus == 9, (child.exitstatus, child.before)
+    assert keyring_entry(ready)["AccessKeyId"] == bob.access_key  # type: ignore[index]
+    assert_nothing_served(ready, ["-p", "default", *PRINT_KEY], ["--env"])
+    done = ready.run(AWS_MFA_RUN, "--store-keys")
+    assert done.returncode == 0, done.stderr
+    assert_nothing_served(ready, ["--credential-process"], ["--env"], PRINT_KEY)
+    assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def key_lines(user: User) -> list[str]:
+    return [
+        f"aws_access_key_id = {user.access_key}\n",
+        f"aws_secret_access_key = {user.secret_key}\n",
+    ]
+
+
 def put_bobs_keys_into_default(bed: Bed) -> User:
     """`aws configure set` of bob's keys (and device) into [default], which holds no keys."""
     bob = bed.fake.add_user("bob")

@@ -247,12 +247,14 @@ def store_keys(
         # No keys on disk: the user types them, and they never touch a file (aws-vault's `add`).
         files.check_writable(config_path)  # before the user types anything
         typed = _typed_keys(profile, config_path, credentials_path, open_terminal)
+        # The sessions of other keys end first: once the typed keys are in the keyring, a kill
+        # before their id is recorded would leave nothing to tell those sessions apart.
+        _ending_other_keys_sessions(profile, typed.access_key_id, credentials_path, state_dir)
         if not keyring_store.replace(profile, typed, backend, expected=None, state_dir=state_dir):
             raise ConfigError(  # stored meanwhile: keep it
                 f"The OS keyring got keys of profile '{profile}' meanwhile; the typed ones "
                 "were not stored."
             )
-        _ending_other_keys_sessions(profile, typed.access_key_id, credentials_path, state_dir)
         _add_own_process(profile, config_path, state_dir)
         say(
             f"Stored the keys of profile '{profile}' ({typed.access_key_id}) in the OS keyring "
