@@ -5,6 +5,7 @@ key recorded) keep working."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 
@@ -198,6 +199,23 @@ def test_a_role_login_target_of_the_previous_keys_is_not_kept(ready: Bed) -> Non
     done = ready.run(AWS_MFA_RUN, "--login", "-p", "admin")
     assert "nothing to do" not in done.stderr
     assert done.returncode == 4, done.stderr
+
+
+def test_store_keys_of_another_users_key_ends_the_role_login_target(ready: Bed) -> None:
+    """`aws mfa -p admin` stored alice's role credentials in admin-mfa (its source recorded as
+    admin); bob's keys go into the keyring: that target is marked ended too, as [mfa] is."""
+    use_test_keyring(ready)
+    with_roles(ready)
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "-p", "admin")
+    assert done.returncode == 0, done.stderr
+    before = ready.ini_section(ready.credentials, "admin-mfa")
+    switch_default_to_bob(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    after = ready.ini_section(ready.credentials, "admin-mfa")
+    ended = datetime.datetime.fromisoformat(after["aws_mfa_run_expiration"].replace("Z", "+00:00"))
+    assert ended <= datetime.datetime.now(datetime.timezone.utc), after
+    # Only our expiration line changed.
+    assert {**after, "aws_mfa_run_expiration": ""} == {**before, "aws_mfa_run_expiration": ""}
 
 
 def role_caches(bed: Bed) -> list[dict[str, str]]:

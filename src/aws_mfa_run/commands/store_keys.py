@@ -30,7 +30,7 @@ from aws_mfa_run.credentials.keys import KEY_ID, KEYRING, SECRET, LongTermKeys, 
 from aws_mfa_run.credentials.longterm import config_section, file_keys, own_process_command
 from aws_mfa_run.credentials.role import end_caches_of_other_keys
 from aws_mfa_run.errors import ConfigError
-from aws_mfa_run.profiles import config_section_name
+from aws_mfa_run.profiles import config_profiles, config_section_name
 from aws_mfa_run.settings import role_chain
 from aws_mfa_run.terminal import NoTerminalError, Terminal, open_terminal
 from aws_mfa_run.warm import KEY_KEYRING_KEY, is_own_process
@@ -117,29 +117,45 @@ def _add_own_process(profile: str, config_path: str, state_dir: str) -> None:
 
 
 def _end_other_keys_sessions(
-    profile: str, key_id: str, credentials_path: str, state_dir: str
+    profile: str, key_id: str, config_path: str, credentials_path: str, state_dir: str
 ) -> None:
-    """End the stored sessions and role caches of `profile` made with another key than
-    `key_id`, and record `key_id` as the keyring's (warm.KEY_KEYRING_KEY), in one write (the
-    caller holds the credentials file's edit lock). A session or role fetch that was waiting for
-    AWS meanwhile stores its credentials later, with the other key's id: the record tells them
-    apart from then on."""
+    """End the stored sessions, role login targets and role caches of `profile` made with
+    another key than `key_id`, and record `key_id` as the keyring's (warm.KEY_KEYRING_KEY), in
+    one write (the caller holds the credentials file's edit lock). A session or role fetch that
+    was waiting for AWS meanwhile stores its credentials later, with the other key's id: the
+    record tells them apart from then on."""
+
+    sources = _rooted_at(profile, store.read_ini(config_path), store.read_ini(credentials_path))
 
     def edit(ini: inifile.IniText) -> str:
-        text = store.with_other_keys_sessions_ended(ini, profile, key_id, time.time())
+        text = store.with_other_keys_sessions_ended(ini, sources, key_id, time.time())
         return store.with_keyring_key(inifile.parse(text, ini.path), profile, key_id) or text
 
     store.edit_file(credentials_path, edit, private=True)
     end_caches_of_other_keys(state_dir, profile, key_id)
 
 
+def _rooted_at(profile: str, config: inifile.IniText, credentials: inifile.IniText) -> set[str]:
+    """`profile`, and every role profile whose chain ends at its keys: the sources that the
+    targets of `aws mfa -p ROLE` record."""
+    found = {profile}
+    for name in config_profiles(config):
+        try:
+            chain, root = role_chain(name, config, credentials)
+        except ConfigError:
+            continue  # a broken profile stores nothing
+        if chain and root == profile:
+            found.add(name)
+    return found
+
+
 def _ending_other_keys_sessions(
-    profile: str, key_id: str, credentials_path: str, state_dir: str
+    profile: str, key_id: str, config_path: str, credentials_path: str, state_dir: str
 ) -> None:
     """_end_other_keys_sessions under the credentials file's edit lock."""
     files.ensure_directory(os.path.dirname(os.path.abspath(credentials_path)))
     with store.FileLocks(credentials_path, state_dir=state_dir):
-        _end_other_keys_sessions(profile, key_id, credentials_path, state_dir)
+        _end_other_keys_sessions(profile, key_id, config_path, credentials_path, state_dir)
 
 
 def _check_no_foreign_process(profile: str, config: inifile.IniText) -> None:
@@ -235,7 +251,9 @@ def store_keys(
                 f"({in_keyring.access_key_id}) than {found[1]}; remove the ones you no longer "
                 "use first (--unstore-keys brings the keyring's back)."
             )
-        _ending_other_keys_sessions(profile, in_keyring.access_key_id, credentials_path, state_dir)
+        _ending_other_keys_sessions(
+            profile, in_keyring.access_key_id, config_path, credentials_path, state_dir
+        )
         _add_own_process(profile, config_path, state_dir)
         say(
             f"The keys of profile '{profile}' ({in_keyring.access_key_id}) are in the keyring "
@@ -249,7 +267,9 @@ def store_keys(
         typed = _typed_keys(profile, config_path, credentials_path, open_terminal)
         # The sessions of other keys end first: once the typed keys are in the keyring, a kill
         # before their id is recorded would leave nothing to tell those sessions apart.
-        _ending_other_keys_sessions(profile, typed.access_key_id, credentials_path, state_dir)
+        _ending_other_keys_sessions(
+            profile, typed.access_key_id, config_path, credentials_path, state_dir
+        )
         if not keyring_store.replace(profile, typed, backend, expected=None, state_dir=state_dir):
             raise ConfigError(  # stored meanwhile: keep it
                 f"The OS keyring got keys of profile '{profile}' meanwhile; the typed ones "
@@ -314,7 +334,9 @@ def store_keys(
         holders = _copies(profile, keys, *again, found_again[1])
         # Sessions of other keys end while the files still show the key id (step 1, before
         # the key can leave them).
-        _end_other_keys_sessions(profile, keys.access_key_id, credentials_path, state_dir)
+        _end_other_keys_sessions(
+            profile, keys.access_key_id, config_path, credentials_path, state_dir
+        )
         note = store.edit_file(config_path, edit_config, private=False)
         if credentials_path in holders:
             note = store.edit_file(credentials_path, edit_credentials, private=True) or note

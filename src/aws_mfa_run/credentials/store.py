@@ -38,7 +38,7 @@ from aws_mfa_run.warm import keys_are_ours as keys_are_ours
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
 # Another tool (`aws configure set`) may be rewriting the file in place, unlocked, just as we read
 # it: a read that lost sections is retried for this long before we refuse to write it back.
@@ -482,10 +482,11 @@ def with_source_key_moved(ini: inifile.IniText, source: str, old_id: str, new_id
 
 
 def with_other_keys_sessions_ended(
-    ini: inifile.IniText, source: str, key_id: str, now: float
+    ini: inifile.IniText, sources: Collection[str], key_id: str, now: float
 ) -> str:
-    """The text with every session of `source` recorded as made with another key than `key_id`
-    marked ended at `now` (its expiration, our own line; nothing else changes). For
+    """The text with every session stored from one of `sources` (a profile, and the role
+    profiles whose login targets it is the root of) recorded as made with another key than
+    `key_id` marked ended at `now` (its expiration, our own line; nothing else changes). For
     --store-keys: once the keys are in the keyring no file shows their id, so a session of
     another key (perhaps another IAM user's) would no longer be told apart and must end first."""
     text = ini.text()
@@ -494,7 +495,7 @@ def with_other_keys_sessions_ended(
         values = current.get(name) or {}
         recorded = values.get(KEY_SOURCE_KEY)
         if (
-            values.get(KEY_SOURCE) == source
+            values.get(KEY_SOURCE) in sources
             and recorded is not None
             and recorded != key_id
             and keys_are_ours(values)
