@@ -386,6 +386,10 @@ def test_missing_directory_dangling_symlink_and_nonfile(ready: Bed) -> None:
     started = time.monotonic()
     done = ready.run(AWS_MFA_RUN, "--login", "123456", timeout=20)
     assert done.returncode == 3 and time.monotonic() - started < 10, done.stderr
+    # The wrapper's quick path does not hang on it either: the full path refuses it.
+    for mode in (["true"], ["--credential-process"]):
+        done = ready.run(AWS_MFA_RUN, *mode, timeout=20)
+        assert done.returncode == 3 and "not a regular file" in done.stderr, done.stderr
 
 
 def test_symlink_loop_in_place_of_the_credentials_file(ready: Bed) -> None:

@@ -16,6 +16,7 @@ stored session, the time format.
 from __future__ import annotations
 
 import os
+import stat  # already loaded by os
 import sys
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -595,7 +596,11 @@ def _stored_session(
 def _read(path: str) -> str:
     """A whole file as text, when it is one the warm path reads as it is (UTF-8, no byte-order
     mark, and every `[` opens a section header, so that one section can be read alone)."""
-    with open(path, "rb") as handle:
+    # O_NONBLOCK: a FIFO in the file's place must not hang us at open (the full path says so).
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _NotWarmError(path)
         text = handle.read().decode("utf-8")
     if text.startswith("\ufeff") or "\x00" in text:
         raise _NotWarmError(path)
