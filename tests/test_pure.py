@@ -157,8 +157,8 @@ def test_reuse_margin_sources_and_the_lifetime_cap() -> None:
     assert wanted_min_remaining(Request(), None) == DEFAULT_MIN_REMAINING
     assert wanted_min_remaining(Request(), "5") == 300
     assert wanted_min_remaining(Request(min_remaining="30"), "5") == 1800
-    with pytest.raises(ConfigError):
-        wanted_min_remaining(Request(), "soon")
+    with pytest.raises(ConfigError, match=r"^mfa_min_remaining of profile 'dev' \(minutes\)"):
+        wanted_min_remaining(Request(), "soon", "dev")
     # A 15-minute session: the margin is at most half of it.
     short = SessionCredentials("ASIA" + "A" * 16, "s", "t", 1000 + 900, issued=1000)
     assert short.margin(DEFAULT_MIN_REMAINING) == 450

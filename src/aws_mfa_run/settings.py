@@ -374,14 +374,14 @@ def followed_profile(profile: str, config: IniText, credentials: IniText) -> str
     return "default"
 
 
-def wanted_min_remaining(request: Request, configured: str | None) -> int:
+def wanted_min_remaining(request: Request, configured: str | None, profile: str = "") -> int:
     """Seconds a stored session should still have left to be reused: --min-remaining, else the
-    profile's setting (minutes), else the default. The credentials' own lifetime caps it (see
+    setting (minutes) of `profile`, else the default. The credentials' own lifetime caps it (see
     SessionCredentials.margin)."""
     if request.min_remaining is not None:
         return _number(request.min_remaining, "--min-remaining (minutes)", 0, 1440, UsageError) * 60
     if configured is not None:
-        what = f"{KEY_MIN_REMAINING} (minutes)"
+        what = f"{KEY_MIN_REMAINING} of profile '{profile}' (minutes)"
         return _number(configured, what, 0, 1440, ConfigError) * 60
     return DEFAULT_MIN_REMAINING
 
@@ -440,7 +440,7 @@ def resolve(
     else:
         duration = None
 
-    min_remaining = wanted_min_remaining(request, values.get(KEY_MIN_REMAINING))
+    min_remaining = wanted_min_remaining(request, values.get(KEY_MIN_REMAINING), profile)
     floor = CREDENTIAL_PROCESS_MIN_REMAINING if request.credential_process else 0
 
     serial_value = request.serial
