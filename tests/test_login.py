@@ -75,6 +75,13 @@ def test_code_with_a_space_is_the_same_code(ready: Bed) -> None:
     done = ready.run(AWS, "mfa", code[:3], code[3:])
     assert done.returncode == 0, done.stderr
     assert ready.fake.calls["GetSessionToken"] == 1
+    # Quoted with its space, as README shows it; five digits and a space are refused unsent.
+    code = ready.fresh_code()
+    done = ready.run(AWS, "mfa", f"{code[:3]} {code[3:]}", "--force")
+    assert done.returncode == 0, done.stderr
+    done = ready.run(AWS, "mfa", "123", "45", "--force")
+    assert done.returncode == 2 and "6 digits" in done.stderr, done.stderr
+    assert ready.fake.calls["GetSessionToken"] == 2
 
 
 def test_valid_session_is_reused_without_code_or_call(ready: Bed) -> None:
