@@ -140,12 +140,14 @@ class Bed:
         self.outputs.append(done)
         return done
 
-    def spawn(self, command: str, *args: str, timeout: float = 30) -> pexpect.spawn:
+    def spawn(
+        self, command: str, *args: str, timeout: float = 30, env: dict[str, str] | None = None
+    ) -> pexpect.spawn:
         """Run a command on a pseudo-terminal of its own, as a user at a terminal would."""
         return pexpect.spawn(
             command,
             list(args),
-            env=self.env,
+            env=self.env if env is None else env,
             cwd=str(self.root),
             encoding="utf-8",
             timeout=timeout,

@@ -12,7 +12,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pexpect
+
 from conftest import AWS_MFA_RUN, REPO, Bed
+from fakeaws import User
 
 # ---- kill trials ------------------------------------------------------------------------------
 
@@ -118,3 +121,15 @@ def keyring_entry(bed: Bed, profile: str = "default") -> dict[str, str] | None:
         return None
     text = json.loads(path.read_text()).get(f"{SERVICE}\0{profile}")
     return None if text is None else dict(json.loads(text))
+
+
+def type_keys(child: pexpect.spawn, user: User) -> pexpect.spawn:
+    """Answer the two prompts of `--store-keys` for a profile without keys with USER's keys, as
+    a user types them, and wait for the command to end."""
+    child.expect("Access key ID: ")
+    child.sendline(user.access_key)
+    child.expect("Secret access key: ")
+    child.sendline(user.secret_key)
+    child.expect(pexpect.EOF)
+    child.close()
+    return child

@@ -21,7 +21,7 @@ import pexpect
 import pytest
 
 from conftest import AWS, AWS_MFA_RUN, FIGURES, Bed
-from helpers import EXAMPLES, SERVICE, keyring_entry, kill_delays, use_test_keyring
+from helpers import EXAMPLES, SERVICE, keyring_entry, kill_delays, type_keys, use_test_keyring
 
 # SIGKILL trials of --store-keys and --rotate-keys: half of AWS_MFA_RUN_TRIALS (CI sets 200:
 # 100 each); `make test` makes 40 each, enough for kills to land in every step.
@@ -180,13 +180,7 @@ def test_keys_typed_at_the_terminal_go_only_into_the_keyring(bed: Bed) -> None:
     without echoing them, and stores them in the keyring only, as aws-vault's `add` does."""
     use_test_keyring(bed)
     erin = bed.fake.add_user("erin")
-    child = bed.spawn(AWS_MFA_RUN, "--store-keys", "-p", "erin")
-    child.expect("Access key ID: ")
-    child.sendline(erin.access_key)
-    child.expect("Secret access key: ")
-    child.sendline(erin.secret_key)
-    child.expect(pexpect.EOF)
-    child.close()
+    child = type_keys(bed.spawn(AWS_MFA_RUN, "--store-keys", "-p", "erin"), erin)
     assert child.exitstatus == 0, child.before
     shown = child.before or ""
     assert erin.secret_key not in shown and erin.access_key + "\r\n" not in shown

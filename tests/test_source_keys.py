@@ -9,12 +9,11 @@ import datetime
 import json
 import sys
 
-import pexpect
 import pytest
 
 from conftest import AWS_MFA_RUN, Bed
 from fakeaws import User
-from helpers import WHOAMI, keyring_entry, use_test_keyring, with_roles
+from helpers import WHOAMI, keyring_entry, type_keys, use_test_keyring, with_roles
 
 RECORDED = "aws_mfa_run_source_key_id"
 PRINT_KEY = [sys.executable, "-c", "import os; print(os.environ['AWS_ACCESS_KEY_ID'])"]
@@ -312,13 +311,7 @@ def test_typed_keys_of_another_user_end_the_sessions_of_the_old_one(ready: Bed) 
         assert line in text
         text = text.replace(line, "", 1)
     ready.credentials.write_text(text)
-    child = ready.spawn(AWS_MFA_RUN, "--store-keys")
-    child.expect("Access key ID: ")
-    child.sendline(bob.access_key)
-    child.expect("Secret access key: ")
-    child.sendline(bob.secret_key)
-    child.expect(pexpect.EOF)
-    child.close()
+    child = type_keys(ready.spawn(AWS_MFA_RUN, "--store-keys"), bob)
     assert child.exitstatus == 0, child.before
     assert_nothing_served(ready, ["--credential-process"], ["--env"], PRINT_KEY)
     assert ready.fake.calls["GetSessionToken"] == 1
@@ -337,20 +330,8 @@ def test_a_kill_right_after_typed_keys_reach_the_keyring_serves_no_old_session(
     for line in key_lines(ready.alice):
         text = text.replace(line, "", 1)
     ready.credentials.write_text(text)
-    child = pexpect.spawn(
-        AWS_MFA_RUN,
-        ["--store-keys"],
-        env={**ready.env, "FILEKEYRING_KILL_AFTER_SET": "1"},
-        cwd=str(ready.root),
-        encoding="utf-8",
-        timeout=30,
-    )
-    child.expect("Access key ID: ")
-    child.sendline(bob.access_key)
-    child.expect("Secret access key: ")
-    child.sendline(bob.secret_key)
-    child.expect(pexpect.EOF)
-    child.close()
+    killed = {**ready.env, "FILEKEYRING_KILL_AFTER_SET": "1"}
+    child = type_keys(ready.spawn(AWS_MFA_RUN, "--store-keys", env=killed), bob)
     assert child.signalstatus == 9, (child.exitstatus, child.before)
     assert keyring_entry(ready)["AccessKeyId"] == bob.access_key  # type: ignore[index]
     assert_nothing_served(ready, ["-p", "default", *PRINT_KEY], ["--env"])
