@@ -133,3 +133,26 @@ def type_keys(child: pexpect.spawn, user: User) -> pexpect.spawn:
     child.expect(pexpect.EOF)
     child.close()
     return child
+
+
+def assert_refused_as_malformed(bed: Bed, call: str, tamper: dict[str, str]) -> None:
+    """AWS's answer to CALL (GetSessionToken or AssumeRole), changed by TAMPER (the stand-in's
+    hook), on the way to the admin role: refused as malformed (exit 6), nothing written."""
+    bed.fake.add_role("admin", bed.alice)
+    with bed.config.open("a") as handle:
+        handle.write(
+            "[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/admin\n"
+            "source_profile = default\n"
+        )
+    if call == "AssumeRole":
+        # A good MFA session first: only the role's answer is malformed.
+        assert bed.run(AWS_MFA_RUN, "--login", bed.fresh_code()).returncode == 0
+    before = bed.snapshot()
+    bed.fake.tamper = tamper
+    done = bed.run(AWS_MFA_RUN, "-p", "admin", "--token-code", bed.fresh_code(), "true")
+    assert done.returncode == 6, done.stderr
+    assert "malformed" in done.stderr and "nothing was written" in done.stderr
+    assert bed.fake.calls[call] == 1
+    assert bed.snapshot() == before
+    roles = bed.aws_dir / "aws-mfa-run" / "roles"
+    assert not roles.exists() or list(roles.iterdir()) == []

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import AWS, AWS_MFA_RUN, Bed
+from helpers import assert_refused_as_malformed
 
 WHOAMI = ("sts", "get-caller-identity", "--query", "Arn", "--output", "text")
 
@@ -97,23 +98,7 @@ OUT_OF_BOUNDS = {
 @pytest.mark.parametrize("answer", OUT_OF_BOUNDS)
 def test_an_answer_beyond_what_aws_gives_is_malformed(ready: Bed, answer: str) -> None:
     call, tamper = OUT_OF_BOUNDS[answer]
-    ready.fake.add_role("admin", ready.alice)
-    with ready.config.open("a") as handle:
-        handle.write(
-            "[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/admin\n"
-            "source_profile = default\n"
-        )
-    if call == "AssumeRole":
-        assert ready.run(AWS_MFA_RUN, "--login", ready.fresh_code()).returncode == 0
-    before = ready.snapshot()
-    ready.fake.tamper = tamper
-    done = ready.run(AWS_MFA_RUN, "-p", "admin", "--token-code", ready.fresh_code(), "true")
-    assert done.returncode == 6, done.stderr
-    assert "malformed" in done.stderr and "nothing was written" in done.stderr
-    assert ready.fake.calls[call] == 1
-    assert ready.snapshot() == before
-    roles = ready.aws_dir / "aws-mfa-run" / "roles"
-    assert not roles.exists() or list(roles.iterdir()) == []
+    assert_refused_as_malformed(ready, call, tamper)
 
 
 def test_answers_at_aws_bounds_are_kept(ready: Bed) -> None:

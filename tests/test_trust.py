@@ -14,6 +14,7 @@ import pytest
 
 from aws_mfa_run import inifile
 from conftest import AWS, AWS_MFA_RUN, Bed
+from helpers import assert_refused_as_malformed
 
 ROLE_CONFIG = """
 [profile admin]
@@ -53,21 +54,7 @@ MALFORMED_ANSWERS = {
 def test_malformed_credentials_are_refused_and_nothing_is_written(
     ready: Bed, answer: str, call: str
 ) -> None:
-    ready.fake.add_role("admin", ready.alice)
-    with ready.config.open("a") as handle:
-        handle.write(ROLE_CONFIG.format(arn="arn:aws:iam::123456789012:role/admin"))
-    if call == "AssumeRole":
-        # A good MFA session first: only the role's answer is malformed.
-        assert ready.run(AWS_MFA_RUN, "--login", ready.fresh_code()).returncode == 0
-    before = ready.snapshot()
-    ready.fake.tamper = MALFORMED_ANSWERS[answer]
-    done = ready.run(AWS_MFA_RUN, "-p", "admin", "--token-code", ready.fresh_code(), "true")
-    assert done.returncode == 6, done.stderr
-    assert "malformed" in done.stderr and "nothing was written" in done.stderr
-    assert ready.fake.calls[call] == 1
-    assert ready.snapshot() == before
-    roles = ready.aws_dir / "aws-mfa-run" / "roles"
-    assert not roles.exists() or list(roles.iterdir()) == []
+    assert_refused_as_malformed(ready, call, MALFORMED_ANSWERS[answer])
     # Nothing planted for the next run either: the stored files parse as botocore parses them.
     assert "evil" not in ready.credentials.read_text()
     assert not (ready.root / "aws-mfa-run-pwned").exists()
