@@ -94,8 +94,11 @@ def test_unstore_keeps_the_entry_when_another_tool_takes_the_keys_out_again(read
     assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
     stale = ready.credentials.read_text()
 
+    # The keys back in the file, not the keyring's key id recorded there since --store-keys.
+    key_line = f"aws_access_key_id = {ready.alice.access_key}"
+
     def other_tool() -> None:
-        if wait_for(lambda: ready.alice.access_key in ready.credentials.read_text()):
+        if wait_for(lambda: key_line in ready.credentials.read_text()):
             rewrite_in_place(ready.credentials, stale + CI_KEYS)
 
     thread = in_background(other_tool)
@@ -292,10 +295,11 @@ def test_store_keys_takes_every_copy_of_the_pair_out_of_the_files(ready: Bed) ->
     assert ready.config.read_text() == (
         f"[default]\nregion = eu-west-1\nmfa_serial = {ready.device.serial}\n{OWN_PROCESS}"
     )
+    # The pair out of the credentials file, the keyring's key id recorded in its place.
     assert ready.credentials.read_text() == credentials.replace(
         f"aws_access_key_id = {ready.alice.access_key}\n"
         f"aws_secret_access_key = {ready.alice.secret_key}\n",
-        "",
+        f"aws_mfa_run_keyring_key_id = {ready.alice.access_key}\n",
     )
     assert keyring_entry(ready) == alice_pair(ready)
     assert oct(os.stat(ready.config).st_mode & 0o777) == "0o644"  # no secret left in it

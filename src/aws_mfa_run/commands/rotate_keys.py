@@ -6,7 +6,8 @@ With the profile's MFA session (IAM policies usually demand MFA for this), in th
      key id, into a note of the rotation in our state directory (key ids: no secret);
   3. GetCallerIdentity with the new key (retried while IAM makes it known everywhere);
   4. the note marked "storing", then the new key stored where the old one was (the file's two
-     lines in one atomic write, or the keyring entry replaced and read back) and read back;
+     lines in one atomic write, or the keyring entry replaced and read back: key_writes) and
+     read back;
   5. DeleteAccessKey of the old key; the note removed.
 The note is the only proof that a key is ours: a CreateAccessKey that failed (or whose answer
 never came) leaves none, and a key without a note is never deleted, whatever its creation date.
@@ -23,9 +24,9 @@ import time
 
 from aws_mfa_run import files, inifile
 from aws_mfa_run.aws import iam, sts
-from aws_mfa_run.credentials import keyring_store, state, store
-from aws_mfa_run.credentials.keys import FILE, KEY_ID, KEYRING, SECRET, LongTermKeys
-from aws_mfa_run.credentials.longterm import config_section, file_keys, long_term_keys
+from aws_mfa_run.credentials import key_writes, keyring_store, state, store
+from aws_mfa_run.credentials.keys import FILE, KEYRING, LongTermKeys
+from aws_mfa_run.credentials.longterm import long_term_keys
 from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
 from aws_mfa_run.inifile import IniText
@@ -85,79 +86,6 @@ def pending_deletion(state_dir: str, profile: str, current_key_id: str | None) -
     return None
 
 
-def _store(
-    profile: str,
-    old: LongTermKeys,
-    new: LongTermKeys,
-    config_path: str,
-    credentials_path: str,
-    backend: Any,
-    state_dir: str,
-) -> None:
-    """Put `new` where `old` is: the same file lines, or the keyring entry; only while that
-    place still holds `old`, read again right before (what replaced it meanwhile may be the
-    only copy of another key)."""
-    changed = ConfigError(
-        f"The keys of profile '{profile}' changed during the rotation; the new key "
-        f"{new.access_key_id} was not stored."
-    )
-    if old.origin == KEYRING:
-        if not keyring_store.replace(profile, new, backend, expected=old, state_dir=state_dir):
-            raise changed
-        # Until the new id is recorded, it and the sessions' disagree: a use asks for a code (a
-        # login records it: mfa_session), and nothing is served as the old key's.
-        store.record_keyring_key(
-            credentials_path=credentials_path,
-            config_path=config_path,
-            profile=profile,
-            state_dir=state_dir,
-            key_id_now=lambda: keyring_store.key_id(profile, backend),
-        )
-        _keep_sessions(profile, old.access_key_id, new.access_key_id, credentials_path, state_dir)
-        return
-    with store.FileLocks(credentials_path, config_path, state_dir=state_dir):
-        config, credentials = store.read_ini(config_path), store.read_ini(credentials_path)
-        found = file_keys(profile, config, credentials)
-        if found is None or not old.same_keys(found[0]):
-            raise changed
-        holder_path = found[1]
-        section = profile if holder_path == credentials.path else config_section(profile, config)
-        assert section is not None
-
-        def put_new(holder: IniText) -> str:
-            values = holder.get(section) or {}
-            if (values.get(KEY_ID), values.get(SECRET)) != old.pair:
-                raise changed
-            text = inifile.edit_section(
-                holder, section, {KEY_ID: new.access_key_id, SECRET: new.secret_access_key}
-            )
-            if holder_path != credentials.path:
-                return text
-            # The sessions made with the old key are the same user's: in step, in the same write.
-            edited = inifile.parse(text, holder.path)
-            return store.with_source_key_moved(
-                edited, profile, old.access_key_id, new.access_key_id
-            )
-
-        store.edit_file(holder_path, put_new, private=True)
-    if holder_path != credentials_path:
-        _keep_sessions(profile, old.access_key_id, new.access_key_id, credentials_path, state_dir)
-
-
-def _keep_sessions(profile: str, old: str, new: str, credentials_path: str, state_dir: str) -> None:
-    """The sessions made with the old key now count as made with the new one: the same IAM
-    user's. A kill just before this leaves them recorded with the old key: the next
-    --rotate-keys, which finishes that rotation, moves them first (until then a use asks for a
-    code; nothing is lost)."""
-    store.move_source_key(
-        credentials_path=credentials_path,
-        state_dir=state_dir,
-        source=profile,
-        old_id=old,
-        new_id=new,
-    )
-
-
 def _holder(key_id: str, config_path: str, credentials_path: str, backend: Any) -> str | None:
     """Why `key_id` must not be deleted (it is still held), read right before a key is deleted:
     either file names it (any profile, any line), or the keyring entry of any profile of the
@@ -214,7 +142,7 @@ def rotate_keys(
         if earlier.get("old_key_id") and earlier.get("new_key_id") == old.access_key_id:
             # A rotation of ours stored this key and was stopped before its sessions were moved
             # to it: they are the same user's, and finishing it must not cost a code.
-            _keep_sessions(
+            key_writes.keep_sessions(
                 profile,
                 earlier["old_key_id"],
                 old.access_key_id,
@@ -282,7 +210,9 @@ def rotate_keys(
             raise
         _check_new_key(new, profile, region, env, clock, sleep, delete, note, say)
         note.write({**recorded, "phase": STORING, "started": str(int(clock()))})
-        _store(profile, old, new, paths.config, paths.credentials, backend, paths.state_dir)
+        key_writes.store_rotated_key(
+            profile, old, new, paths.config, paths.credentials, backend, paths.state_dir
+        )
         stored = long_term_keys(
             profile,
             store.read_ini(paths.config),
