@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from aws_mfa_run.credentials import state
 from conftest import AWS, AWS_MFA_RUN, Bed
 from helpers import SERVICE, keyring_entry, use_test_keyring
 
@@ -211,7 +212,9 @@ def test_rotation_keeps_an_old_key_another_profiles_keyring_entry_holds(ready: B
     with ready.config.open("a") as handle:
         handle.write(f"[profile ci]\nregion = eu-west-1\nmfa_serial = {ready.device.serial}\n")
     assert ready.run(AWS_MFA_RUN, "--store-keys", "-p", "ci").returncode == 0
-    assert old not in ready.credentials.read_text().split("[ci]")[1]  # only ci's entry has it
+    # Only ci's entry has it (the file keeps its id, no secret, as the entry's record).
+    assert f"aws_access_key_id = {old}" not in ready.credentials.read_text().split("[ci]")[1]
+    assert alice.secret_key not in ready.credentials.read_text().split("[ci]")[1]
     ready.login()
     done = ready.run(AWS_MFA_RUN, "--rotate-keys")
     assert done.returncode == 0, done.stderr
@@ -318,3 +321,61 @@ def test_store_keys_refuses_other_keys_in_the_other_file(ready: Bed) -> None:
     # The profile still uses the keys of the credentials file, as botocore does.
     who = ready.run(AWS, "sts", "get-caller-identity", "--profile", "default")
     assert who.returncode == 0 and "user/alice" in who.stdout, who.stderr
+
+
+# ---- the keyring entry removed while --store-keys waits for the files' locks -------------------
+
+
+def test_store_keys_never_takes_the_keys_out_of_the_files_once_the_entry_is_gone(
+    ready: Bed,
+) -> None:
+    """The pair is in the files and in the keyring (a --store-keys killed after its keyring
+    write leaves that). A new --store-keys finds the entry holding the pair, then waits for the
+    files' locks, held by another run; meanwhile that run (--unstore-keys, or the keyring's own
+    tools) removes the entry. The keys must stay in the files: else they are nowhere."""
+    use_test_keyring(ready)
+    killed = {**ready.env, "FILEKEYRING_KILL_AFTER_SET": "1"}
+    ready.run(AWS_MFA_RUN, "--store-keys", env=killed)
+    assert keyring_entry(ready) is not None
+    assert ready.alice.secret_key in ready.credentials.read_text()
+    state_dir = ready.aws_dir / "aws-mfa-run"
+    lock_path = state.file_lock(str(state_dir), str(ready.credentials))
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        store = subprocess.Popen(
+            [AWS_MFA_RUN, "--store-keys"],
+            env=ready.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # Past its keyring step, it waits for our lock (it has the lock file open).
+        assert wait_for(lambda: holds_open(store.pid, lock_path)), "never reached the lock"
+        keyring = ready.home / "test-keyring.json"
+        with open(f"{keyring}.lock", "a") as keyring_lock:
+            fcntl.flock(keyring_lock, fcntl.LOCK_EX)
+            entries = json.loads(keyring.read_text())
+            del entries[f"{SERVICE}\0default"]
+            keyring.write_text(json.dumps(entries))
+    _, stderr = store.communicate(timeout=60)
+    assert store.returncode == 3 and "removed or changed" in stderr, stderr
+    assert keyring_entry(ready) is None
+    text = ready.credentials.read_text()
+    assert f"aws_access_key_id = {ready.alice.access_key}" in text
+    assert f"aws_secret_access_key = {ready.alice.secret_key}" in text
+
+
+def holds_open(pid: int, path: str) -> bool:
+    """Whether process `pid` has the file `path` open (Linux: /proc)."""
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for name in names:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{name}") == path:
+                return True
+        except OSError:
+            continue
+    return False

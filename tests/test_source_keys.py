@@ -494,3 +494,102 @@ def test_keys_in_the_keyring_of_an_earlier_version_get_their_id_recorded_at_the_
     for mode in (["--credential-process"], ["--env"], PRINT_KEY):
         assert ready.run(AWS_MFA_RUN, *mode).returncode == 0, mode
     assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def remove_key_lines(bed: Bed, user: User) -> None:
+    text = bed.credentials.read_text()
+    for line in key_lines(user):
+        assert line in text
+        text = text.replace(line, "", 1)
+    bed.credentials.write_text(text)
+
+
+def test_typed_keys_killed_in_the_keyring_while_a_login_waits_never_serve_its_session(
+    ready: Bed,
+) -> None:
+    """alice's `aws mfa CODE` waits for AWS's answer while her key lines are taken out and bob's
+    keys are typed into --store-keys, which is killed the moment they are in the keyring (no
+    credential_process written yet): the session alice's login stores is never served."""
+    use_test_keyring(ready)
+    bob = ready.fake.add_user("bob")
+    killed = {**ready.env, "FILEKEYRING_KILL_AFTER_SET": "1"}
+
+    def type_bobs_keys() -> None:
+        remove_key_lines(ready, ready.alice)
+        type_keys(ready.spawn(AWS_MFA_RUN, "--store-keys", env=killed), bob)
+
+    ready.fake.on_answer["GetSessionToken"] = type_bobs_keys
+    ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+    assert keyring_entry(ready)["AccessKeyId"] == bob.access_key  # type: ignore[index]
+    assert ready.ini_section(ready.credentials, "mfa")[RECORDED] == ready.alice.access_key
+    assert_nothing_served(ready, ["--credential-process"], ["--env"], PRINT_KEY)
+    assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def test_typed_keys_the_keyring_refuses_change_no_file(ready: Bed) -> None:
+    """The keyring refuses the typed keys (locked, its unlock cancelled): exit 3, and the
+    credentials and config files are as they were, byte for byte, the stored session too."""
+    use_test_keyring(ready)
+    ready.login()
+    bob = ready.fake.add_user("bob")
+    remove_key_lines(ready, ready.alice)
+    before = ready.snapshot()
+    refusing = {**ready.env, "FILEKEYRING_REFUSE_SET": "1"}
+    child = type_keys(ready.spawn(AWS_MFA_RUN, "--store-keys", env=refusing), bob)
+    assert child.exitstatus == 3, child.before
+    assert ready.snapshot() == before
+    assert keyring_entry(ready) is None
+
+
+def test_our_credential_process_in_the_credentials_file_keeps_the_record_in_step(
+    ready: Bed,
+) -> None:
+    """botocore takes a credential_process from the credentials file too: with ours moved there,
+    --rotate-keys keeps the keyring key's record in step, deletes the old key, and the session
+    is served without a code."""
+    use_test_keyring(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    own = "credential_process = aws-mfa-run --credential-process -p default\n"
+    ready.config.write_text(ready.config.read_text().replace(own, ""))
+    text = ready.credentials.read_text()
+    ready.credentials.write_text(text.replace("[default]\n", "[default]\n" + own, 1))
+    ready.login()
+    old = ready.alice.access_key
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0, done.stderr
+    (new,) = list(ready.alice.keys)
+    assert new != old
+    assert f"aws_mfa_run_keyring_key_id = {new}" in ready.credentials.read_text()
+    for mode in (["--credential-process"], ["--env"], PRINT_KEY):
+        assert ready.run(AWS_MFA_RUN, *mode).returncode == 0, mode
+    assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def test_a_stale_keyring_record_is_mended_without_a_code(ready: Bed) -> None:
+    """The record of the keyring's key id says another key than the keyring holds (an edit, a
+    kill in --rotate-keys): the keyring decides, the session of its key is served without a
+    code, and the record is mended."""
+    use_test_keyring(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    ready.login()
+    line = f"aws_mfa_run_keyring_key_id = {ready.alice.access_key}"
+    stale = "aws_mfa_run_keyring_key_id = AKIAIOSFODNN7EXAMPLE"
+    ready.credentials.write_text(ready.credentials.read_text().replace(line, stale))
+    done = ready.run(AWS_MFA_RUN, *PRINT_KEY)
+    assert done.returncode == 0, done.stderr
+    assert line in ready.credentials.read_text()
+    assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def test_a_failed_login_does_not_write_the_keyring_record(ready: Bed) -> None:
+    """A login whose keys come from the keyring and that fails (AWS unreachable) changes no
+    file, not even to record the keyring key's id an earlier version did not record."""
+    use_test_keyring(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    line = f"aws_mfa_run_keyring_key_id = {ready.alice.access_key}\n"
+    ready.credentials.write_text(ready.credentials.read_text().replace(line, ""))
+    before = ready.snapshot()
+    ready.fake.failing.add("GetSessionToken")
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
+    assert done.returncode == 6, done.stderr
+    assert ready.snapshot() == before

@@ -207,18 +207,27 @@ def is_own_process(command: str) -> bool:
     return "aws-mfa-run" in command or "aws_mfa_run" in command
 
 
+def keyring_record_applies(
+    in_credentials: Mapping[str, str] | None, in_config: Mapping[str, str] | None
+) -> bool:
+    """Whether the profile's keys may come from the keyring, so that the record of the keyring's
+    key id (KEY_KEYRING_KEY) speaks for them: its credential_process (the one botocore runs: the
+    config file's, else the credentials file's) is ours, or it has none (the full path reads the
+    keyring before the environment)."""
+    process = (in_config or {}).get("credential_process")
+    if process is None:
+        process = (in_credentials or {}).get("credential_process")
+    return process is None or is_own_process(process)
+
+
 def keyring_key_id(
     in_credentials: Mapping[str, str] | None, in_config: Mapping[str, str] | None
 ) -> str | None:
     """The key id recorded for the keyring's keys of a profile (KEY_KEYRING_KEY, in the credentials
-    file), "" when the line is not a key id; None without the line, or when the profile's
-    credential_process (the one botocore runs: the config file's, else the credentials file's)
-    is not ours."""
+    file), "" when the line is not a key id; None without the line, or when a credential_process
+    of the user's gives the profile's keys (keyring_record_applies)."""
     recorded = (in_credentials or {}).get(KEY_KEYRING_KEY)
-    process = (in_config or {}).get("credential_process")
-    if process is None:
-        process = (in_credentials or {}).get("credential_process")
-    if recorded is None or process is None or not is_own_process(process):
+    if recorded is None or not keyring_record_applies(in_credentials, in_config):
         return None
     return recorded if is_access_key_id(recorded) else ""
 
@@ -230,15 +239,18 @@ def visible_source_key_id(
 ) -> str | None:
     """The access key id of the source profile's long-term keys where it can be seen cheaply, as
     the full path picks them (credentials.longterm): the credentials file's section when it has
-    a key line, else the config file's; else the id recorded for the keyring's keys beside our
-    credential_process; else, for a profile without credential_process, the environment's
-    long-term keys. None when no such place holds keys (a program of the user's has them, or
-    the keyring without a record: the id recorded with the session is trusted)."""
+    a key line, else the config file's; else the id recorded for the keyring's keys; else, for a
+    profile without credential_process, the environment's long-term keys. None when no such
+    place holds keys (a program of the user's has them, or the keyring without a record: the id
+    recorded with the session is trusted)."""
     for values in (in_credentials, in_config):
         if values and (KEY_ID in values or SECRET in values):
             return values.get(KEY_ID, "")  # half a pair: no key the session could match
+    recorded = keyring_key_id(in_credentials, in_config)
+    if recorded is not None:
+        return recorded
     if any(values and "credential_process" in values for values in (in_credentials, in_config)):
-        return keyring_key_id(in_credentials, in_config)
+        return None
     key_id = env.get("AWS_ACCESS_KEY_ID", "")
     if key_id.startswith("AKIA"):
         return key_id  # a long-term key's id, whatever stale token comes with it

@@ -15,7 +15,7 @@ import signal
 from pathlib import Path
 
 from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
+from keyring.errors import PasswordDeleteError, PasswordSetError
 
 
 def keyring_path() -> Path:
@@ -55,6 +55,8 @@ class FileKeyring(KeyringBackend):
         return self._entries().get(f"{service}\0{username}")
 
     def set_password(self, service: str, username: str, password: str) -> None:
+        if os.environ.get("FILEKEYRING_REFUSE_SET"):  # as a locked keyring whose unlock failed
+            raise PasswordSetError("the keyring is locked (the unlock dialog was cancelled)")
         self._change(f"{service}\0{username}", password)
         if os.environ.get("FILEKEYRING_KILL_AFTER_SET"):  # a kill right after the entry landed
             os.kill(os.getpid(), signal.SIGKILL)

@@ -61,7 +61,7 @@ def record_keyring_key(
     profile: str, config_path: str, credentials_path: str, *, state_dir: str, backend: Any
 ) -> None:
     """Record the id of the keys the keyring holds for `profile` now (read again under the
-    credentials file's edit lock), when its config section holds our credential_process."""
+    credentials file's edit lock), when its keys may come from the keyring."""
     store.record_keyring_key(
         credentials_path=credentials_path,
         config_path=config_path,
@@ -198,17 +198,54 @@ def store_typed_keys(
     state_dir: str,
     backend: Any,
 ) -> None:
-    """Keys typed by the user into the keyring only (they never touch a file), then our
-    credential_process into the config file."""
-    # The sessions of other keys end first: once the typed keys are in the keyring, a kill
-    # before their id is recorded would leave nothing to tell those sessions apart.
-    end_other_keys_sessions(profile, typed.access_key_id, config_path, credentials_path, state_dir)
-    if not keyring_store.replace(profile, typed, backend, expected=None, state_dir=state_dir):
+    """Keys typed by the user into the keyring only (they never touch a file), then the other
+    keys' sessions ended and our credential_process into the config file."""
+    # Their id is recorded first: once they are in the keyring, a kill before anything else
+    # would leave nothing to tell the sessions of other keys apart. Taken back when the keyring
+    # refuses them, so that a refusal changes no file.
+    files.ensure_directory(os.path.dirname(os.path.abspath(credentials_path)))
+    with store.FileLocks(credentials_path, state_dir=state_dir):
+        before = store.read_ini(credentials_path).get(profile)
+        store.edit_file(
+            credentials_path,
+            lambda ini: store.with_keyring_key(ini, profile, typed.access_key_id),
+            private=True,
+        )
+    try:
+        stored = keyring_store.replace(profile, typed, backend, expected=None, state_dir=state_dir)
+    except BaseException:
+        _take_back_record(profile, before, typed.access_key_id, credentials_path, state_dir)
+        raise
+    if not stored:
+        _take_back_record(profile, before, typed.access_key_id, credentials_path, state_dir)
         raise ConfigError(  # stored meanwhile: keep it
             f"The OS keyring got keys of profile '{profile}' meanwhile; the typed ones "
             "were not stored."
         )
+    end_other_keys_sessions(profile, typed.access_key_id, config_path, credentials_path, state_dir)
     add_own_process(profile, config_path, state_dir)
+
+
+def _take_back_record(
+    profile: str,
+    before: dict[str, str] | None,
+    key_id: str,
+    credentials_path: str,
+    state_dir: str,
+) -> None:
+    """The record line as it was before store_typed_keys wrote `key_id` (`before`: the profile's
+    section then; None: there was none, and the section goes with the line when nothing else
+    is in it), while it still says `key_id`."""
+
+    def edit(ini: inifile.IniText) -> str | None:
+        if (ini.get(profile) or {}).get(KEY_KEYRING_KEY) != key_id:
+            return None
+        if before is None:
+            return inifile.remove_keys(ini, profile, [KEY_KEYRING_KEY])
+        return store.with_keyring_key(ini, profile, before.get(KEY_KEYRING_KEY))
+
+    with store.FileLocks(credentials_path, state_dir=state_dir):
+        store.edit_file(credentials_path, edit, private=True)
 
 
 def move_into_keyring(
@@ -271,6 +308,15 @@ def move_into_keyring(
         found_again = file_keys(profile, *again)
         if found_again is None or not keys.same_keys(found_again[0]):
             raise changed()
+        # The keyring, read again under the locks: an --unstore-keys of the same pair meanwhile
+        # (it deletes the entry under these locks) would otherwise leave the keys nowhere.
+        in_keyring = keyring_store.read(profile, backend)
+        if in_keyring is None or not keys.same_keys(in_keyring):
+            raise ConfigError(
+                f"The OS keyring entry of profile '{profile}' was removed or changed while the "
+                "keys were being stored (another --unstore-keys?); the keys were left in the "
+                "files. Run --store-keys again."
+            )
         holders = _copies(profile, keys, *again, found_again[1])
         # Sessions of other keys end while the files still show the key id (step 1, before
         # the key can leave them).

@@ -17,7 +17,7 @@ from aws_mfa_run.aws import client, iam, sts
 from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.credentials import keyring_store, state, store
 from aws_mfa_run.credentials.cached import cached_fetch
-from aws_mfa_run.credentials.keys import FILE, KEYRING
+from aws_mfa_run.credentials.keys import ENVIRONMENT, FILE, KEYRING
 from aws_mfa_run.credentials.longterm import file_keys, long_term_keys, visible_key_id
 from aws_mfa_run.errors import (
     AwsRefusedError,
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
     from aws_mfa_run.codes import SpentCodes
     from aws_mfa_run.credentials.keys import LongTermKeys
-    from aws_mfa_run.inifile import IniText
 
 
 # Ctrl-C while AWS was asked: the code is recorded as sent (in our own state directory), so the
@@ -90,10 +89,21 @@ def get_mfa_session(
             return None
         # A session made with another long-term key of the source (the user put another IAM
         # user's keys there since) is that key's: never reused, as one that has ended.
-        current = visible_key_id(source, store.read_ini(paths.config), credentials, env)
-        if store.other_source_key(credentials, target, current) is not None:
-            return None
-        return found
+        config = store.read_ini(paths.config)
+        current = visible_key_id(source, config, credentials, env)
+        other = store.other_source_key(credentials, target, current)
+        if other is None:
+            return found
+        # The id seen may be our record of the keyring's key, and that record stale (a kill in
+        # --rotate-keys, an edit): the keyring itself decides, and the record is mended.
+        recorded = keyring_key_id(credentials.get(source), config_values(source, config))
+        if recorded is not None and file_keys(source, config, credentials) is None:
+            try:
+                if _mend_keyring_record(settings) == other:
+                    return found
+            except ConfigError:
+                pass  # the keyring cannot be read: the fetch says why
+        return None
 
     def usable(session: SessionCredentials) -> bool:
         return session.access_key_id != ended and session.usable(prompting.clock(), margin, floor)
@@ -157,8 +167,6 @@ def _fetch(
 
     client.check_environment(env, config_values(settings.source_profile, config))
     keys = long_term_keys(settings.source_profile, config, credentials, env)
-    if keys.origin == KEYRING:
-        _record_keyring_key(settings, keys, config, credentials)
     found_in = file_keys(settings.source_profile, config, credentials)
     _warn_if_readable(keys, found_in[1] if found_in else None, paths.config, prompting.say)
     discovered = None if settings.serial else discover_serial(settings, keys, env, prompting)
@@ -220,6 +228,14 @@ def _fetch(
     finally:
         call.close()
     _settle(spent, serial, code, prompting.clock(), rejected=False)
+    # Mended only now, as the discovered serial below: a failed login changes no file.
+    recorded = keyring_key_id(
+        credentials.get(settings.source_profile), config_values(settings.source_profile, config)
+    )
+    if (keys.origin == KEYRING and recorded != keys.access_key_id) or (
+        keys.origin == ENVIRONMENT and recorded is not None
+    ):
+        _mend_keyring_record(settings)
     if discovered:
         # Saved only now: a failed login changes no file.
         profile = settings.source_profile
@@ -270,22 +286,25 @@ def _stale_note(
     return f"The stored session has {left} left, under the {wanted}-minute margin"
 
 
-def _record_keyring_key(
-    settings: Settings, keys: LongTermKeys, config: IniText, credentials: IniText
-) -> None:
-    """An unrecorded or stale id of the keyring's keys (an earlier version wrote none; a kill in
-    --rotate-keys) is recorded now, so that the session about to be
-    stored is reused (see warm.KEY_KEYRING_KEY)."""
+def _mend_keyring_record(settings: Settings) -> str | None:
+    """Record the id of the keys the keyring holds for the source now, read again under the
+    lock (no record when it holds none), where an earlier version wrote none or the record went
+    stale; returns that id (see warm.KEY_KEYRING_KEY)."""
     source = settings.source_profile
-    recorded = keyring_key_id(credentials.get(source), config_values(source, config))
-    if recorded != keys.access_key_id:
-        store.record_keyring_key(
-            credentials_path=settings.paths.credentials,
-            config_path=settings.paths.config,
-            profile=source,
-            state_dir=settings.paths.state_dir,
-            key_id_now=lambda: keyring_store.key_id(source),
-        )
+    read: list[str | None] = []
+
+    def key_id_now() -> str | None:
+        read.append(keyring_store.key_id(source))
+        return read[-1]
+
+    store.record_keyring_key(
+        credentials_path=settings.paths.credentials,
+        config_path=settings.paths.config,
+        profile=source,
+        state_dir=settings.paths.state_dir,
+        key_id_now=key_id_now,
+    )
+    return read[-1] if read else None
 
 
 def _warn_if_readable(

@@ -30,7 +30,7 @@ from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.profiles import config_header, config_values
 from aws_mfa_run.settings import COPIED_KEYS, FOREIGN_CREDENTIAL_KEYS, KEY_COPIED, KEY_SOURCE
 from aws_mfa_run.timefmt import format_utc
-from aws_mfa_run.warm import KEY_KEYRING_KEY, is_own_process, made_with
+from aws_mfa_run.warm import KEY_KEYRING_KEY, keyring_record_applies, made_with
 from aws_mfa_run.warm import KEY_SOURCE_KEY as KEY_SOURCE_KEY
 from aws_mfa_run.warm import KEY_WRITTEN as KEY_WRITTEN
 from aws_mfa_run.warm import keys_are_ours as keys_are_ours
@@ -560,12 +560,15 @@ def record_keyring_key(
     state_dir: str,
     key_id_now: Callable[[], str | None],
 ) -> None:
-    """with_keyring_key in the credentials file, for a profile whose config section holds our
-    credential_process: the id of the keys the keyring holds now (`key_id_now`). The keyring is
-    read under the credentials file's edit lock: whoever changes the keyring records its line
-    afterwards under the same lock, so the last line written is the keyring's."""
-    process = (config_values(profile, read_ini(config_path)) or {}).get("credential_process")
-    if process is None or not is_own_process(process):
+    """with_keyring_key in the credentials file: the id of the keys the keyring holds for
+    `profile` now (`key_id_now`; None: none, the record goes), for a profile whose keys may come
+    from the keyring (warm.keyring_record_applies). The keyring is read under the credentials
+    file's edit lock: whoever changes the keyring records its line afterwards under the same
+    lock, so the last line written is the keyring's."""
+    config = read_ini(config_path)
+    if not keyring_record_applies(
+        read_ini(credentials_path).get(profile), config_values(profile, config)
+    ):
         return
     _ensure_parent(credentials_path)
     with FileLocks(credentials_path, state_dir=state_dir):
