@@ -142,6 +142,10 @@ class FakeAws:
         # InvalidClientTokenId) for this many seconds. Creation times by key id.
         self.new_key_delay = 0.0
         self.created_keys: dict[str, float] = {}
+        # ...and a deleted key still signs for this many seconds (a call already on its way when
+        # DeleteAccessKey ran is served). Deleted keys by id: (user, secret, when).
+        self.deleted_key_grace = 0.0
+        self.deleted_keys: dict[str, tuple[User, str, float]] = {}
         # How answers are framed: length (Content-Length), chunked, close (the end of the
         # connection), or interim (a 100 Continue first, then Content-Length).
         self.framing = "length"
@@ -219,6 +223,10 @@ class FakeAws:
         if access_key in self.sessions:
             session = self.sessions[access_key]
             return session.secret_key, session.token
+        if access_key in self.deleted_keys:
+            _, secret, deleted = self.deleted_keys[access_key]
+            if self.now() < deleted + self.deleted_key_grace:
+                return secret, None
         return None
 
 
@@ -400,7 +408,7 @@ class _Handler(BaseHTTPRequestHandler):
             with aws.lock:
                 hook = aws.on_answer.pop(action, None)
             if hook is not None:
-                hook()
+                self._run_keeping_the_caller(hook)
             self._send_xml(200, action, result, STS_NS if service == "sts" else IAM_NS)
         except AwsError as error:
             if service == "dynamodb":
@@ -473,7 +481,32 @@ class _Handler(BaseHTTPRequestHandler):
                     403, "ExpiredToken", "The security token included in the request is expired"
                 )
             return session
+        if access_key not in aws.users:  # deleted, within deleted_key_grace
+            return aws.deleted_keys[access_key][0]
         return aws.users[access_key]
+
+    def _run_keeping_the_caller(self, hook: Callable[[], None]) -> None:
+        """Run an on_answer hook, which may start other programs (seconds on a loaded machine),
+        while the caller waits: an interim `100 Continue` every two seconds keeps its reads from
+        timing out (a client skips any number of them), so only its deadline for the whole call
+        bounds the wait."""
+        finished = threading.Event()
+        failures: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                hook()
+            except BaseException as failure:  # raised here, in the handler, as before
+                failures.append(failure)
+            finally:
+                finished.set()
+
+        threading.Thread(target=run, daemon=True).start()
+        while not finished.wait(2):
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.wfile.flush()
+        if failures:
+            raise failures[0]
 
     # ---- services -----------------------------------------------------------------------
     def _query(
@@ -552,6 +585,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise AwsError(
                     404, "NoSuchEntity", f"The Access Key with id {key} cannot be found."
                 )
+            aws.deleted_keys[key] = (user, user.keys[key][0], aws.now())
             del user.keys[key]
             del aws.users[key]
             return ""

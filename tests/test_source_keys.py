@@ -593,3 +593,34 @@ def test_a_failed_login_does_not_write_the_keyring_record(ready: Bed) -> None:
     done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code())
     assert done.returncode == 6, done.stderr
     assert ready.snapshot() == before
+
+
+@pytest.mark.parametrize("place", ["file", "keyring"])
+def test_a_login_waiting_for_aws_while_the_key_is_rotated_keeps_its_session(
+    ready: Bed, place: str
+) -> None:
+    """`aws mfa --force` has read the old key when --rotate-keys replaces it (the same IAM
+    user's) and deletes it; its GetSessionToken, already on its way, is served (IAM takes a
+    moment to forget a deleted key). The session it stores afterwards is served from then on,
+    without another code. The rotation runs from the login's mfa_process: between the login's
+    reading of the keys and its call."""
+    use_test_keyring(ready)
+    if place == "keyring":
+        assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    ready.login()
+    old = ready.alice.access_key
+    ready.fake.deleted_key_grace = 120
+    code = ready.root / "code"
+    rotated = ready.root / "rotated"
+    process = (
+        f"sh -c '{AWS_MFA_RUN} --rotate-keys >/dev/null 2>&1; echo $? > {rotated}; cat {code}'"
+    )
+    text = ready.config.read_text()
+    ready.config.write_text(text.replace("[default]\n", f"[default]\nmfa_process = {process}\n", 1))
+    code.write_text(ready.fresh_code())
+    done = ready.run(AWS_MFA_RUN, "--login", "--force")
+    assert done.returncode == 0, done.stderr
+    assert rotated.read_text().strip() == "0" and old not in ready.alice.keys
+    for mode in (["--credential-process"], ["--env"], PRINT_KEY):
+        assert ready.run(AWS_MFA_RUN, *mode).returncode == 0, mode
+    assert ready.fake.calls["GetSessionToken"] == 2

@@ -448,6 +448,8 @@ def store_rotated_key(
             )
 
         store.edit_file(holder_path, put_new, private=True)
+        if holder_path == credentials_path:  # else keep_sessions notes it
+            store.note_rotation(state_dir, old.access_key_id, new.access_key_id, time.time())
     if holder_path != credentials_path:
         keep_sessions(profile, old.access_key_id, new.access_key_id, credentials_path, state_dir)
 

@@ -14,6 +14,7 @@ LOCKS = "locks"
 ROLES = "roles"
 ROTATIONS = "rotations"
 USED_CODES = "used-codes"
+ROTATED_KEYS = "rotated-keys"
 
 _FNV_PRIME, _MASK_64 = 0x100000001B3, (1 << 64) - 1
 # Two FNV-1a passes from different offsets: 128 bits, without hashlib's import (~2 ms, paid by
@@ -59,6 +60,11 @@ def lock_for(cache_path: str) -> str:
 
 def used_codes(state_dir: str) -> str:
     return os.path.join(state_dir, USED_CODES)
+
+
+def rotated_keys(state_dir: str) -> str:
+    """Where --rotate-keys notes each key it replaced, and by which (see store.note_rotation)."""
+    return os.path.join(state_dir, ROTATED_KEYS)
 
 
 def rotation_note(state_dir: str, profile: str) -> tuple[str, str]:

@@ -23,6 +23,7 @@ from aws_mfa_run.aws.answers import (
     TOKEN,
     SessionCredentials,
     from_stored,
+    is_access_key_id,
     stored_values,
 )
 from aws_mfa_run.credentials import state
@@ -281,6 +282,9 @@ def write_session(
     _ensure_parent(credentials_path)
     _ensure_parent(config_path)
     with FileLocks(credentials_path, config_path, state_dir=state_dir):
+        if source_key_id is not None:
+            # Made with a key --rotate-keys replaced while AWS answered: the same user's session.
+            source_key_id = rotated_to(state_dir, source_key_id, time.time())
         for attempt in range(files.CHANGED_FILE_ATTEMPTS):
             credentials = _wait_for_whole_file(credentials_path, expected_sections, sleep)
             config = _wait_for_whole_file(config_path, set(), sleep)
@@ -507,11 +511,64 @@ def with_other_keys_sessions_ended(
     return text
 
 
+# How long a replaced key's sessions may still be stored: the longest session AWS gives, and the
+# fifteen minutes of clock skew it accepts.
+ROTATION_MEMORY = 129_600 + 900
+
+
+def note_rotation(state_dir: str, old_id: str, new_id: str, now: float) -> None:
+    """Note that `new_id` replaced `old_id` (key ids, no secret), so that a login still waiting
+    for AWS with the old key when the rotation ended records its session as the new key's (the
+    same IAM user's) instead of storing one that is never reused. The caller holds the
+    credentials file's edit lock (session writes read the notes under it)."""
+    path = state.rotated_keys(state_dir)
+    kept = [
+        f"{old} {new} {when:.0f}\n"
+        for old, new, when in _rotations(state_dir)
+        if now - when < ROTATION_MEMORY and old != old_id
+    ]
+    files.ensure_private_directories(state_dir)
+    files.write_atomic(path, "".join([*kept, f"{old_id} {new_id} {now:.0f}\n"]), private=True)
+
+
+def rotated_to(state_dir: str, key_id: str, now: float) -> str:
+    """The key that replaced `key_id` (and any that replaced that one), within ROTATION_MEMORY;
+    `key_id` itself when none did."""
+    replaced = {
+        old: new for old, new, when in _rotations(state_dir) if now - when < ROTATION_MEMORY
+    }
+    seen = {key_id}
+    while key_id in replaced and replaced[key_id] not in seen:
+        key_id = replaced[key_id]
+        seen.add(key_id)
+    return key_id
+
+
+def _rotations(state_dir: str) -> list[tuple[str, str, float]]:
+    """The notes of note_rotation; a line that is not one is skipped (a mangled note moves no
+    session)."""
+    try:
+        text = files.read_text(state.rotated_keys(state_dir)) or ""
+    except ConfigError:
+        return []
+    found = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 3 and is_access_key_id(words[0]) and is_access_key_id(words[1]):
+            try:
+                found.append((words[0], words[1], float(words[2])))
+            except ValueError:
+                continue
+    return found
+
+
 def move_source_key(
     *, credentials_path: str, state_dir: str, source: str, old_id: str, new_id: str
 ) -> None:
-    """with_source_key_moved in the credentials file, under its edit lock."""
+    """with_source_key_moved in the credentials file, under its edit lock, the rotation noted
+    first (note_rotation)."""
     with FileLocks(credentials_path, state_dir=state_dir):
+        note_rotation(state_dir, old_id, new_id, time.time())
         edit_file(
             credentials_path,
             lambda ini: with_source_key_moved(ini, source, old_id, new_id),
