@@ -115,6 +115,47 @@ def test_rotate_keys_keeps_the_sessions_of_the_same_user(ready: Bed, place: str)
     assert ready.fake.calls["GetSessionToken"] == 1
 
 
+@pytest.mark.parametrize("place", ["file", "config", "keyring"])
+def test_rotate_keys_keeps_role_logins_and_role_credentials_and_deletes_the_old_key(
+    ready: Bed, place: str
+) -> None:
+    """README: --rotate-keys keeps the session, and "the same holds for role credentials
+    assumed with it": a role login target (`aws mfa CODE -p admin`) and a role cache both record
+    the old key; the rotation moves them to the new one, deletes the old key, and neither a
+    code nor another AssumeRole is needed afterwards."""
+    use_test_keyring(ready)
+    with_roles(ready)
+    if place == "keyring":
+        assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    if place == "config":
+        lines = ready.credentials.read_text().split("\n")
+        keys = [line for line in lines if line.startswith("aws_")][:2]
+        ready.credentials.write_text("\n".join(line for line in lines if line not in keys))
+        config = ready.config.read_text()
+        assert config.startswith("[default]\n")
+        ready.config.write_text(
+            config.replace("[default]\n", "[default]\n" + "\n".join(keys) + "\n", 1)
+        )
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "-p", "admin")
+    assert done.returncode == 0, done.stderr
+    assert ready.run(AWS_MFA_RUN, "-p", "admin", "true").returncode == 0
+    old = ready.alice.access_key
+    assumed = dict(ready.fake.assumed)
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0, done.stderr
+    assert old not in ready.alice.keys and len(ready.alice.keys) == 1, done.stderr
+    assert "still to delete" not in ready.run(AWS_MFA_RUN, "--status").stdout
+    (new,) = ready.alice.keys
+    assert ready.ini_section(ready.credentials, "admin-mfa")[RECORDED] == new
+    assert [cache[RECORDED] for cache in role_caches(ready)] == [new]
+    for mode in (["-p", "admin", *PRINT_KEY], ["--credential-process", "-p", "admin"]):
+        done = ready.run(AWS_MFA_RUN, *mode)
+        assert done.returncode == 0, (mode, done.stderr)
+    done = ready.run(AWS_MFA_RUN, "--login", "-p", "admin")
+    assert done.returncode == 0 and "nothing to do" in done.stderr, done.stderr
+    assert ready.fake.calls["GetSessionToken"] == 1 and ready.fake.assumed == assumed
+
+
 def test_role_credentials_of_the_previous_keys_are_never_served(ready: Bed) -> None:
     with_roles(ready)
     ready.login()
@@ -624,3 +665,30 @@ def test_a_login_waiting_for_aws_while_the_key_is_rotated_keeps_its_session(
     for mode in (["--credential-process"], ["--env"], PRINT_KEY):
         assert ready.run(AWS_MFA_RUN, *mode).returncode == 0, mode
     assert ready.fake.calls["GetSessionToken"] == 2
+
+
+def test_a_keyring_user_who_ran_aws_configure_with_other_keys_is_told_the_way_out(
+    ready: Bed,
+) -> None:
+    """alice's keys are in the keyring; `aws configure` puts bob's into the files. Neither
+    --store-keys nor --unstore-keys drops a key (either may be its only copy): both refuse,
+    change nothing, and say how to choose; once the entry is deleted as they say, --store-keys
+    stores bob's."""
+    use_test_keyring(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    bob = put_bobs_keys_into_default(ready)
+    before = ready.snapshot()
+    for mode in ("--store-keys", "--unstore-keys"):
+        done = ready.run(AWS_MFA_RUN, mode)
+        assert done.returncode == 3, (mode, done.stderr)
+        assert "delete the keyring entry (service aws-mfa-run, user default;" in done.stderr
+        assert "secret-tool clear service aws-mfa-run username default" in done.stderr
+        assert ready.alice.access_key in done.stderr and len(done.stderr.splitlines()) == 1
+        assert ready.snapshot() == before
+    keyring = ready.home / "test-keyring.json"  # what secret-tool clear does to the entry
+    entries = json.loads(keyring.read_text())
+    del entries["aws-mfa-run\0default"]
+    keyring.write_text(json.dumps(entries))
+    done = ready.run(AWS_MFA_RUN, "--store-keys")
+    assert done.returncode == 0, done.stderr
+    assert keyring_entry(ready)["AccessKeyId"] == bob.access_key  # type: ignore[index]

@@ -108,8 +108,8 @@ def store_keys(
         if found is not None:
             raise ConfigError(
                 f"The OS keyring holds other keys of profile '{profile}' "
-                f"({in_keyring.access_key_id}) than {found[1]}; remove the ones you no longer "
-                "use first (--unstore-keys brings the keyring's back)."
+                f"({in_keyring.access_key_id}) than {found[1]}; "
+                + key_writes.which_to_keep(profile, in_keyring.access_key_id)
             )
         key_writes.use_keyring_keys(
             profile, in_keyring.access_key_id, config_path, credentials_path, state_dir

@@ -24,13 +24,14 @@ new text when another tool (`aws configure set`) wrote the file meanwhile: its e
 from __future__ import annotations
 
 import os
+import shlex
 import time
 
 from aws_mfa_run import files, inifile
 from aws_mfa_run.credentials import keyring_store, store
 from aws_mfa_run.credentials.keys import KEY_ID, KEYRING, SECRET, LongTermKeys
 from aws_mfa_run.credentials.longterm import config_section, file_keys, own_process_command
-from aws_mfa_run.credentials.role import end_caches_of_other_keys
+from aws_mfa_run.credentials.role import end_caches_of_other_keys, move_caches_source_key
 from aws_mfa_run.errors import ConfigError
 from aws_mfa_run.profiles import config_profiles, config_section_name
 from aws_mfa_run.settings import role_chain
@@ -68,6 +69,20 @@ def record_keyring_key(
         profile=profile,
         state_dir=state_dir,
         key_id_now=lambda: keyring_store.key_id(profile, backend),
+    )
+
+
+def which_to_keep(profile: str, keyring_key_id: str) -> str:
+    """The end of the sentence for keys in the files that differ from the keyring's (say after
+    `aws configure` with another IAM user's keys): neither is ever dropped by us, as either may
+    be the only copy of a key; the user decides, and is told how."""
+    quoted = shlex.quote(profile)
+    return (
+        f"to use the files' keys, delete the keyring entry (service aws-mfa-run, user "
+        f"{profile}; {keyring_key_id}, if you no longer need it) with your keyring's tool, "
+        f"such as `secret-tool clear service aws-mfa-run username {quoted}` on Linux or "
+        f"`security delete-generic-password -s aws-mfa-run -a {quoted}` on macOS, then run "
+        "--store-keys again; to use the keyring's, take the other key lines out of the files."
     )
 
 
@@ -346,8 +361,8 @@ def put_back(
 
     def other_keys(path: str) -> ConfigError:
         return ConfigError(
-            f"Profile '{profile}' has other keys in {path} than the keyring; "
-            "remove the ones you no longer use first."
+            f"Profile '{profile}' has other keys in {path} than the keyring "
+            f"({keys.access_key_id}); " + which_to_keep(profile, keys.access_key_id)
         )
 
     def put_keys(credentials: inifile.IniText) -> str | None:
@@ -421,7 +436,9 @@ def store_rotated_key(
         record_keyring_key(
             profile, config_path, credentials_path, state_dir=state_dir, backend=backend
         )
-        keep_sessions(profile, old.access_key_id, new.access_key_id, credentials_path, state_dir)
+        keep_sessions(
+            profile, old.access_key_id, new.access_key_id, config_path, credentials_path, state_dir
+        )
         return
     with store.FileLocks(credentials_path, config_path, state_dir=state_dir):
         config, credentials = store.read_ini(config_path), store.read_ini(credentials_path)
@@ -429,6 +446,7 @@ def store_rotated_key(
         if found is None or not old.same_keys(found[0]):
             raise changed
         holder_path = found[1]
+        sources = _rooted_at(profile, config, credentials)
         section = profile if holder_path == credentials.path else config_section(profile, config)
         assert section is not None
 
@@ -444,25 +462,32 @@ def store_rotated_key(
             # The sessions made with the old key are the same user's: in step, in the same write.
             edited = inifile.parse(text, holder.path)
             return store.with_source_key_moved(
-                edited, profile, old.access_key_id, new.access_key_id
+                edited, sources, old.access_key_id, new.access_key_id
             )
 
         store.edit_file(holder_path, put_new, private=True)
         if holder_path == credentials_path:  # else keep_sessions notes it
             store.note_rotation(state_dir, old.access_key_id, new.access_key_id, time.time())
+            move_caches_source_key(state_dir, profile, old.access_key_id, new.access_key_id)
     if holder_path != credentials_path:
-        keep_sessions(profile, old.access_key_id, new.access_key_id, credentials_path, state_dir)
+        keep_sessions(
+            profile, old.access_key_id, new.access_key_id, config_path, credentials_path, state_dir
+        )
 
 
-def keep_sessions(profile: str, old: str, new: str, credentials_path: str, state_dir: str) -> None:
-    """The sessions made with the old key now count as made with the new one: the same IAM
-    user's. A kill just before this leaves them recorded with the old key: the next
-    --rotate-keys, which finishes that rotation, moves them first (until then a use asks for a
-    code; nothing is lost)."""
+def keep_sessions(
+    profile: str, old: str, new: str, config_path: str, credentials_path: str, state_dir: str
+) -> None:
+    """The sessions, role login targets and role caches made with the old key now count as made
+    with the new one: the same IAM user's. A kill just before this leaves them recorded with the
+    old key: the next --rotate-keys, which finishes that rotation, moves them first (until then
+    a use asks for a code; nothing is lost)."""
+    sources = _rooted_at(profile, store.read_ini(config_path), store.read_ini(credentials_path))
     store.move_source_key(
         credentials_path=credentials_path,
         state_dir=state_dir,
-        source=profile,
+        sources=sources,
         old_id=old,
         new_id=new,
     )
+    move_caches_source_key(state_dir, profile, old, new)

@@ -134,6 +134,35 @@ def end_caches_of_other_keys(state_dir: str, source: str, key_id: str) -> int:
     return removed
 
 
+def move_caches_source_key(state_dir: str, source: str, old_id: str, new_id: str) -> int:
+    """Record every role cache of `source` assumed with a session of `old_id` as assumed with
+    `new_id` (--rotate-keys: a new key of the same IAM user keeps its role credentials, as it
+    keeps its sessions). Returns how many moved."""
+    directory = os.path.join(state_dir, state.ROLES)
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return 0
+    except OSError as error:
+        raise ConfigError(f"Cannot read {directory}: {error.strerror}.") from None
+    moved = 0
+    for name in names:
+        if not name.endswith(".ini"):
+            continue
+        path = os.path.join(directory, name)
+        text = files.read_text(path)
+        values = _cache_values(path) or {}
+        if not text or values.get(KEY_SOURCE_KEY) != old_id or values.get(KEY_SOURCE) != source:
+            continue
+        edited = inifile.edit_section(inifile.parse(text, path), "role", {KEY_SOURCE_KEY: new_id})
+        try:
+            files.write_atomic(path, edited, private=True, based_on=text)
+        except files.FileChangedError:
+            continue  # written anew meanwhile, by a fetch that recorded its own key
+        moved += 1
+    return moved
+
+
 def get_role_credentials(
     settings: Settings,
     env: Mapping[str, str],

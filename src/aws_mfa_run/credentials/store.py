@@ -473,14 +473,17 @@ def remove_session(
     return result
 
 
-def with_source_key_moved(ini: inifile.IniText, source: str, old_id: str, new_id: str) -> str:
-    """The text with every session of `source` recorded as made with `old_id` recorded as made
-    with `new_id` instead (--rotate-keys: a new key of the same IAM user keeps its sessions)."""
+def with_source_key_moved(
+    ini: inifile.IniText, sources: Collection[str], old_id: str, new_id: str
+) -> str:
+    """The text with every session stored from one of `sources` (a profile, and the role
+    profiles whose login targets it is the root of) recorded as made with `old_id` recorded as
+    made with `new_id` instead (--rotate-keys: a new key of the same IAM user keeps them)."""
     text = ini.text()
     for name in [section.name for section in ini.sections.values()]:
         current = inifile.parse(text, ini.path)
         values = current.get(name) or {}
-        if values.get(KEY_SOURCE) == source and values.get(KEY_SOURCE_KEY) == old_id:
+        if values.get(KEY_SOURCE) in sources and values.get(KEY_SOURCE_KEY) == old_id:
             text = inifile.edit_section(current, name, {KEY_SOURCE_KEY: new_id})
     return text
 
@@ -563,7 +566,12 @@ def _rotations(state_dir: str) -> list[tuple[str, str, float]]:
 
 
 def move_source_key(
-    *, credentials_path: str, state_dir: str, source: str, old_id: str, new_id: str
+    *,
+    credentials_path: str,
+    state_dir: str,
+    sources: Collection[str],
+    old_id: str,
+    new_id: str,
 ) -> None:
     """with_source_key_moved in the credentials file, under its edit lock, the rotation noted
     first (note_rotation)."""
@@ -571,7 +579,7 @@ def move_source_key(
         note_rotation(state_dir, old_id, new_id, time.time())
         edit_file(
             credentials_path,
-            lambda ini: with_source_key_moved(ini, source, old_id, new_id),
+            lambda ini: with_source_key_moved(ini, sources, old_id, new_id),
             private=True,
         )
 
