@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -692,3 +694,131 @@ def test_a_keyring_user_who_ran_aws_configure_with_other_keys_is_told_the_way_ou
     done = ready.run(AWS_MFA_RUN, "--store-keys")
     assert done.returncode == 0, done.stderr
     assert keyring_entry(ready)["AccessKeyId"] == bob.access_key  # type: ignore[index]
+
+
+# ---- the keyring record against an emptied keyring, environment keys, a keyring that fails ------
+
+
+def keyring_user_with_a_session(bed: Bed) -> None:
+    """alice's keys in the keyring (--store-keys records their id) and her session stored."""
+    use_test_keyring(bed)
+    assert bed.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    bed.login()
+
+
+def empty_the_keyring(bed: Bed) -> None:
+    keyring = bed.home / "test-keyring.json"
+    keyring.write_text("{}")
+
+
+@pytest.mark.parametrize("process", ["ours", "none"])
+def test_a_record_whose_entry_is_gone_never_beats_environment_keys(
+    ready: Bed, process: str
+) -> None:
+    """The keyring entry was removed by hand; bob's long-term keys are exported. The full path
+    signs with bob's keys, so alice's session (and the record of her key) is never served."""
+    keyring_user_with_a_session(ready)
+    empty_the_keyring(ready)
+    if process == "none":
+        own = "credential_process = aws-mfa-run --credential-process -p default\n"
+        ready.config.write_text(ready.config.read_text().replace(own, ""))
+    bob = ready.fake.add_user("bob")
+    ready.env.update(AWS_ACCESS_KEY_ID=bob.access_key, AWS_SECRET_ACCESS_KEY=bob.secret_key)
+    assert_nothing_served(ready, ["--credential-process"], ["--env"], PRINT_KEY)
+
+
+def test_an_empty_keyring_never_takes_a_typed_stores_record_away(ready: Bed) -> None:
+    """A typed --store-keys of bob's keys has recorded their id and waits for the keyring (an
+    unlock dialog): a run meanwhile finds the record at odds with alice's session, looks, finds
+    the keyring empty, and leaves the record, so alice's session is served neither now nor
+    once bob's keys land."""
+    use_test_keyring(ready)
+    ready.login()
+    bob = ready.fake.add_user("bob")
+    remove_key_lines(ready, ready.alice)
+    text = ready.credentials.read_text()
+    record = f"aws_mfa_run_keyring_key_id = {bob.access_key}\n"
+    ready.credentials.write_text(text.replace("[default]\n", "[default]\n" + record, 1))
+    for mode in (["--credential-process"], ["--env"], PRINT_KEY):
+        done = ready.run(AWS_MFA_RUN, *mode)  # no keys anywhere yet: exit 3, nothing served
+        assert done.returncode == 3 and "ASIA" not in done.stdout, (mode, done.stderr)
+    assert record in ready.credentials.read_text()
+    keyring = ready.home / "test-keyring.json"
+    entry = {"Version": 1, "AccessKeyId": bob.access_key, "SecretAccessKey": bob.secret_key}
+    keyring.write_text(json.dumps({"aws-mfa-run\0default": json.dumps(entry)}))
+    assert_nothing_served(ready, ["--credential-process"], ["--env"], PRINT_KEY)
+
+
+def test_typed_keys_whose_read_back_fails_keep_their_record(ready: Bed) -> None:
+    """The keyring takes bob's typed keys, then refuses to read them back: --store-keys fails
+    (exit 3), but the keys are in the keyring, so their record stays and alice's session is
+    never served."""
+    use_test_keyring(ready)
+    ready.login()
+    bob = ready.fake.add_user("bob")
+    remove_key_lines(ready, ready.alice)
+    refusing = {**ready.env, "FILEKEYRING_REFUSE_READ": "after-set"}
+    child = type_keys(ready.spawn(AWS_MFA_RUN, "--store-keys", env=refusing), bob)
+    assert child.exitstatus == 3, child.before
+    assert keyring_entry(ready)["AccessKeyId"] == bob.access_key  # type: ignore[index]
+    assert f"aws_mfa_run_keyring_key_id = {bob.access_key}" in ready.credentials.read_text()
+    assert_nothing_served(ready, ["--credential-process"], ["--env"], PRINT_KEY)
+
+
+def test_a_keyring_refusing_the_record_after_the_code_was_spent_loses_no_session(
+    ready: Bed,
+) -> None:
+    """Keys in the keyring, their id not recorded (an earlier version); the keyring answers the
+    login's first read and refuses the second (a keychain whose second prompt was denied): the
+    code is spent already, so the session is stored all the same, and served."""
+    keyring_user_with_a_session(ready)
+    line = f"aws_mfa_run_keyring_key_id = {ready.alice.access_key}\n"
+    ready.credentials.write_text(ready.credentials.read_text().replace(line, ""))
+    refusing = {**ready.env, "FILEKEYRING_REFUSE_READ": "2"}
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "--force", env=refusing)
+    assert done.returncode == 0, done.stderr
+    assert ready.fake.calls["GetSessionToken"] == 2
+    assert ready.run(AWS_MFA_RUN, *PRINT_KEY).returncode == 0
+
+
+def test_a_keyring_waiting_for_its_user_holds_up_no_other_login(ready: Bed) -> None:
+    """A run mending a stale record waits for the keyring (an unlock dialog left open): another
+    profile's login, whose keys are in a file, is not held up meanwhile (its code would be
+    spent, then its session lost to a lock wait)."""
+    keyring_user_with_a_session(ready)
+    line = f"aws_mfa_run_keyring_key_id = {ready.alice.access_key}"
+    stale = "aws_mfa_run_keyring_key_id = AKIAIOSFODNN7EXAMPLE"
+    ready.credentials.write_text(ready.credentials.read_text().replace(line, stale))
+    bob = ready.add_profile("work", "bob", region="eu-west-1")
+    unlocked = ready.root / "unlocked"
+    waiting = {**ready.env, "FILEKEYRING_READ_WAITS_FOR": str(unlocked)}
+    mending = subprocess.Popen(
+        [AWS_MFA_RUN, "--credential-process"],
+        env=waiting,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        marker = ready.root / "unlocked.waiting"
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert marker.exists() and mending.poll() is None
+        done = ready.run(AWS_MFA_RUN, "--login", bob.devices[0].code(), "-p", "work", timeout=50)
+        assert done.returncode == 0, done.stderr
+        assert mending.poll() is None  # still waiting for the keyring: no lock was in the way
+    finally:
+        unlocked.touch()
+        mending.wait(timeout=60)
+    assert mending.returncode == 0
+
+
+def test_typed_keys_refused_into_no_credentials_file_leave_none(ready: Bed) -> None:
+    use_test_keyring(ready)
+    ready.credentials.unlink()
+    erin = ready.fake.add_user("erin")
+    refusing = {**ready.env, "FILEKEYRING_REFUSE_SET": "1"}
+    child = type_keys(ready.spawn(AWS_MFA_RUN, "--store-keys", "-p", "erin", env=refusing), erin)
+    assert child.exitstatus == 3, child.before
+    assert not ready.credentials.exists()

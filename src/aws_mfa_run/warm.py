@@ -239,23 +239,34 @@ def visible_source_key_id(
 ) -> str | None:
     """The access key id of the source profile's long-term keys where it can be seen cheaply, as
     the full path picks them (credentials.longterm): the credentials file's section when it has
-    a key line, else the config file's; else the id recorded for the keyring's keys; else, for a
-    profile without credential_process, the environment's long-term keys. None when no such
-    place holds keys (a program of the user's has them, or the keyring without a record: the id
-    recorded with the session is trusted)."""
+    a key line, else the config file's; else, unless a credential_process of the user's gives
+    them, the environment's long-term keys, else the id recorded for the keyring's keys. None
+    when no such place holds keys (a program of the user's has them, or the keyring without a
+    record: the id recorded with the session is trusted).
+
+    The environment's key comes before the record: the full path reads the keyring first, but a
+    record proves nothing once the entry is gone (removed by hand), and then the environment's
+    keys are used. Where both hold keys, the stored session's key is checked against the keyring
+    itself (credentials.mfa_session), so the order costs a keyring read, never a wrong session."""
     for values in (in_credentials, in_config):
         if values and (KEY_ID in values or SECRET in values):
             return values.get(KEY_ID, "")  # half a pair: no key the session could match
-    recorded = keyring_key_id(in_credentials, in_config)
-    if recorded is not None:
-        return recorded
-    if any(values and "credential_process" in values for values in (in_credentials, in_config)):
+    if not keyring_record_applies(in_credentials, in_config):
         return None
+    from_environment = _environment_key_id(env)
+    if from_environment is not None:
+        return from_environment
+    return keyring_key_id(in_credentials, in_config)
+
+
+def _environment_key_id(env: Mapping[str, str]) -> str | None:
+    """The id of long-term keys in the environment, None when it holds none (or a session's: a
+    run nested in ours)."""
     key_id = env.get("AWS_ACCESS_KEY_ID", "")
     if key_id.startswith("AKIA"):
         return key_id  # a long-term key's id, whatever stale token comes with it
     if not key_id or not env.get("AWS_SECRET_ACCESS_KEY") or env.get("AWS_SESSION_TOKEN"):
-        return None  # none, or a session's (a run nested in ours): the record is trusted
+        return None
     return None if env.get("AWS_SECURITY_TOKEN") else key_id
 
 

@@ -219,6 +219,7 @@ def store_typed_keys(
     # would leave nothing to tell the sessions of other keys apart. Taken back when the keyring
     # refuses them, so that a refusal changes no file.
     files.ensure_directory(os.path.dirname(os.path.abspath(credentials_path)))
+    existed = os.path.lexists(credentials_path)
     with store.FileLocks(credentials_path, state_dir=state_dir):
         before = store.read_ini(credentials_path).get(profile)
         store.edit_file(
@@ -226,13 +227,26 @@ def store_typed_keys(
             lambda ini: store.with_keyring_key(ini, profile, typed.access_key_id),
             private=True,
         )
+
+    def take_back() -> None:
+        _take_back_record(
+            profile, before, typed.access_key_id, credentials_path, state_dir, existed=existed
+        )
+
     try:
         stored = keyring_store.replace(profile, typed, backend, expected=None, state_dir=state_dir)
     except BaseException:
-        _take_back_record(profile, before, typed.access_key_id, credentials_path, state_dir)
+        # The write may have landed before the failure (a read-back refused, a Ctrl-C): the
+        # record goes only once the keyring, read again, shows it did not.
+        try:
+            landed = typed.same_keys(keyring_store.read(profile, backend))
+        except BaseException:
+            landed = True  # cannot tell: the record stays (at worst, a code is asked)
+        if not landed:
+            take_back()
         raise
     if not stored:
-        _take_back_record(profile, before, typed.access_key_id, credentials_path, state_dir)
+        take_back()
         raise ConfigError(  # stored meanwhile: keep it
             f"The OS keyring got keys of profile '{profile}' meanwhile; the typed ones "
             "were not stored."
@@ -247,10 +261,13 @@ def _take_back_record(
     key_id: str,
     credentials_path: str,
     state_dir: str,
+    *,
+    existed: bool,
 ) -> None:
     """The record line as it was before store_typed_keys wrote `key_id` (`before`: the profile's
     section then; None: there was none, and the section goes with the line when nothing else
-    is in it), while it still says `key_id`."""
+    is in it), while it still says `key_id`; a credentials file the record created goes when
+    nothing else is in it (`existed`: there was one before)."""
 
     def edit(ini: inifile.IniText) -> str | None:
         if (ini.get(profile) or {}).get(KEY_KEYRING_KEY) != key_id:
@@ -261,6 +278,8 @@ def _take_back_record(
 
     with store.FileLocks(credentials_path, state_dir=state_dir):
         store.edit_file(credentials_path, edit, private=True)
+        if not existed and (files.read_text(credentials_path) or "") == "":
+            os.unlink(credentials_path)
 
 
 def move_into_keyring(

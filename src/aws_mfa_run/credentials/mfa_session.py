@@ -17,7 +17,7 @@ from aws_mfa_run.aws import client, iam, sts
 from aws_mfa_run.aws.answers import SessionCredentials
 from aws_mfa_run.credentials import keyring_store, state, store
 from aws_mfa_run.credentials.cached import cached_fetch
-from aws_mfa_run.credentials.keys import ENVIRONMENT, FILE, KEYRING
+from aws_mfa_run.credentials.keys import FILE, KEYRING
 from aws_mfa_run.credentials.longterm import file_keys, long_term_keys, visible_key_id
 from aws_mfa_run.errors import (
     AwsRefusedError,
@@ -101,8 +101,8 @@ def get_mfa_session(
             try:
                 if _mend_keyring_record(settings) == other:
                     return found
-            except ConfigError:
-                pass  # the keyring cannot be read: the fetch says why
+            except MfaRunError:
+                pass  # the keyring cannot be read, or the file written: the fetch says why
         return None
 
     def usable(session: SessionCredentials) -> bool:
@@ -228,14 +228,17 @@ def _fetch(
     finally:
         call.close()
     _settle(spent, serial, code, prompting.clock(), rejected=False)
-    # Mended only now, as the discovered serial below: a failed login changes no file.
+    # Mended only now, as the discovered serial below: a failed login changes no file. Best
+    # effort: the code is spent, and the session it bought must be stored whatever the keyring
+    # does now (a record left stale is mended by a later run).
     recorded = keyring_key_id(
         credentials.get(settings.source_profile), config_values(settings.source_profile, config)
     )
-    if (keys.origin == KEYRING and recorded != keys.access_key_id) or (
-        keys.origin == ENVIRONMENT and recorded is not None
-    ):
-        _mend_keyring_record(settings)
+    if keys.origin == KEYRING and recorded != keys.access_key_id:
+        try:
+            _mend_keyring_record(settings)
+        except MfaRunError:
+            pass
     if discovered:
         # Saved only now: a failed login changes no file.
         profile = settings.source_profile
@@ -287,24 +290,17 @@ def _stale_note(
 
 
 def _mend_keyring_record(settings: Settings) -> str | None:
-    """Record the id of the keys the keyring holds for the source now, read again under the
-    lock (no record when it holds none), where an earlier version wrote none or the record went
-    stale; returns that id (see warm.KEY_KEYRING_KEY)."""
+    """Record the id of the keys the keyring holds for the source now, where an earlier version
+    wrote none or the record went stale; returns that id, None when the keyring holds no keys
+    (see store.record_keyring_key, warm.KEY_KEYRING_KEY)."""
     source = settings.source_profile
-    read: list[str | None] = []
-
-    def key_id_now() -> str | None:
-        read.append(keyring_store.key_id(source))
-        return read[-1]
-
-    store.record_keyring_key(
+    return store.record_keyring_key(
         credentials_path=settings.paths.credentials,
         config_path=settings.paths.config,
         profile=source,
         state_dir=settings.paths.state_dir,
-        key_id_now=key_id_now,
+        key_id_now=lambda: keyring_store.key_id(source),
     )
-    return read[-1] if read else None
 
 
 def _warn_if_readable(

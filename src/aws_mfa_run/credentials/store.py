@@ -624,23 +624,36 @@ def record_keyring_key(
     profile: str,
     state_dir: str,
     key_id_now: Callable[[], str | None],
-) -> None:
+) -> str | None:
     """with_keyring_key in the credentials file: the id of the keys the keyring holds for
-    `profile` now (`key_id_now`; None: none, the record goes), for a profile whose keys may come
-    from the keyring (warm.keyring_record_applies). The keyring is read under the credentials
-    file's edit lock: whoever changes the keyring records its line afterwards under the same
-    lock, so the last line written is the keyring's."""
-    config = read_ini(config_path)
-    if not keyring_record_applies(
-        read_ini(credentials_path).get(profile), config_values(profile, config)
-    ):
-        return
+    `profile` now (`key_id_now`), for a profile whose keys may come from the keyring
+    (warm.keyring_record_applies). Returns that id (None: the keyring holds no keys, or the
+    record does not apply).
+
+    The keyring is read before the credentials file's edit lock is taken (it may wait for its
+    user, an unlock dialog, and other runs must not wait for that), and the record is written
+    only while it still says what it said before the keyring was read: whoever changed it
+    meanwhile (--store-keys, --rotate-keys) wrote what the keyring holds after them. An empty
+    keyring removes no record: --unstore-keys does that, and a record whose entry is gone is
+    outweighed by the environment's keys (warm.visible_source_key_id)."""
+    credentials = read_ini(credentials_path)
+    values = credentials.get(profile)
+    if not keyring_record_applies(values, config_values(profile, read_ini(config_path))):
+        return None
+    seen = (values or {}).get(KEY_KEYRING_KEY)
+    key_id = key_id_now()
+    if key_id is None or key_id == seen:
+        return key_id
+
+    def edit(ini: inifile.IniText) -> str | None:
+        if (ini.get(profile) or {}).get(KEY_KEYRING_KEY) != seen:
+            return None  # recorded meanwhile, after its own keyring write
+        return with_keyring_key(ini, profile, key_id)
+
     _ensure_parent(credentials_path)
     with FileLocks(credentials_path, state_dir=state_dir):
-        key_id = key_id_now()
-        edit_file(
-            credentials_path, lambda ini: with_keyring_key(ini, profile, key_id), private=True
-        )
+        edit_file(credentials_path, edit, private=True)
+    return key_id
 
 
 def save_mfa_serial(config_path: str, profile: str, serial: str, state_dir: str) -> None:
