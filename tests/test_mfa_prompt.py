@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -207,14 +208,25 @@ def test_readme_zenity_line_with_a_real_dialog_under_xvfb(ready: Bed) -> None:
             text=True,
             start_new_session=True,
         )
-        found = subprocess.run(
-            ["xdotool", "search", "--sync", "--onlyvisible", "--name", "aws-mfa-run"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        window = found.stdout.split()[0]
+        # The dialog's window, once zenity shows it (seconds on a loaded machine); a login that
+        # ended instead says why.
+        deadline = time.monotonic() + 120
+        windows: list[str] = []
+        while not windows and login.poll() is None and time.monotonic() < deadline:
+            found = subprocess.run(
+                ["xdotool", "search", "--onlyvisible", "--name", "aws-mfa-run"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            windows = found.stdout.split()
+            if not windows:
+                time.sleep(0.2)
+        ended = login.poll()
+        why = login.stderr.read() if ended is not None and login.stderr else ""
+        assert windows, f"no dialog within 120 s; the login ended with {ended}: {why}"
+        window = windows[0]
         screenshot = os.environ.get("AWS_MFA_RUN_SCREENSHOT", str(ready.root / "zenity.png"))
         subprocess.run(
             ["import", "-window", "root", "-display", display, screenshot],
