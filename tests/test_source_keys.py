@@ -822,3 +822,28 @@ def test_typed_keys_refused_into_no_credentials_file_leave_none(ready: Bed) -> N
     child = type_keys(ready.spawn(AWS_MFA_RUN, "--store-keys", "-p", "erin", env=refusing), erin)
     assert child.exitstatus == 3, child.before
     assert not ready.credentials.exists()
+
+
+def test_a_rotation_of_one_profile_leaves_another_profile_of_the_same_key_its_sessions(
+    ready: Bed,
+) -> None:
+    """[ci] holds the same key as [default]; --rotate-keys of default keeps the old key (ci
+    still names it), and a later login of ci records its session as made with the key ci holds,
+    not with default's new one: served from then on without another code."""
+    alice = ready.alice
+    old = alice.access_key
+    with ready.credentials.open("a") as handle:
+        handle.write(
+            f"[ci]\naws_access_key_id = {old}\naws_secret_access_key = {alice.secret_key}\n"
+        )
+    with ready.config.open("a") as handle:
+        handle.write(f"[profile ci]\nregion = eu-west-1\nmfa_serial = {ready.device.serial}\n")
+    ready.login()
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0 and "not deleted" in done.stderr, done.stderr
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "-p", "ci")
+    assert done.returncode == 0, done.stderr
+    assert ready.ini_section(ready.credentials, "ci-mfa")[RECORDED] == old
+    done = ready.run(AWS_MFA_RUN, "-p", "ci", *PRINT_KEY)
+    assert done.returncode == 0, done.stderr
+    assert ready.fake.calls["GetSessionToken"] == 2

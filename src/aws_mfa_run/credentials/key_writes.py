@@ -486,7 +486,9 @@ def store_rotated_key(
 
         store.edit_file(holder_path, put_new, private=True)
         if holder_path == credentials_path:  # else keep_sessions notes it
-            store.note_rotation(state_dir, old.access_key_id, new.access_key_id, time.time())
+            store.note_rotation(
+                state_dir, profile, old.access_key_id, new.access_key_id, time.time()
+            )
             move_caches_source_key(state_dir, profile, old.access_key_id, new.access_key_id)
     if holder_path != credentials_path:
         keep_sessions(
@@ -505,6 +507,7 @@ def keep_sessions(
     store.move_source_key(
         credentials_path=credentials_path,
         state_dir=state_dir,
+        profile=profile,
         sources=sources,
         old_id=old,
         new_id=new,

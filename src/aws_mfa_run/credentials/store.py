@@ -284,7 +284,7 @@ def write_session(
     with FileLocks(credentials_path, config_path, state_dir=state_dir):
         if source_key_id is not None:
             # Made with a key --rotate-keys replaced while AWS answered: the same user's session.
-            source_key_id = rotated_to(state_dir, source_key_id, time.time())
+            source_key_id = rotated_to(state_dir, source, source_key_id, time.time())
         for attempt in range(files.CHANGED_FILE_ATTEMPTS):
             credentials = _wait_for_whole_file(credentials_path, expected_sections, sleep)
             config = _wait_for_whole_file(config_path, set(), sleep)
@@ -519,26 +519,33 @@ def with_other_keys_sessions_ended(
 ROTATION_MEMORY = 129_600 + 900
 
 
-def note_rotation(state_dir: str, old_id: str, new_id: str, now: float) -> None:
-    """Note that `new_id` replaced `old_id` (key ids, no secret), so that a login still waiting
-    for AWS with the old key when the rotation ended records its session as the new key's (the
-    same IAM user's) instead of storing one that is never reused. The caller holds the
-    credentials file's edit lock (session writes read the notes under it)."""
+def note_rotation(state_dir: str, profile: str, old_id: str, new_id: str, now: float) -> None:
+    """Note that `new_id` replaced `old_id` as the key of `profile` (key ids, no secret; the
+    profile by a hash), so that a login of that profile still waiting for AWS with the old key
+    when the rotation ended records its session as the new key's (the same IAM user's) instead
+    of storing one that is never reused. Another profile holding the same old key keeps it, and
+    its sessions stay its own. The caller holds the credentials file's edit lock (session writes
+    read the notes under it)."""
     path = state.rotated_keys(state_dir)
+    tag = _rotation_tag(profile)
     kept = [
-        f"{old} {new} {when:.0f}\n"
-        for old, new, when in _rotations(state_dir)
-        if now - when < ROTATION_MEMORY and old != old_id
+        f"{owner} {old} {new} {when:.0f}\n"
+        for owner, old, new, when in _rotations(state_dir)
+        if now - when < ROTATION_MEMORY and (owner, old) != (tag, old_id)
     ]
     files.ensure_private_directories(state_dir)
-    files.write_atomic(path, "".join([*kept, f"{old_id} {new_id} {now:.0f}\n"]), private=True)
+    line = f"{tag} {old_id} {new_id} {now:.0f}\n"
+    files.write_atomic(path, "".join([*kept, line]), private=True)
 
 
-def rotated_to(state_dir: str, key_id: str, now: float) -> str:
-    """The key that replaced `key_id` (and any that replaced that one), within ROTATION_MEMORY;
-    `key_id` itself when none did."""
+def rotated_to(state_dir: str, profile: str, key_id: str, now: float) -> str:
+    """The key that replaced `key_id` as the key of `profile` (and any that replaced that one),
+    within ROTATION_MEMORY; `key_id` itself when none did."""
+    tag = _rotation_tag(profile)
     replaced = {
-        old: new for old, new, when in _rotations(state_dir) if now - when < ROTATION_MEMORY
+        old: new
+        for owner, old, new, when in _rotations(state_dir)
+        if owner == tag and now - when < ROTATION_MEMORY
     }
     seen = {key_id}
     while key_id in replaced and replaced[key_id] not in seen:
@@ -547,7 +554,11 @@ def rotated_to(state_dir: str, key_id: str, now: float) -> str:
     return key_id
 
 
-def _rotations(state_dir: str) -> list[tuple[str, str, float]]:
+def _rotation_tag(profile: str) -> str:
+    return state.key_hash("rotated", profile)
+
+
+def _rotations(state_dir: str) -> list[tuple[str, str, str, float]]:
     """The notes of note_rotation; a line that is not one is skipped (a mangled note moves no
     session)."""
     try:
@@ -557,9 +568,9 @@ def _rotations(state_dir: str) -> list[tuple[str, str, float]]:
     found = []
     for line in text.splitlines():
         words = line.split()
-        if len(words) == 3 and is_access_key_id(words[0]) and is_access_key_id(words[1]):
+        if len(words) == 4 and is_access_key_id(words[1]) and is_access_key_id(words[2]):
             try:
-                found.append((words[0], words[1], float(words[2])))
+                found.append((words[0], words[1], words[2], float(words[3])))
             except ValueError:
                 continue
     return found
@@ -569,6 +580,7 @@ def move_source_key(
     *,
     credentials_path: str,
     state_dir: str,
+    profile: str,
     sources: Collection[str],
     old_id: str,
     new_id: str,
@@ -576,7 +588,7 @@ def move_source_key(
     """with_source_key_moved in the credentials file, under its edit lock, the rotation noted
     first (note_rotation)."""
     with FileLocks(credentials_path, state_dir=state_dir):
-        note_rotation(state_dir, old_id, new_id, time.time())
+        note_rotation(state_dir, profile, old_id, new_id, time.time())
         edit_file(
             credentials_path,
             lambda ini: with_source_key_moved(ini, sources, old_id, new_id),
