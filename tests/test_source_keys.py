@@ -711,17 +711,14 @@ def empty_the_keyring(bed: Bed) -> None:
     keyring.write_text("{}")
 
 
-@pytest.mark.parametrize("process", ["ours", "none"])
-def test_a_record_whose_entry_is_gone_never_beats_environment_keys(
-    ready: Bed, process: str
-) -> None:
-    """The keyring entry was removed by hand; bob's long-term keys are exported. The full path
-    signs with bob's keys, so alice's session (and the record of her key) is never served."""
+def test_a_record_whose_entry_is_gone_never_beats_environment_keys(ready: Bed) -> None:
+    """A profile without credential_process whose keyring entry was removed by hand; bob's
+    long-term keys are exported. The full path signs with bob's keys, so alice's session (and
+    the record of her key) is never served."""
     keyring_user_with_a_session(ready)
     empty_the_keyring(ready)
-    if process == "none":
-        own = "credential_process = aws-mfa-run --credential-process -p default\n"
-        ready.config.write_text(ready.config.read_text().replace(own, ""))
+    own = "credential_process = aws-mfa-run --credential-process -p default\n"
+    ready.config.write_text(ready.config.read_text().replace(own, ""))
     bob = ready.fake.add_user("bob")
     ready.env.update(AWS_ACCESS_KEY_ID=bob.access_key, AWS_SECRET_ACCESS_KEY=bob.secret_key)
     assert_nothing_served(ready, ["--credential-process"], ["--env"], PRINT_KEY)
@@ -847,3 +844,61 @@ def test_a_rotation_of_one_profile_leaves_another_profile_of_the_same_key_its_se
     done = ready.run(AWS_MFA_RUN, "-p", "ci", *PRINT_KEY)
     assert done.returncode == 0, done.stderr
     assert ready.fake.calls["GetSessionToken"] == 2
+
+
+def test_exported_keys_of_another_tool_cost_a_keyring_user_no_keyring_read(ready: Bed) -> None:
+    """alice's keys are in the keyring (our credential_process); bob's keys are exported for
+    some other tool. Her valid session is served without reading the keyring: a locked keyring
+    refuses nothing, and asks for no unlock on every run."""
+    keyring_user_with_a_session(ready)
+    bob = ready.fake.add_user("bob")
+    never = ready.root / "never-unlocked"  # a keyring read would wait for it (60 s)
+    ready.env.update(
+        AWS_ACCESS_KEY_ID=bob.access_key,
+        AWS_SECRET_ACCESS_KEY=bob.secret_key,
+        FILEKEYRING_READ_WAITS_FOR=str(never),
+    )
+    for mode in (["--credential-process"], ["--env"], PRINT_KEY):
+        done = ready.run(AWS_MFA_RUN, *mode, timeout=30)
+        assert done.returncode == 0, (mode, done.stderr)
+        assert not (ready.root / "never-unlocked.waiting").exists(), mode
+    assert ready.fake.calls["GetSessionToken"] == 1
+
+
+def test_rotation_keeps_an_old_key_another_profiles_own_process_signs_with(ready: Bed) -> None:
+    """Profile b gets alice's key from a credential_process of the user's (a password manager):
+    only the record of b's session names that key in the files. --rotate-keys of default keeps
+    it, and b goes on working."""
+    alice = ready.alice
+    old = alice.access_key
+    script = ready.home / "keys.sh"
+    answer = json.dumps({"Version": 1, "AccessKeyId": old, "SecretAccessKey": alice.secret_key})
+    script.write_text(f"#!/bin/sh\necho '{answer}'\n")
+    script.chmod(0o700)
+    with ready.config.open("a") as handle:
+        handle.write(
+            f"[profile b]\ncredential_process = {script}\nregion = eu-west-1\n"
+            f"mfa_serial = {ready.device.serial}\n"
+        )
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "-p", "b")
+    assert done.returncode == 0, done.stderr
+    ready.login()
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0 and f"old key {old} is not deleted" in done.stderr, done.stderr
+    assert old in alice.keys
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "-p", "b", "--force")
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_rotation_whose_note_cannot_be_written_still_ends_well(ready: Bed) -> None:
+    """The note of which key replaced which is a convenience: when it cannot be written (its
+    name taken by a directory), the rotation still stores the new key, deletes the old one and
+    keeps the session."""
+    ready.login()
+    old = ready.alice.access_key
+    (ready.aws_dir / "aws-mfa-run" / "rotated-keys").mkdir()
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0, done.stderr
+    assert old not in ready.alice.keys and len(ready.alice.keys) == 1
+    assert ready.run(AWS_MFA_RUN, *PRINT_KEY).returncode == 0
+    assert ready.fake.calls["GetSessionToken"] == 1

@@ -32,7 +32,7 @@ from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.profiles import config_profiles
 from aws_mfa_run.settings import ROLE_SOURCE_MIN_REMAINING, Settings
-from aws_mfa_run.warm import KEY_KEYRING_KEY, KEY_SOURCE_KEY
+from aws_mfa_run.warm import KEY_KEYRING_KEY
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -87,9 +87,6 @@ def pending_deletion(state_dir: str, profile: str, current_key_id: str | None) -
     return None
 
 
-OUR_RECORDS = (KEY_KEYRING_KEY, KEY_SOURCE_KEY)
-
-
 def _line_key(line: str) -> str:
     return line.partition("=")[0].strip()
 
@@ -98,11 +95,13 @@ def _holder(key_id: str, config_path: str, credentials_path: str, backend: Any) 
     """Why `key_id` must not be deleted (it is still held), read right before a key is deleted:
     either file names it (any profile, any line), or the keyring entry of any profile of the
     files holds it (the keyring has one entry per profile). None when nothing holds it. What
-    cannot be read counts as holding it. Our own records of key ids hold nothing: the key a
-    session was made with, and a keyring entry's key (the entry itself is read below)."""
+    cannot be read counts as holding it. Our record of a keyring entry's key id holds nothing
+    (the entry itself is read below); the record of the key a session was made with does: the
+    rotated profile's own were moved to the new key already, so one left names another
+    profile that signs with the key (a credential_process of the user's, the environment)."""
     texts = {path: files.read_text(path) or "" for path in (credentials_path, config_path)}
     for path, text in texts.items():
-        lines = (line for line in text.splitlines() if _line_key(line) not in OUR_RECORDS)
+        lines = (line for line in text.splitlines() if _line_key(line) != KEY_KEYRING_KEY)
         if any(key_id in line for line in lines):
             return f"{path} still names it"
     try:

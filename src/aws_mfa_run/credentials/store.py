@@ -27,7 +27,7 @@ from aws_mfa_run.aws.answers import (
     stored_values,
 )
 from aws_mfa_run.credentials import state
-from aws_mfa_run.errors import ConfigError
+from aws_mfa_run.errors import ConfigError, MfaRunError
 from aws_mfa_run.profiles import config_header, config_values
 from aws_mfa_run.settings import COPIED_KEYS, FOREIGN_CREDENTIAL_KEYS, KEY_COPIED, KEY_SOURCE
 from aws_mfa_run.timefmt import format_utc
@@ -531,11 +531,19 @@ def note_rotation(state_dir: str, profile: str, old_id: str, new_id: str, now: f
     kept = [
         f"{owner} {old} {new} {when:.0f}\n"
         for owner, old, new, when in _rotations(state_dir)
-        if now - when < ROTATION_MEMORY and (owner, old) != (tag, old_id)
+        if _recent(when, now) and (owner, old) != (tag, old_id)
     ]
-    files.ensure_private_directories(state_dir)
     line = f"{tag} {old_id} {new_id} {now:.0f}\n"
-    files.write_atomic(path, "".join([*kept, line]), private=True)
+    try:
+        files.ensure_private_directories(state_dir)
+        files.write_atomic(path, "".join([*kept, line]), private=True)
+    except MfaRunError:
+        pass  # best effort: the rotation itself is done; at worst such a login asks again
+
+
+def _recent(when: float, now: float) -> bool:
+    """Within ROTATION_MEMORY, and not in the future (a clock that was ahead)."""
+    return 0 <= now - when < ROTATION_MEMORY
 
 
 def rotated_to(state_dir: str, profile: str, key_id: str, now: float) -> str:
@@ -545,7 +553,7 @@ def rotated_to(state_dir: str, profile: str, key_id: str, now: float) -> str:
     replaced = {
         old: new
         for owner, old, new, when in _rotations(state_dir)
-        if owner == tag and now - when < ROTATION_MEMORY
+        if owner == tag and _recent(when, now)
     }
     seen = {key_id}
     while key_id in replaced and replaced[key_id] not in seen:
