@@ -239,25 +239,21 @@ def visible_source_key_id(
 ) -> str | None:
     """The access key id of the source profile's long-term keys where it can be seen cheaply, as
     the full path picks them (credentials.longterm): the credentials file's section when it has
-    a key line, else the config file's; else, for a profile with our credential_process (set
-    up for the keyring), the id recorded for the keyring's keys; else, for a profile without
-    any credential_process, the environment's long-term keys, else that record. None when no
-    such place holds keys (a program of the user's has them, or the keyring without a record:
-    the id recorded with the session is trusted).
+    a key line, else the config file's; else, unless a credential_process of the user's gives
+    them, the environment's long-term keys, else the id recorded for the keyring's keys. None
+    when no such place holds keys (a program of the user's has them, or the keyring without a
+    record: the id recorded with the session is trusted).
 
-    Without a credential_process the environment's key comes before the record: the full path
-    reads the keyring first, but a record proves nothing once the entry is gone, and then the
-    environment's keys are used. Where both hold keys, the stored session's key is checked
-    against the keyring itself (credentials.mfa_session): a keyring read, never a wrong
-    session. With ours, the profile was set up to serve the keyring's keys, and exported keys
-    of another tool must not cost a keyring read (an unlock prompt) on every run."""
+    The environment's key comes before the record: the full path reads the keyring first, but a
+    record proves nothing once the entry is gone (removed by hand), and then the environment's
+    keys are used. Where both hold keys, the stored session's key is checked against the keyring
+    itself (credentials.mfa_session): a keyring read on each such run (exported keys of another
+    tool beside a keyring profile), never a session of the wrong user."""
     for values in (in_credentials, in_config):
         if values and (KEY_ID in values or SECRET in values):
             return values.get(KEY_ID, "")  # half a pair: no key the session could match
     if not keyring_record_applies(in_credentials, in_config):
         return None
-    if any(values and "credential_process" in values for values in (in_credentials, in_config)):
-        return keyring_key_id(in_credentials, in_config)  # ours: the keyring's keys
     from_environment = _environment_key_id(env)
     if from_environment is not None:
         return from_environment

@@ -29,10 +29,10 @@ from aws_mfa_run.credentials.keys import FILE, KEYRING, LongTermKeys
 from aws_mfa_run.credentials.longterm import long_term_keys
 from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
 from aws_mfa_run.errors import AwsRefusedError, AwsUnreachableError, ConfigError, MfaRunError
-from aws_mfa_run.inifile import IniText
+from aws_mfa_run.inifile import IniText, split_lines
 from aws_mfa_run.profiles import config_profiles
 from aws_mfa_run.settings import ROLE_SOURCE_MIN_REMAINING, Settings
-from aws_mfa_run.warm import KEY_KEYRING_KEY
+from aws_mfa_run.warm import KEY_KEYRING_KEY, KEY_SOURCE, KEY_SOURCE_KEY
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -91,33 +91,62 @@ def _line_key(line: str) -> str:
     return line.partition("=")[0].strip()
 
 
-def _holder(key_id: str, config_path: str, credentials_path: str, backend: Any) -> str | None:
-    """Why `key_id` must not be deleted (it is still held), read right before a key is deleted:
-    either file names it (any profile, any line), or the keyring entry of any profile of the
-    files holds it (the keyring has one entry per profile). None when nothing holds it. What
-    cannot be read counts as holding it. Our record of a keyring entry's key id holds nothing
-    (the entry itself is read below); the record of the key a session was made with does: the
-    rotated profile's own were moved to the new key already, so one left names another
-    profile that signs with the key (a credential_process of the user's, the environment)."""
+def _our_records(profile: str, config: IniText, credentials: IniText) -> set[int]:
+    """The lines of the credentials file that name a key without any profile signing with it:
+    our records of keyring entries' keys (each entry is read by itself), and the record of the
+    key a session was made with where that session's source is the rotated profile (its own
+    were moved to the new key already: those left are a kill's, and the same user's) or no
+    profile any more (a target left behind by a removed role)."""
+    existing = set(config_profiles(config)) | set(credentials.sections)
+    own = key_writes.rooted_at(profile, config, credentials)
+    skipped: set[int] = set()
+    for section in credentials.sections.values():
+        for key, (start, end) in section.spans.items():
+            source = section.values.get(KEY_SOURCE)
+            if key == KEY_KEYRING_KEY or (
+                key == KEY_SOURCE_KEY and (source in own or source not in existing)
+            ):
+                skipped.update(range(start, end))
+    return skipped
+
+
+def _holder(
+    key_id: str, profile: str, config_path: str, credentials_path: str, backend: Any
+) -> tuple[str, bool] | None:
+    """Why `key_id` must not be deleted (it is still held), and whether that is certain, read
+    right before a key is deleted: either file names it (any profile, any line but our own
+    records of it, see _our_records), or the keyring entry of any profile of the files holds it
+    (the keyring has one entry per profile). None when nothing holds it. What cannot be read
+    counts as holding it, uncertainly: the rotation is left to finish on the next run. The
+    record of the key another profile's session was made with counts: that profile signs with
+    the key (a credential_process of the user's, the environment)."""
     texts = {path: files.read_text(path) or "" for path in (credentials_path, config_path)}
-    for path, text in texts.items():
-        lines = (line for line in text.splitlines() if _line_key(line) != KEY_KEYRING_KEY)
-        if any(key_id in line for line in lines):
-            return f"{path} still names it"
     try:
         credentials = inifile.parse(texts[credentials_path], credentials_path)
         config = inifile.parse(texts[config_path], config_path)
+        skipped = _our_records(profile, config, credentials)
+    except ConfigError as error:
+        return f"{str(error).rstrip('.')}; so it was not checked", False
+    for path, text in texts.items():
+        lines = split_lines(text)
+        for index, line in enumerate(lines):
+            if key_id not in line or _line_key(line) == KEY_KEYRING_KEY:
+                continue
+            if path == credentials_path and index in skipped:
+                continue
+            return f"{path} still names it", True
+    try:
         if not keyring_store.is_available(backend):
             return None  # no keyring at all: nothing can be stored in one
     except ConfigError as error:
-        return f"{str(error).rstrip('.')}; so the keyring entries were not checked"
+        return f"{str(error).rstrip('.')}; so the keyring entries were not checked", False
     for name in dict.fromkeys([*credentials.sections, *config_profiles(config)]):
         try:
             entry = keyring_store.read(name, backend)
         except ConfigError as error:
-            return f"{str(error).rstrip('.')}; it may hold it"
+            return f"{str(error).rstrip('.')}; it may hold it", False
         if entry is not None and entry.access_key_id == key_id:
-            return f"the keyring entry of profile '{name}' still holds it"
+            return f"the keyring entry of profile '{name}' still holds it", True
     return None
 
 
@@ -181,8 +210,8 @@ def rotate_keys(
                 caller=session, profile=profile, region=region, key_id=key_id, env=env
             )
 
-        def held(key_id: str) -> str | None:
-            return _holder(key_id, paths.config, paths.credentials, backend)
+        def held(key_id: str) -> tuple[str, bool] | None:
+            return _holder(key_id, profile, paths.config, paths.credentials, backend)
 
         keys = listed()
         if _finish_earlier_rotation(note, old, keys, delete, held, say):
@@ -237,12 +266,18 @@ def rotate_keys(
             )
         note.write({**recorded, "phase": STORED, "started": str(int(clock()))})
         where = "the OS keyring" if old.origin == KEYRING else "its file"
-        holder = held(old.access_key_id)
-        if holder:
+        holding = held(old.access_key_id)
+        if holding and not holding[1]:
+            raise ConfigError(
+                f"The new key {key_id} of profile '{profile}' is stored in {where} and works, "
+                f"but the old key {old.access_key_id} is not deleted yet: {holding[0]}. Run "
+                "--rotate-keys again to finish."
+            )
+        if holding:
             note.remove()
             say(
                 f"Stored the new key {key_id} of profile '{profile}' in {where}; the old key "
-                f"{old.access_key_id} is not deleted: {holder}."
+                f"{old.access_key_id} is not deleted: {holding[0]}."
             )
             return
         try:
@@ -265,7 +300,7 @@ def _finish_earlier_rotation(
     current: LongTermKeys,
     keys: dict[str, float],
     delete: Callable[[str], None],
-    held: Callable[[str], str | None],
+    held: Callable[[str], tuple[str, bool] | None],
     say: Callable[[str], None],
 ) -> bool:
     """Complete what an interrupted rotation left. True when that completed a rotation.
@@ -279,12 +314,17 @@ def _finish_earlier_rotation(
         note.remove()  # no key was recorded as created: there is nothing of ours to delete
         return False
     if current.access_key_id == new:
-        holder = held(old) if old in keys else None
-        if old in keys and not holder:
+        holding = held(old) if old in keys else None
+        if holding and not holding[1]:
+            raise ConfigError(
+                f"The old key {old}, left by an interrupted rotation, is not deleted yet: "
+                f"{holding[0]}. Run --rotate-keys again to finish."
+            )
+        if old in keys and not holding:
             delete(old)
             say(f"Deleted the old key {old}, left by an interrupted rotation.")
-        elif old in keys:
-            say(f"The old key {old} is not deleted: {holder}.")
+        elif holding:
+            say(f"The old key {old} is not deleted: {holding[0]}.")
         note.remove()
         say(f"The rotation of key {old} to {new} is complete; nothing more to do.")
         return True

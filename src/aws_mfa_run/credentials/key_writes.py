@@ -108,7 +108,7 @@ def _end_other_keys_sessions(
     was waiting for AWS meanwhile stores its credentials later, with the other key's id: the
     record tells them apart from then on."""
 
-    sources = _rooted_at(profile, store.read_ini(config_path), store.read_ini(credentials_path))
+    sources = rooted_at(profile, store.read_ini(config_path), store.read_ini(credentials_path))
 
     def edit(ini: inifile.IniText) -> str:
         text = store.with_other_keys_sessions_ended(ini, sources, key_id, time.time())
@@ -118,7 +118,7 @@ def _end_other_keys_sessions(
     end_caches_of_other_keys(state_dir, profile, key_id)
 
 
-def _rooted_at(profile: str, config: inifile.IniText, credentials: inifile.IniText) -> set[str]:
+def rooted_at(profile: str, config: inifile.IniText, credentials: inifile.IniText) -> set[str]:
     """`profile`, and every role profile whose chain ends at its keys: the sources that the
     targets of `aws mfa -p ROLE` record."""
     found = {profile}
@@ -465,7 +465,7 @@ def store_rotated_key(
         if found is None or not old.same_keys(found[0]):
             raise changed
         holder_path = found[1]
-        sources = _rooted_at(profile, config, credentials)
+        sources = rooted_at(profile, config, credentials)
         section = profile if holder_path == credentials.path else config_section(profile, config)
         assert section is not None
 
@@ -503,7 +503,7 @@ def keep_sessions(
     with the new one: the same IAM user's. A kill just before this leaves them recorded with the
     old key: the next --rotate-keys, which finishes that rotation, moves them first (until then
     a use asks for a code; nothing is lost)."""
-    sources = _rooted_at(profile, store.read_ini(config_path), store.read_ini(credentials_path))
+    sources = rooted_at(profile, store.read_ini(config_path), store.read_ini(credentials_path))
     store.move_source_key(
         credentials_path=credentials_path,
         state_dir=state_dir,
