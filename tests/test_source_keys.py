@@ -664,8 +664,11 @@ def test_a_login_waiting_for_aws_while_the_key_is_rotated_keeps_its_session(
     done = ready.run(AWS_MFA_RUN, "--login", "--force")
     assert done.returncode == 0, done.stderr
     assert rotated.read_text().strip() == "0" and old not in ready.alice.keys
+    # From here a request for a code fails at once (not another rotation inside a run).
+    ready.config.write_text(ready.config.read_text().replace(process, "sh -c 'exit 1'"))
     for mode in (["--credential-process"], ["--env"], PRINT_KEY):
-        assert ready.run(AWS_MFA_RUN, *mode).returncode == 0, mode
+        run = ready.run(AWS_MFA_RUN, *mode)
+        assert run.returncode == 0, (mode, run.stderr)
     assert ready.fake.calls["GetSessionToken"] == 2
 
 

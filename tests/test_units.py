@@ -8,6 +8,7 @@ import pytest
 
 from aws_mfa_run import codes, environ, inifile
 from aws_mfa_run.aws.answers import SessionCredentials
+from aws_mfa_run.credentials import store
 from aws_mfa_run.errors import AwsRefusedError, ConfigError, UsageError
 from aws_mfa_run.timefmt import format_utc, parse_utc
 
@@ -140,3 +141,18 @@ def test_times_round_trip() -> None:
     assert parse_utc("2026-11-25T13:00:00+01:00") == 1795608000
     assert parse_utc("2026-11-25T13:00:00") is None
     assert parse_utc("garbage") is None
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.4, 0.6, 0.99])
+def test_a_rotation_is_found_by_a_login_reading_it_a_moment_later(
+    tmp_path: Path, fraction: float
+) -> None:
+    """A login that read the old key stores its session as the new key's when --rotate-keys
+    replaced it meanwhile, however soon after the rotation the login ends (CI found a login
+    0.3 s after a rotation at x.6 s storing a session that was never reused)."""
+    old, new = "AKIAOLDOLDOLDOLDOLD1", "AKIANEWNEWNEWNEWNEW1"
+    rotated_at = 1_800_000_000 + fraction
+    store.note_rotation(str(tmp_path), "default", old, new, rotated_at)
+    for later in (0.001, 0.3, 60.0):
+        assert store.rotated_to(str(tmp_path), "default", old, rotated_at + later) == new
+    assert store.rotated_to(str(tmp_path), "other", old, rotated_at + 1) == old

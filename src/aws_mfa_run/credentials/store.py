@@ -529,11 +529,13 @@ def note_rotation(state_dir: str, profile: str, old_id: str, new_id: str, now: f
     path = state.rotated_keys(state_dir)
     tag = _rotation_tag(profile)
     kept = [
-        f"{owner} {old} {new} {when:.0f}\n"
+        f"{owner} {old} {new} {int(when)}\n"
         for owner, old, new, when in _rotations(state_dir)
         if _recent(when, now) and (owner, old) != (tag, old_id)
     ]
-    line = f"{tag} {old_id} {new_id} {now:.0f}\n"
+    # Whole seconds rounded down: rounded up, a login reading the note within half a second would
+    # find it in the future, ignore it (_recent), and store a session that is never reused.
+    line = f"{tag} {old_id} {new_id} {int(now)}\n"
     try:
         files.ensure_private_directories(state_dir)
         files.write_atomic(path, "".join([*kept, line]), private=True)
