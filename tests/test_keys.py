@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -209,13 +210,16 @@ def test_keys_typed_at_the_terminal_go_only_into_the_keyring(bed: Bed) -> None:
     [("ASIATEMPORARYKEY0001", "secret"), ("AKIA short", "secret"), ("AKIAGOODKEYID0000001", "")],
 )
 def test_typed_keys_are_checked_before_anything_is_stored(bed: Bed, typed: tuple[str, str]) -> None:
+    """A key id that cannot be one is refused before the secret is asked (typed for nothing)."""
     use_test_keyring(bed)
     child = bed.spawn(AWS_MFA_RUN, "--store-keys", "-p", "erin")
     child.expect("Access key ID: ")
     child.sendline(typed[0])
-    child.expect("Secret access key: ")
-    child.sendline(typed[1])
+    if typed[0] == "AKIAGOODKEYID0000001":
+        child.expect("Secret access key: ")
+        child.sendline(typed[1])
     child.expect(pexpect.EOF)
+    assert "Secret access key" not in (child.before or "")
     child.close()
     assert child.exitstatus == 3, child.before
     # One sentence about what was typed, and that nothing was stored.
@@ -229,8 +233,12 @@ def test_without_any_keyring_store_keys_changes_nothing(ready: Bed) -> None:
     ready.env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     before = ready.snapshot()
     done = ready.run(AWS_MFA_RUN, "--store-keys")
-    assert done.returncode == 3 and "keyring" in done.stderr
+    assert done.returncode == 3 and "no OS keyring" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+    # It points to README's section on starting one, which is there.
+    assert '"Setting up the keyring"' in done.stderr
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "\n### Setting up the keyring\n" in readme
     assert ready.snapshot() == before
     login(ready)  # the keys are where they were
 

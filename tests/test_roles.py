@@ -283,8 +283,9 @@ def test_role_logins_at_once_store_one_session_in_the_target(ready: Bed) -> None
     ]  # fmt: skip
     outcomes = [(run.wait(timeout=60), run.communicate()[1]) for run in runs]
     assert all(status == 0 for status, _ in outcomes), outcomes
-    wrote = [text for _, text in outcomes if "-> 'admin-mfa': MFA session valid" in text]
-    kept = [text for _, text in outcomes if "already holds an MFA session of 'admin'" in text]
+    # Named as what they are: the role's credentials, not an MFA session.
+    wrote = [text for _, text in outcomes if "-> 'admin-mfa': role credentials valid" in text]
+    kept = [text for _, text in outcomes if "already holds role credentials of 'admin'" in text]
     assert (len(wrote), len(kept)) == (1, 3), outcomes
     assert ready.fake.assumed == {"admin": 1}
     held = ready.ini_section(ready.credentials, "admin-mfa")

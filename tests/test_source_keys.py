@@ -72,6 +72,25 @@ def test_a_session_of_the_previous_keys_is_never_reused(ready: Bed) -> None:
     assert json.loads(status.stdout)["profiles"][0]["not_reused"] is None
 
 
+@pytest.mark.parametrize("damaged", ["", "not a key id"])
+def test_a_damaged_record_of_the_sessions_key_is_named_as_such(ready: Bed, damaged: str) -> None:
+    """An edit that empties or garbles the record of the key a session was made with: the
+    session is not reused (it may be another user's), and --status says the record is damaged
+    instead of naming an empty or garbled key."""
+    ready.login()
+    text = ready.credentials.read_text()
+    line = f"{RECORDED} = {ready.alice.access_key}"
+    assert line in text
+    ready.credentials.write_text(text.replace(line, f"{RECORDED} = {damaged}".rstrip()))
+    status = ready.run(AWS_MFA_RUN, "--status")
+    assert status.returncode == 0, status.stderr
+    (row,) = [line for line in status.stdout.splitlines() if line.startswith("default ")]
+    assert f"its record of the access key it was made with ({RECORDED}) is damaged" in row, row
+    assert "made with access key ," not in status.stdout
+    done = ready.run(AWS_MFA_RUN, "--credential-process")
+    assert done.returncode == 4 and ready.fake.calls["GetSessionToken"] == 1, done.stderr
+
+
 def test_the_same_key_in_the_config_file_keeps_the_session(ready: Bed) -> None:
     """Keys moved from the credentials file to the config file are the same key: kept."""
     ready.login()

@@ -41,6 +41,7 @@ def test_before_any_session(ready: Bed) -> None:
         "seconds_left": None,
         "refresh_margin_seconds": 16 * 60,
         "role_caches": [],
+        "login_target": None,
         "not_reused": None,
         "error": None,
     }
@@ -79,6 +80,27 @@ def test_sessions_and_role_caches_with_their_times(ready: Bed) -> None:
     readonly = profiles["readonly"]
     assert readonly["role_caches"][0]["expiration"] is None
     assert readonly["role_caches"][0]["seconds_left"] is None
+    assert admin["login_target"] is None and readonly["login_target"] is None
+
+
+def test_a_role_logged_in_shows_its_login_target(ready: Bed) -> None:
+    """`aws mfa CODE -p admin` writes the role's credentials to admin-mfa, for other tools:
+    --status shows that profile and when its credentials end, in the table and in JSON."""
+    with_roles(ready)
+    done = ready.run(AWS, "mfa", ready.fresh_code(), "-p", "admin")
+    assert done.returncode == 0, done.stderr
+    held = ready.ini_section(ready.credentials, "admin-mfa")
+    admin_session = next(s for s in ready.fake.sessions.values() if s.role is not None)
+    assert held["aws_access_key_id"] == admin_session.access_key
+    (admin,) = [p for p in status(ready)["profiles"] if p["profile"] == "admin"]
+    target = admin["login_target"]
+    assert target["profile"] == "admin-mfa" and target["not_reused"] is None
+    assert epoch(target["expiration"]) == int(admin_session.expiration)
+    assert 3500 < target["seconds_left"] <= 3600
+    table = ready.run(AWS_MFA_RUN, "--status")
+    (line,) = [row for row in table.stdout.splitlines() if "admin-mfa" in row]
+    assert line.split()[:3] == ["admin", "default", "admin-mfa"], table.stdout
+    assert "role credentials valid until" in line, line
 
 
 def test_no_secret_in_it(ready: Bed) -> None:

@@ -111,6 +111,55 @@ def test_options_end_at_the_command(ready: Bed) -> None:
     assert unknown.returncode == 2 and "--bogus" in unknown.stderr
 
 
+# Options a mode has no use for, each refused (exit 2, one sentence) before anything is read
+# or written: ignored, they would mislead. Written out by hand from the help text.
+NOT_FOR_THE_MODE = [
+    ("--status", "--token-code", "123456"),
+    ("--status", "--force"),
+    ("--logout", "--target-profile", "ci"),
+    ("--logout", "--duration", "900"),
+    ("--env", "--force"),
+    ("--credential-process", "--force"),
+    ("--store-keys", "--duration", "900"),
+    ("--unstore-keys", "--token-code", "123456"),
+    ("--install-alias", "-p", "dev"),
+    ("--uninstall-alias", "--force"),
+    ("--completion", "bash", "-p", "dev"),
+    ("--rotate-keys", "--force"),
+    ("--force", "true"),
+]
+
+
+@pytest.mark.parametrize("words", NOT_FOR_THE_MODE, ids=" ".join)
+def test_an_option_the_mode_does_not_use_is_refused(ready: Bed, words: tuple[str, ...]) -> None:
+    before = ready.snapshot()
+    done = ready.run(AWS_MFA_RUN, *words)
+    assert done.returncode == 2, done.stderr
+    option = (
+        next(word for word in words[1:] if word.startswith("-"))
+        if words[0] != "--force"
+        else "--force"
+    )
+    said = done.stderr.strip()
+    assert len(said.splitlines()) == 1 and f"{option} does not apply to" in said, said
+    assert ready.snapshot() == before
+    assert sum(ready.fake.calls.values()) == 0
+
+
+def test_the_options_each_mode_uses_are_accepted(ready: Bed) -> None:
+    """The counterpart: the options the help text gives each mode still work."""
+    ready.login()
+    for words in (
+        ["--status", "-p", "default", "--target-profile", "mfa", "--min-remaining", "5"],
+        ["--env", "-p", "default", "--min-remaining", "5"],
+        ["--credential-process", "--target-profile", "mfa"],
+        ["--login", "--force", "--token-code", ready.fresh_code(), "--duration", "900"],
+        ["--logout", "-p", "default"],
+    ):
+        done = ready.run(AWS_MFA_RUN, *words)
+        assert done.returncode == 0, (words, done.stderr)
+
+
 def test_env_for_posix_shells_and_fish(ready: Bed) -> None:
     ready.login()
     done = ready.run(

@@ -85,6 +85,8 @@ MODES_BY_FLAG["--version"] = "version"
 _WORDS = {mode.name: mode.words for mode in MODES}
 # Modes that may follow the alias's own --login (`aws mfa --logout`, `aws mfa --status`).
 _AFTER_LOGIN = tuple(mode.name for mode in MODES if mode.after_login)
+# mode -> the options it uses (modes.Mode.accepts).
+_ACCEPTS = {mode.name: mode.accepts for mode in MODES}
 # Modes whose word may be given as --flag=WORD.
 _WORD_AS_VALUE = tuple(mode.flag for mode in MODES if mode.words in (ENV_SHELL, SHELL))
 
@@ -95,6 +97,7 @@ def parse_arguments(argv: list[str]) -> Options:
     and `aws mfa help` (the alias adds --login) show help."""
     options = Options()
     words: list[str] = []
+    given: list[str] = []  # the options named, as typed
     index = 0
     while index < len(argv):
         word = argv[index]
@@ -120,6 +123,7 @@ def parse_arguments(argv: list[str]) -> Options:
             continue
         if name in _OPTIONS:
             attribute, takes_value = _OPTIONS[name]
+            given.append(name)
             if not takes_value:
                 if has_value:
                     raise UsageError(f"{name} takes no value.")
@@ -155,7 +159,21 @@ def parse_arguments(argv: list[str]) -> Options:
         raise UsageError("--json goes with --status.")
     if options.print_url and options.mode != "console":
         raise UsageError("--print goes with --console.")
+    _check_applies(options, given)
     return options
+
+
+def _check_applies(options: Options, given: list[str]) -> None:
+    """An option the mode does not use is refused: ignored, it would mislead (`--logout
+    --target-profile ci` logs out every target of the profile, `--status --token-code` spends
+    nothing)."""
+    accepts = _ACCEPTS.get(options.mode)
+    if accepts is None:  # --version
+        return
+    for name in given:
+        if _OPTIONS[name][0] not in accepts:
+            what = "running a command" if options.mode == "run" else f"--{options.mode}"
+            raise UsageError(f"{name} does not apply to {what}; see aws-mfa-run --help.")
 
 
 def _help() -> Options:

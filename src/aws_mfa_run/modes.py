@@ -27,6 +27,9 @@ CODE = "code"  # --login 123456
 ENV_SHELL = "env"  # --env [SHELL]: optional, one of options.SHELLS
 SHELL = "shell"  # --completion SHELL: one of options.COMPLETION_SHELLS
 
+# The options (Options attributes) a mode uses; any other is refused, never silently ignored.
+SESSION = ("profile", "target_profile", "serial", "token_code", "duration", "min_remaining")
+
 
 class Mode:
     """One mode: its flag (none for running a command), its lines of the help text (what follows
@@ -43,6 +46,7 @@ class Mode:
         completion: str,
         words: str = NO_WORDS,
         after_login: bool = False,
+        accepts: tuple[str, ...] = (),
     ) -> None:
         self.name = name  # Options.mode
         self.flag = flag
@@ -53,6 +57,7 @@ class Mode:
         # The alias runs `aws-mfa-run --login ...`: `aws mfa --logout` reaches us as
         # `--login --logout`, which means this mode.
         self.after_login = after_login
+        self.accepts = accepts  # its options: Options attributes, each a flag of arguments.py
 
 
 # ---- the loaders: each imports the one module that runs its mode ------------------------------
@@ -147,6 +152,7 @@ MODES: tuple[Mode, ...] = (
             ("--server [OPTIONS] COMMAND", "the same, kept fresh for as long as it runs"),
         ),
         completion="",  # no flag: the first word that is not an option
+        accepts=(*SESSION, "server"),
     ),
     Mode(
         "login",
@@ -155,6 +161,7 @@ MODES: tuple[Mode, ...] = (
         usage=(("[CODE] [OPTIONS]", "store a session in the target profile"),),
         completion="store a session in the target profile",
         words=CODE,
+        accepts=(*SESSION, "force"),
     ),
     Mode(
         "env",
@@ -163,6 +170,7 @@ MODES: tuple[Mode, ...] = (
         usage=(("[sh|bash|zsh|fish|powershell]", "print the session as shell exports"),),
         completion="print the session as shell exports",
         words=ENV_SHELL,
+        accepts=SESSION,
     ),
     Mode(
         "credential-process",
@@ -170,6 +178,7 @@ MODES: tuple[Mode, ...] = (
         _credential_process,
         usage=(("", "print the session for credential_process"),),
         completion="print the session for credential_process",
+        accepts=SESSION,
     ),
     Mode(
         "status",
@@ -178,6 +187,7 @@ MODES: tuple[Mode, ...] = (
         usage=(("[--json]", "show stored sessions (no AWS call)"),),
         completion="show stored sessions",
         after_login=True,
+        accepts=("profile", "target_profile", "min_remaining", "json"),
     ),
     Mode(
         "logout",
@@ -186,6 +196,7 @@ MODES: tuple[Mode, ...] = (
         usage=(("[--all]", "remove what aws-mfa-run stored for a profile"),),
         completion="remove what aws-mfa-run stored for a profile",
         after_login=True,
+        accepts=("profile", "all"),
     ),
     Mode(
         "console",
@@ -194,6 +205,7 @@ MODES: tuple[Mode, ...] = (
         usage=(("[-p ROLE] [--print]", "open the AWS console signed in as a role"),),
         completion="open the AWS console with a role's credentials",
         after_login=True,
+        accepts=(*SESSION, "print_url"),
     ),
     Mode(
         "install-alias",
@@ -201,6 +213,7 @@ MODES: tuple[Mode, ...] = (
         _install_alias,
         usage=(("[--force]", "add `aws mfa` to ~/.aws/cli/alias"),),
         completion="add `aws mfa` to ~/.aws/cli/alias",
+        accepts=("force",),
     ),
     Mode(
         "uninstall-alias",
@@ -231,6 +244,7 @@ MODES: tuple[Mode, ...] = (
         _store_keys,
         usage=(("[-p NAME]", "move the profile's keys into the OS keyring"),),
         completion="move the profile's keys into the OS keyring",
+        accepts=("profile",),
     ),
     Mode(
         "unstore-keys",
@@ -238,6 +252,7 @@ MODES: tuple[Mode, ...] = (
         _store_keys,
         usage=(("[-p NAME]", "move them back into the credentials file"),),
         completion="move them back into the credentials file",
+        accepts=("profile",),
     ),
     Mode(
         "rotate-keys",
@@ -245,6 +260,7 @@ MODES: tuple[Mode, ...] = (
         _rotate_keys,
         usage=(("[-p NAME]", "replace the profile's access key with a new one"),),
         completion="replace the profile's access key with a new one",
+        accepts=SESSION,
     ),
 )
 

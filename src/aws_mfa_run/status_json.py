@@ -31,6 +31,15 @@ class RoleCacheState:
         self.not_reused = not_reused
 
 
+class LoginTargetState:
+    """The role credentials `aws mfa -p ROLE` wrote to the role's login target (no secret)."""
+
+    def __init__(self, profile: str, expiration: float, not_reused: str | None) -> None:
+        self.profile = profile
+        self.expiration = expiration
+        self.not_reused = not_reused  # as RoleCacheState's
+
+
 class StatusRow:
     """What aws-mfa-run holds for one profile: computed once, rendered as text or as JSON.
 
@@ -47,6 +56,7 @@ class StatusRow:
         self.expiration: float | None = None
         self.margin: int | None = None  # seconds: renewed when less is left
         self.role_caches: list[RoleCacheState] = []
+        self.login_target: LoginTargetState | None = None  # a role's, once logged in
         self.keys: str | None = None  # where the source's long-term keys come from
         self.error: str | None = None
         # Why a stored session with time left will not be reused (made with another key).
@@ -68,10 +78,20 @@ def _role_cache(cache: RoleCacheState, now: float) -> dict[str, object]:
     }
 
 
+def _login_target(target: LoginTargetState | None, now: float) -> dict[str, object] | None:
+    if target is None:
+        return None
+    return {
+        "profile": target.profile,
+        **_expiry(target.expiration, now),
+        "not_reused": target.not_reused,
+    }
+
+
 def _profile(row: StatusRow, now: float) -> dict[str, object]:
     if row.error is not None:  # the profile cannot be used: only its name and why
         fields = ("kind", "source", "target", "device", "keys", "expiration", "seconds_left")
-        more = ("refresh_margin_seconds", "role_caches", "not_reused")
+        more = ("refresh_margin_seconds", "role_caches", "login_target", "not_reused")
         return {"profile": row.profile, **dict.fromkeys(fields + more), "error": row.error}
     return {
         "profile": row.profile,
@@ -83,6 +103,7 @@ def _profile(row: StatusRow, now: float) -> dict[str, object]:
         **_expiry(row.expiration, now),
         "refresh_margin_seconds": row.margin,
         "role_caches": [_role_cache(cache, now) for cache in row.role_caches],
+        "login_target": _login_target(row.login_target, now),
         "not_reused": row.not_reused,
         "error": row.error,
     }

@@ -108,9 +108,14 @@ def _report(
 ) -> str:
     until = describe_until(session.expiration, now)
     target = settings.login_target
+    # A role profile's target holds the role's credentials (assumed with an MFA session).
+    if settings.roles:
+        what, held, fresh = "role credentials", "role credentials", "new ones"
+    else:
+        what, held, fresh = "MFA session", "an MFA session", "a new one"
     if fetched:
-        return f"Profile '{settings.profile}'{via} -> '{target}': MFA session valid {until}."
+        return f"Profile '{settings.profile}'{via} -> '{target}': {what} valid {until}."
     return (
-        f"Profile '{target}' already holds an MFA session of '{settings.profile}', valid {until}; "
-        "nothing to do (`aws mfa CODE` or --force gets a new one)."
+        f"Profile '{target}' already holds {held} of '{settings.profile}', valid {until}; "
+        f"nothing to do (`aws mfa CODE` or --force gets {fresh})."
     )

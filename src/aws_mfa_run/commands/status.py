@@ -14,9 +14,9 @@ from aws_mfa_run.credentials.role import RoleCache
 from aws_mfa_run.errors import MfaRunError
 from aws_mfa_run.profiles import config_profiles, config_values, profile_values
 from aws_mfa_run.settings import KEY_SOURCE, Request, requested_profile, resolve
-from aws_mfa_run.status_json import RoleCacheState, StatusRow, render
+from aws_mfa_run.status_json import LoginTargetState, RoleCacheState, StatusRow, render
 from aws_mfa_run.timefmt import describe_left, describe_until
-from aws_mfa_run.warm import KEY_SOURCE_KEY, made_with
+from aws_mfa_run.warm import KEY_SOURCE_KEY, is_access_key_id, made_with
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -105,8 +105,25 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
                 row.role_caches.append(
                     RoleCacheState(role.profile, role.role_arn, expiration, not_reused)
                 )
+            row.login_target = _login_target(
+                settings.login_target, row, credentials, current, context.clock()
+            )
         rows.append(row)
     return rows
+
+
+def _login_target(
+    target: str, row: StatusRow, credentials: IniText, current: str | None, now: float
+) -> LoginTargetState | None:
+    """The role credentials `aws mfa -p ROLE` stored in the role's login target, if any."""
+    stored = store.stored_session(credentials, target, row.profile)
+    if stored is None or store.foreign_keys(credentials, target):
+        return None
+    values = credentials.get(target) or {}
+    not_reused = None
+    if stored.remaining(now) > 0 and row.source is not None:
+        not_reused = _other_key(values, row.source, current)
+    return LoginTargetState(target, stored.expiration, not_reused)
 
 
 def _other_key_note(
@@ -134,8 +151,14 @@ def _other_key(values: Mapping[str, str], profile: str, current: str | None) -> 
     made with another key than `current`, the key the source holds now (see warm.made_with)."""
     if made_with(values, current):
         return None
+    recorded = values.get(KEY_SOURCE_KEY) or ""
+    if not is_access_key_id(recorded):  # an edit damaged the record: not ours to show
+        return (
+            f"its record of the access key it was made with ({KEY_SOURCE_KEY}) is damaged: "
+            "not reused, the next use gets a new session"
+        )
     return (
-        f"made with access key {values.get(KEY_SOURCE_KEY)}, but profile '{profile}' now holds "
+        f"made with access key {recorded}, but profile '{profile}' now holds "
         f"{current}: not reused, the next use gets a new session"
     )
 
@@ -186,6 +209,19 @@ def render_text(rows: list[StatusRow], now: float) -> str:
                     cache.not_reused or describe(cache.expiration, row.margin, now),
                 )
             )
+            target = row.login_target
+            if target is not None:  # what `aws mfa -p ROLE` wrote for other tools
+                described = describe(target.expiration, None, now)  # not renewed by itself
+                table.append(
+                    (
+                        row.profile,
+                        row.source or "-",
+                        target.profile,
+                        device,
+                        keys,
+                        target.not_reused or f"role credentials {described}",
+                    )
+                )
         else:
             device = row.device or "(not known yet)"
             session = row.not_reused or describe(row.expiration, row.margin, now)

@@ -50,14 +50,24 @@ def _typed_keys(
             f"Profile '{profile}' has no keys in a file: type them to store them in the OS "
             "keyring only (nothing is shown as you type)."
         )
-        key_id = terminal.ask_hidden("Access key ID: ")
-        secret = terminal.ask_hidden("Secret access key: ") if key_id else None
+        key_id = terminal.ask_hidden("Access key ID: ") or ""
+        _check_typed_key_id(key_id)  # before the secret is typed for nothing
+        secret = terminal.ask_hidden("Secret access key: ")
     finally:
         terminal.close()
-    if not key_id:
-        raise ConfigError("No access key id was typed; nothing was stored.")
     if not secret:
         raise ConfigError("No secret access key was typed; nothing was stored.")
+    if not is_secret_text(secret):
+        raise ConfigError(
+            "The secret access key you typed is not one (printable characters without spaces); "
+            "nothing was stored."
+        )
+    return checked_keys(key_id, secret, KEYRING, "the keys you typed")
+
+
+def _check_typed_key_id(key_id: str) -> None:
+    if not key_id:
+        raise ConfigError("No access key id was typed; nothing was stored.")
     if key_id.startswith("ASIA"):
         raise ConfigError(
             "The access key id you typed (ASIA...) is one of temporary session credentials, not "
@@ -68,12 +78,6 @@ def _typed_keys(
             "The access key id you typed is not one (16 to 128 letters, digits or _); nothing "
             "was stored."
         )
-    if not is_secret_text(secret):
-        raise ConfigError(
-            "The secret access key you typed is not one (printable characters without spaces); "
-            "nothing was stored."
-        )
-    return checked_keys(key_id, secret, KEYRING, "the keys you typed")
 
 
 def store_keys(

@@ -54,6 +54,11 @@ def _backend(backend: Any) -> Any:
 def _failed(error: Exception, doing: str) -> ConfigError:
     # keyring's messages name the backend's trouble, never a stored secret. Whole sentences
     # only: the first one, else the error's kind.
+    if type(error).__name__ == "NoKeyringError":  # keyring found no backend at all
+        return ConfigError(
+            "There is no OS keyring to use (the keyring library found no backend); README's "
+            '"Setting up the keyring" says how to start one.'
+        )
     text = str(error).strip()
     first = text.split(". ")[0].rstrip(".") if text else type(error).__name__
     if len(first) > 200:
