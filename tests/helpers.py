@@ -156,3 +156,16 @@ def assert_refused_as_malformed(bed: Bed, call: str, tamper: dict[str, str]) -> 
     assert bed.snapshot() == before
     roles = bed.aws_dir / "aws-mfa-run" / "roles"
     assert not roles.exists() or list(roles.iterdir()) == []
+
+
+def add_profile_with_alices_key(bed: Bed, name: str = "ci") -> None:
+    """A second profile NAME holding the same long-term key as [default] (alice's), with her
+    MFA device: another profile of the same IAM user."""
+    alice = bed.alice
+    with bed.credentials.open("a") as handle:
+        handle.write(
+            f"[{name}]\naws_access_key_id = {alice.access_key}\n"
+            f"aws_secret_access_key = {alice.secret_key}\n"
+        )
+    with bed.config.open("a") as handle:
+        handle.write(f"[profile {name}]\nregion = eu-west-1\nmfa_serial = {bed.device.serial}\n")

@@ -24,7 +24,7 @@ import pytest
 
 from aws_mfa_run.credentials import state
 from conftest import AWS, AWS_MFA_RUN, Bed
-from helpers import SERVICE, keyring_entry, use_test_keyring
+from helpers import SERVICE, add_profile_with_alices_key, keyring_entry, use_test_keyring
 
 SLOW_FSYNC = 0.4
 STRACE = shutil.which("strace")
@@ -205,12 +205,7 @@ def test_rotation_keeps_an_old_key_another_profiles_keyring_entry_holds(ready: B
     use_test_keyring(ready)
     alice = ready.alice
     old = alice.access_key
-    with ready.credentials.open("a") as handle:
-        handle.write(
-            f"[ci]\naws_access_key_id = {old}\naws_secret_access_key = {alice.secret_key}\n"
-        )
-    with ready.config.open("a") as handle:
-        handle.write(f"[profile ci]\nregion = eu-west-1\nmfa_serial = {ready.device.serial}\n")
+    add_profile_with_alices_key(ready)
     assert ready.run(AWS_MFA_RUN, "--store-keys", "-p", "ci").returncode == 0
     # Only ci's entry has it (the file keeps its id, no secret, as the entry's record).
     assert f"aws_access_key_id = {old}" not in ready.credentials.read_text().split("[ci]")[1]

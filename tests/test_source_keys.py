@@ -15,7 +15,14 @@ import pytest
 
 from conftest import AWS_MFA_RUN, Bed
 from fakeaws import User
-from helpers import WHOAMI, keyring_entry, type_keys, use_test_keyring, with_roles
+from helpers import (
+    WHOAMI,
+    add_profile_with_alices_key,
+    keyring_entry,
+    type_keys,
+    use_test_keyring,
+    with_roles,
+)
 
 RECORDED = "aws_mfa_run_source_key_id"
 PRINT_KEY = [sys.executable, "-c", "import os; print(os.environ['AWS_ACCESS_KEY_ID'])"]
@@ -854,12 +861,7 @@ def test_a_rotation_of_one_profile_leaves_another_profile_of_the_same_key_its_se
     not with default's new one: served from then on without another code."""
     alice = ready.alice
     old = alice.access_key
-    with ready.credentials.open("a") as handle:
-        handle.write(
-            f"[ci]\naws_access_key_id = {old}\naws_secret_access_key = {alice.secret_key}\n"
-        )
-    with ready.config.open("a") as handle:
-        handle.write(f"[profile ci]\nregion = eu-west-1\nmfa_serial = {ready.device.serial}\n")
+    add_profile_with_alices_key(ready)
     ready.login()
     done = ready.run(AWS_MFA_RUN, "--rotate-keys")
     assert done.returncode == 0 and "not deleted" in done.stderr, done.stderr

@@ -103,23 +103,25 @@ def _record_beside(values: Mapping[str, str] | None, key_id: str) -> tuple[bool,
     return True, values.get(KEY_SOURCE_KEY)
 
 
+def _cache_paths(state_dir: str) -> list[str]:
+    """The role caches' files, by name."""
+    directory = os.path.join(state_dir, state.ROLES)
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        raise ConfigError(f"Cannot read {directory}: {error.strerror}.") from None
+    return [os.path.join(directory, name) for name in names if name.endswith(".ini")]
+
+
 def end_caches_of_other_keys(state_dir: str, source: str, key_id: str) -> int:
     """Remove every role cache of `source` assumed with a session of another long-term key than
     `key_id` (--store-keys: once the keys are in the keyring no file shows their id, so these
     could no longer be told apart). A cache without the source recorded (written before it was)
     goes when it records another key: it may be the source's. Returns how many went."""
-    directory = os.path.join(state_dir, state.ROLES)
-    try:
-        names = sorted(os.listdir(directory))
-    except FileNotFoundError:
-        return 0
-    except OSError as error:
-        raise ConfigError(f"Cannot read {directory}: {error.strerror}.") from None
     removed = 0
-    for name in names:
-        if not name.endswith(".ini"):
-            continue
-        path = os.path.join(directory, name)
+    for path in _cache_paths(state_dir):
         values = _cache_values(path) or {}
         recorded, holder = values.get(KEY_SOURCE_KEY), values.get(KEY_SOURCE)
         if recorded is None or recorded == key_id or holder not in (None, source):
@@ -138,18 +140,8 @@ def move_caches_source_key(state_dir: str, source: str, old_id: str, new_id: str
     """Record every role cache of `source` assumed with a session of `old_id` as assumed with
     `new_id` (--rotate-keys: a new key of the same IAM user keeps its role credentials, as it
     keeps its sessions). Returns how many moved."""
-    directory = os.path.join(state_dir, state.ROLES)
-    try:
-        names = sorted(os.listdir(directory))
-    except FileNotFoundError:
-        return 0
-    except OSError as error:
-        raise ConfigError(f"Cannot read {directory}: {error.strerror}.") from None
     moved = 0
-    for name in names:
-        if not name.endswith(".ini"):
-            continue
-        path = os.path.join(directory, name)
+    for path in _cache_paths(state_dir):
         text = files.read_text(path)
         values = _cache_values(path) or {}
         if not text or values.get(KEY_SOURCE_KEY) != old_id or values.get(KEY_SOURCE) != source:
