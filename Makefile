@@ -29,9 +29,9 @@ TEST_ARGS ?=
 # suite keeps its cache (tests/__pycache__, ignored by git) even where PYTHONDONTWRITEBYTECODE
 # is set.
 TEST_BYTECODE := PYTHONDONTWRITEBYTECODE=
-# The JavaScript SDK v3 that tests/test_server.py drives, as locked; only where node and npm are.
+# The JavaScript SDK v3 that tests/server/test_server.py drives, as locked; only where node and npm are.
 NODE_MODULES := $(if $(shell command -v node 2>/dev/null),$(if $(shell command -v npm 2>/dev/null),tests/js/node_modules/.package-lock.json))
-# The other SDKs tests/test_sdks.py drives, each only where its tools are (.ci/run installs them):
+# The other SDKs tests/run/test_sdks.py drives, each only where its tools are (.ci/run installs them):
 # the Go SDK v2 program, built offline from Debian's golang-go and SDK; a current AWS CLI v2,
 # unpacked from the Lambda layer that an npm package ships.
 GO_SDK := /usr/share/gocode/src/github.com/aws/aws-sdk-go-v2

@@ -219,7 +219,7 @@ def test_without_a_code_source_the_sdk_shows_that_the_session_ended(ready: Bed) 
     """The end is said ahead; the SDK's next call after it fails with our sentence (and we say
     it once); then `aws mfa CODE` (here its --login) inside the command mends the running endpoint
     at once: it reads the real files again (hidden from the command's SDKs) when they change.
-    (No prompt on the terminal the command holds: tests/test_refresh.py.)"""
+    (No prompt on the terminal the command holds: tests/server/test_refresh.py.)"""
     import threading
 
     lifetime = 8  # long enough for a loaded machine to start the loop while it is valid

@@ -16,12 +16,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pexpect
 import pytest
 
-from conftest import AWS, AWS_MFA_RUN, FIGURES, Bed
+from conftest import AWS, AWS_MFA_RUN, FIGURES, REPO, Bed
 from helpers import EXAMPLES, SERVICE, keyring_entry, kill_delays, type_keys, use_test_keyring
 
 # SIGKILL trials of --store-keys and --rotate-keys: half of AWS_MFA_RUN_TRIALS (CI sets 200:
@@ -237,7 +236,7 @@ def test_without_any_keyring_store_keys_changes_nothing(ready: Bed) -> None:
     assert len(done.stderr.strip().splitlines()) == 1
     # It points to README's section on starting one, which is there.
     assert '"Setting up the keyring"' in done.stderr
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     assert "\n### Setting up the keyring\n" in readme
     assert ready.snapshot() == before
     login(ready)  # the keys are where they were
