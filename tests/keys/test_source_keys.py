@@ -927,10 +927,14 @@ def test_a_rotation_whose_note_cannot_be_written_still_ends_well(ready: Bed) -> 
     assert ready.fake.calls["GetSessionToken"] == 1
 
 
-def test_a_role_target_left_by_a_removed_role_does_not_keep_the_old_key(ready: Bed) -> None:
-    """`aws mfa CODE -p admin` left [admin-mfa]; the user then removed [profile admin]. Its
-    record of the old key names no profile that signs with it: --rotate-keys deletes the old
-    key, and the next rotation is not stopped at IAM's two-key limit."""
+def test_a_session_of_a_profile_no_file_names_keeps_the_old_key_until_it_is_removed(
+    ready: Bed,
+) -> None:
+    """`aws mfa CODE -p admin` left [admin-mfa]; the user then removed [profile admin] (or it
+    lives in another config file, where it may still sign with the key: the files cannot tell).
+    --rotate-keys stores and uses the new key but keeps the old one, names the section and says
+    how to end it (exit 3); once it is removed, the next run deletes the old key, and the
+    rotation after is not stopped at IAM's two-key limit."""
     with_roles(ready)
     done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "-p", "admin")
     assert done.returncode == 0, done.stderr
@@ -939,15 +943,52 @@ def test_a_role_target_left_by_a_removed_role_does_not_keep_the_old_key(ready: B
     end = config.find("\n[", start + 1)
     ready.config.write_text(config[:start] + (config[end + 1 :] if end >= 0 else ""))
     old = ready.alice.access_key
-    for _ in range(2):
-        done = ready.run(AWS_MFA_RUN, "--rotate-keys")
-        assert done.returncode == 0, done.stderr
-        assert len(ready.alice.keys) == 1 and old not in ready.alice.keys, done.stderr
-        old = next(iter(ready.alice.keys))
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 3, done.stderr
+    said = done.stderr.strip()
+    assert len(said.splitlines()) == 1 and "[admin-mfa]" in said and "'admin'" in said, said
+    assert "again to finish" in said
+    assert old in ready.alice.keys and len(ready.alice.keys) == 2
+    assert ready.run(AWS_MFA_RUN, *PRINT_KEY).returncode == 0  # the new key works meanwhile
+    text = ready.credentials.read_text()
+    start = text.index("[admin-mfa]")
+    end = text.find("\n[", start + 1)
+    ready.credentials.write_text(text[:start] + (text[end + 1 :] if end >= 0 else ""))
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0, done.stderr
+    assert len(ready.alice.keys) == 1 and old not in ready.alice.keys, done.stderr
+    old = next(iter(ready.alice.keys))
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0, done.stderr
+    assert len(ready.alice.keys) == 1 and old not in ready.alice.keys, done.stderr
 
 
+def test_a_session_of_default_from_exported_keys_keeps_the_old_key(ready: Bed) -> None:
+    """No [default] in any file: `default` logs in with the long-term keys this shell exports,
+    which are also [work]'s. --rotate-keys -p work stores work's new key, and keeps the old one:
+    default's session records it, and the environment still signs with it."""
+    alice = ready.alice
+    old = alice.access_key
+    text = ready.credentials.read_text().replace("[default]", "[work]", 1)
+    ready.credentials.write_text(text)
+    config = ready.config.read_text().replace("[default]", "[profile work]", 1)
+    ready.config.write_text(config)
+    exported = {**ready.env, "AWS_ACCESS_KEY_ID": old, "AWS_SECRET_ACCESS_KEY": alice.secret_key}
+    done = ready.run(
+        AWS_MFA_RUN, "--login", ready.fresh_code(), "--serial", ready.device.serial, env=exported
+    )
+    assert done.returncode == 0, done.stderr
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys", "-p", "work", "--token-code", ready.fresh_code())
+    assert done.returncode == 0 and "not deleted" in done.stderr, done.stderr
+    assert old in ready.alice.keys and len(ready.alice.keys) == 2
+    # The session default holds is still served to this shell.
+    assert ready.run(AWS_MFA_RUN, *PRINT_KEY, env=exported).returncode == 0
+    assert ready.fake.calls["GetSessionToken"] == 2  # default's login, and work's
+
+
+@pytest.mark.parametrize("finish", ["again", "by hand"])
 def test_a_keyring_unreadable_at_the_last_check_leaves_the_rotation_to_finish(
-    ready: Bed,
+    ready: Bed, finish: str
 ) -> None:
     """The keyring cannot be read when --rotate-keys checks that nothing holds the old key: the
     key is kept, the run says to run it again (exit 3), and the next run deletes it."""
@@ -957,6 +998,14 @@ def test_a_keyring_unreadable_at_the_last_check_leaves_the_rotation_to_finish(
     refusing = {**ready.env, "FILEKEYRING_REFUSE_READ": "1"}
     done = ready.run(AWS_MFA_RUN, "--rotate-keys", env=refusing)
     assert done.returncode == 3 and "again to finish" in done.stderr, done.stderr
+    # And the way out should the keyring keep refusing: the command, for this profile and key.
+    by_hand = f"aws-mfa-run -p default aws iam delete-access-key --access-key-id {old}"
+    assert by_hand in done.stderr, done.stderr
+    if finish == "by hand":  # that way out itself, as written
+        shell = ready.run("sh", "-c", f"{by_hand} --region us-east-1")
+        assert shell.returncode == 0 and old not in ready.alice.keys, shell.stderr
+        assert len(ready.alice.keys) == 1
+        return
     assert old in ready.alice.keys and len(ready.alice.keys) == 2
     done = ready.run(AWS_MFA_RUN, "--rotate-keys")
     assert done.returncode == 0, done.stderr

@@ -20,6 +20,7 @@ that still needs deleting, and --rotate-keys deletes it.
 from __future__ import annotations
 
 import os
+import shlex
 import time
 
 from aws_mfa_run import files, inifile
@@ -91,40 +92,53 @@ def _line_key(line: str) -> str:
     return line.partition("=")[0].strip()
 
 
-def _our_records(profile: str, config: IniText, credentials: IniText) -> set[int]:
-    """The lines of the credentials file that name a key without any profile signing with it:
-    our records of keyring entries' keys (each entry is read by itself), and the record of the
-    key a session was made with where that session's source is the rotated profile (its own
-    were moved to the new key already: those left are a kill's, and the same user's) or no
-    profile any more (a target left behind by a removed role)."""
-    existing = set(config_profiles(config)) | set(credentials.sections)
+def _our_records(profile: str, config: IniText, credentials: IniText) -> dict[int, str | None]:
+    """The lines of the credentials file that name a key as our record of it, each with the
+    source profile of the session it belongs to that is no profile of these files any more (a
+    role removed since, or a profile of another config file: it may still sign with the key),
+    else None. Records that hold nothing are left out: our records of keyring entries' keys (each
+    entry is read by itself), and the records of sessions whose source is rooted at the rotated
+    profile (moved to the new key already: those left are a kill's, and the same user's). A
+    record of any other profile's session holds the key: that profile signs with it (a
+    credential_process of the user's, the environment; `default` needs no section for that)."""
+    existing = {"default"} | set(config_profiles(config)) | set(credentials.sections)
     own = key_writes.rooted_at(profile, config, credentials)
-    skipped: set[int] = set()
+    records: dict[int, str | None] = {}
     for section in credentials.sections.values():
+        source = section.values.get(KEY_SOURCE)
         for key, (start, end) in section.spans.items():
-            source = section.values.get(KEY_SOURCE)
-            if key == KEY_KEYRING_KEY or (
-                key == KEY_SOURCE_KEY and (source in own or source not in existing)
-            ):
-                skipped.update(range(start, end))
-    return skipped
+            if key == KEY_KEYRING_KEY or (key == KEY_SOURCE_KEY and source in own):
+                gone: str | None = None
+            elif key == KEY_SOURCE_KEY and source is not None and source not in existing:
+                gone = source
+            else:
+                continue
+            records.update(dict.fromkeys(range(start, end), gone))
+    return records
 
 
 def _holder(
-    key_id: str, profile: str, config_path: str, credentials_path: str, backend: Any
+    key_id: str,
+    profile: str,
+    config_path: str,
+    credentials_path: str,
+    backend: Any,
+    env: Mapping[str, str],
 ) -> tuple[str, bool] | None:
     """Why `key_id` must not be deleted (it is still held), and whether that is certain, read
-    right before a key is deleted: either file names it (any profile, any line but our own
-    records of it, see _our_records), or the keyring entry of any profile of the files holds it
-    (the keyring has one entry per profile). None when nothing holds it. What cannot be read
-    counts as holding it, uncertainly: the rotation is left to finish on the next run. The
-    record of the key another profile's session was made with counts: that profile signs with
-    the key (a credential_process of the user's, the environment)."""
+    right before a key is deleted: the environment exports it, either file names it (any
+    profile, any line but our own records of it, see _our_records), or the keyring entry of any
+    profile of the files holds it (the keyring has one entry per profile). None when nothing
+    holds it. What cannot be read counts as holding it, uncertainly: the rotation is left to
+    finish on the next run; so does a session of a profile no file names any more, which the
+    user is told how to end."""
+    if env.get("AWS_ACCESS_KEY_ID") == key_id:
+        return "this shell exports it (AWS_ACCESS_KEY_ID)", True
     texts = {path: files.read_text(path) or "" for path in (credentials_path, config_path)}
     try:
         credentials = inifile.parse(texts[credentials_path], credentials_path)
         config = inifile.parse(texts[config_path], config_path)
-        skipped = _our_records(profile, config, credentials)
+        records = _our_records(profile, config, credentials)
     except ConfigError as error:
         return f"{str(error).rstrip('.')}; so it was not checked", False
     for path, text in texts.items():
@@ -132,9 +146,17 @@ def _holder(
         for index, line in enumerate(lines):
             if key_id not in line or _line_key(line) == KEY_KEYRING_KEY:
                 continue
-            if path == credentials_path and index in skipped:
-                continue
-            return f"{path} still names it", True
+            if path != credentials_path or index not in records:
+                return f"{path} still names it", True
+            gone = records[index]
+            if gone is not None:
+                section = _section_at(credentials, index)
+                return (
+                    f"profile '{section}' in {path} holds a session made with it, of profile "
+                    f"'{gone}', which neither file names (a role removed since, or a profile "
+                    f"of another config file); if nothing signs with that key any more, remove "
+                    f"[{section}] from {path}"
+                ), False
     try:
         if not keyring_store.is_available(backend):
             return None  # no keyring at all: nothing can be stored in one
@@ -148,6 +170,14 @@ def _holder(
         if entry is not None and entry.access_key_id == key_id:
             return f"the keyring entry of profile '{name}' still holds it", True
     return None
+
+
+def _section_at(ini: IniText, index: int) -> str:
+    """The name of the section whose lines include line `index`."""
+    for section in ini.sections.values():
+        if any(start <= index < end for start, end in section.spans.values()):
+            return section.name
+    return "?"
 
 
 def rotate_keys(
@@ -211,10 +241,10 @@ def rotate_keys(
             )
 
         def held(key_id: str) -> tuple[str, bool] | None:
-            return _holder(key_id, profile, paths.config, paths.credentials, backend)
+            return _holder(key_id, profile, paths.config, paths.credentials, backend, env)
 
         keys = listed()
-        if _finish_earlier_rotation(note, old, keys, delete, held, say):
+        if _finish_earlier_rotation(note, profile, old, keys, delete, held, say):
             return
         keys = listed()
         if old.access_key_id not in keys:
@@ -271,7 +301,7 @@ def rotate_keys(
             raise ConfigError(
                 f"The new key {key_id} of profile '{profile}' is stored in {where} and works, "
                 f"but the old key {old.access_key_id} is not deleted yet: {holding[0]}. Run "
-                "--rotate-keys again to finish."
+                f"--rotate-keys again to finish{_by_hand(profile, old.access_key_id)}."
             )
         if holding:
             note.remove()
@@ -295,8 +325,15 @@ def rotate_keys(
     )
 
 
+def _by_hand(profile: str, key_id: str) -> str:
+    """The way out when the check keeps failing (a keyring item that is always refused)."""
+    command = f"aws-mfa-run -p {shlex.quote(profile)} aws iam delete-access-key"
+    return f", or, once nothing uses it, delete it yourself: {command} --access-key-id {key_id}"
+
+
 def _finish_earlier_rotation(
     note: Note,
+    profile: str,
     current: LongTermKeys,
     keys: dict[str, float],
     delete: Callable[[str], None],
@@ -318,7 +355,7 @@ def _finish_earlier_rotation(
         if holding and not holding[1]:
             raise ConfigError(
                 f"The old key {old}, left by an interrupted rotation, is not deleted yet: "
-                f"{holding[0]}. Run --rotate-keys again to finish."
+                f"{holding[0]}. Run --rotate-keys again to finish{_by_hand(profile, old)}."
             )
         if old in keys and not holding:
             delete(old)
