@@ -873,6 +873,26 @@ def test_a_rotation_of_one_profile_leaves_another_profile_of_the_same_key_its_se
     assert ready.fake.calls["GetSessionToken"] == 2
 
 
+def test_a_profile_holding_its_old_key_again_keeps_the_sessions_it_makes(ready: Bed) -> None:
+    """--rotate-keys of default kept the old key (ci names it) and noted old -> new. The user
+    then restores the credentials file from a backup: default holds the old key again. A login
+    of default records its session as made with the old key, the one default holds: served from
+    then on without another code (not mapped to the new key by the stale note)."""
+    old = ready.alice.access_key
+    add_profile_with_alices_key(ready)
+    backup = ready.credentials.read_text()
+    ready.login()
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0 and "not deleted" in done.stderr, done.stderr
+    ready.credentials.write_text(backup)  # default holds the old key again, no session stored
+    ready.login()
+    assert ready.ini_section(ready.credentials, "mfa")[RECORDED] == old
+    for mode in (["--credential-process"], PRINT_KEY):
+        done = ready.run(AWS_MFA_RUN, *mode)
+        assert done.returncode == 0, (mode, done.stderr)
+    assert ready.fake.calls["GetSessionToken"] == 2
+
+
 def test_exported_keys_of_another_tool_beside_a_keyring_profile_cost_a_keyring_read(
     ready: Bed,
 ) -> None:

@@ -31,7 +31,12 @@ from aws_mfa_run.errors import ConfigError, MfaRunError
 from aws_mfa_run.profiles import config_header, config_values
 from aws_mfa_run.settings import COPIED_KEYS, FOREIGN_CREDENTIAL_KEYS, KEY_COPIED, KEY_SOURCE
 from aws_mfa_run.timefmt import format_utc
-from aws_mfa_run.warm import KEY_KEYRING_KEY, keyring_record_applies, made_with
+from aws_mfa_run.warm import (
+    KEY_KEYRING_KEY,
+    keyring_record_applies,
+    made_with,
+    visible_source_key_id,
+)
 from aws_mfa_run.warm import KEY_SOURCE_KEY as KEY_SOURCE_KEY
 from aws_mfa_run.warm import KEY_WRITTEN as KEY_WRITTEN
 from aws_mfa_run.warm import keys_are_ours as keys_are_ours
@@ -282,12 +287,11 @@ def write_session(
     _ensure_parent(credentials_path)
     _ensure_parent(config_path)
     with FileLocks(credentials_path, config_path, state_dir=state_dir):
-        if source_key_id is not None:
-            # Made with a key --rotate-keys replaced while AWS answered: the same user's session.
-            source_key_id = rotated_to(state_dir, source, source_key_id, time.time())
+        made_with_key = source_key_id
         for attempt in range(files.CHANGED_FILE_ATTEMPTS):
             credentials = _wait_for_whole_file(credentials_path, expected_sections, sleep)
             config = _wait_for_whole_file(config_path, set(), sleep)
+            source_key_id = _current_key_of(made_with_key, source, credentials, config, state_dir)
             check_target(credentials, config, target, source)
             ours = copied_values(credentials, target)
             changes, now_ours = target_config_changes(config, target, copied, ours)
@@ -512,6 +516,25 @@ def with_other_keys_sessions_ended(
             if ended is None or ended.expiration > now:
                 text = inifile.edit_section(current, name, {KEY_EXPIRATION: format_utc(now)})
     return text
+
+
+def _current_key_of(
+    made_with_key: str | None,
+    source: str,
+    credentials: inifile.IniText,
+    config: inifile.IniText,
+    state_dir: str,
+) -> str | None:
+    """The source key to record with a session made with `made_with_key`: the key --rotate-keys
+    replaced it with while AWS answered (the same user's session), unless the source holds
+    `made_with_key` itself again (a restored backup, `aws configure`): then the note is stale, and
+    mapped, the session would never be reused."""
+    if made_with_key is None:
+        return None
+    holds = visible_source_key_id(credentials.get(source), config_values(source, config), {})
+    if holds == made_with_key:
+        return made_with_key
+    return rotated_to(state_dir, source, made_with_key, time.time())
 
 
 # How long a replaced key's sessions may still be stored: the longest session AWS gives, and the
