@@ -36,6 +36,10 @@ class ConfigError(MfaRunError):
     exit_code = EXIT_CONFIG
 
 
+class NoKeyringError(ConfigError):
+    """There is no OS keyring at all (the keyring library found no backend)."""
+
+
 class NoCodeError(MfaRunError):
     """No MFA code could be had: no flag, no mfa_process, no terminal."""
 

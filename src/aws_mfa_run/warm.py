@@ -248,7 +248,8 @@ def visible_source_key_id(
     record proves nothing once the entry is gone (removed by hand), and then the environment's
     keys are used. Where both hold keys, the stored session's key is checked against the keyring
     itself (credentials.mfa_session): a keyring read on each such run (exported keys of another
-    tool beside a keyring profile), never a session of the wrong user."""
+    tool beside a keyring profile), never a session of the wrong user. Where no long-term key
+    can be seen and another tool's session is exported, "": no session matches."""
     for values in (in_credentials, in_config):
         if values and (KEY_ID in values or SECRET in values):
             return values.get(KEY_ID, "")  # half a pair: no key the session could match
@@ -257,7 +258,12 @@ def visible_source_key_id(
     from_environment = _environment_key_id(env)
     if from_environment is not None:
         return from_environment
-    return keyring_key_id(in_credentials, in_config)
+    recorded = keyring_key_id(in_credentials, in_config)
+    if recorded is None and _foreign_session(env):
+        # No long-term key in sight, and another tool's session exported (another user's,
+        # perhaps): no stored session matches; the full path finds keys or says why not.
+        return ""
+    return recorded
 
 
 def _environment_key_id(env: Mapping[str, str]) -> str | None:
@@ -269,6 +275,14 @@ def _environment_key_id(env: Mapping[str, str]) -> str | None:
     if not key_id or not env.get("AWS_SECRET_ACCESS_KEY") or env.get("AWS_SESSION_TOKEN"):
         return None
     return None if env.get("AWS_SECURITY_TOKEN") else key_id
+
+
+def _foreign_session(env: Mapping[str, str]) -> bool:
+    """Whether the environment holds session credentials another tool set: not marked as ours
+    (`--env` and the wrapper export the marker with a session)."""
+    if not env.get("AWS_ACCESS_KEY_ID") or env.get(MARKER_VARIABLE):
+        return False
+    return bool(env.get("AWS_SESSION_TOKEN") or env.get("AWS_SECURITY_TOKEN"))
 
 
 def made_with(stored: Mapping[str, str], current_key_id: str | None) -> bool:

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import AWS_MFA_RUN, Bed
+from conftest import AWS, AWS_MFA_RUN, Bed
 from fakeaws import User
 from helpers import (
     WHOAMI,
@@ -96,6 +96,44 @@ def test_a_damaged_record_of_the_sessions_key_is_named_as_such(ready: Bed, damag
     assert "made with access key ," not in status.stdout
     done = ready.run(AWS_MFA_RUN, "--credential-process")
     assert done.returncode == 4 and ready.fake.calls["GetSessionToken"] == 1, done.stderr
+
+
+def test_another_tools_session_exported_beside_a_profile_without_keys_gets_nothing(
+    ready: Bed,
+) -> None:
+    """[default] holds no keys: alice logged in with her exported long-term keys. The shell now
+    exports bob's session credentials (another tool's, no mark of ours): no long-term key of
+    default can be seen, so her stored session is served by no mode; each says why. Our own
+    session exported (`--env`, a run nested in ours) is still served."""
+    alice = ready.alice
+    ready.credentials.write_text("")
+    ready.config.write_text(f"[default]\nregion = eu-west-1\nmfa_serial = {ready.device.serial}\n")
+    exported = {"AWS_ACCESS_KEY_ID": alice.access_key, "AWS_SECRET_ACCESS_KEY": alice.secret_key}
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), env=exported)
+    assert done.returncode == 0, done.stderr
+    mfa = ready.ini_section(ready.credentials, "mfa")
+    bob = ready.fake.add_user("bob")
+    bobs_keys = {"AWS_ACCESS_KEY_ID": bob.access_key, "AWS_SECRET_ACCESS_KEY": bob.secret_key}
+    made = ready.run(AWS, "sts", "get-session-token", "--output", "json", env=bobs_keys)
+    assert made.returncode == 0, made.stderr
+    answer = json.loads(made.stdout)["Credentials"]
+    bobs_session = {
+        "AWS_ACCESS_KEY_ID": answer["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": answer["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": answer["SessionToken"],
+    }
+    for mode in (["--credential-process"], ["--env"], PRINT_KEY):
+        done = ready.run(AWS_MFA_RUN, *mode, env=bobs_session)
+        assert done.returncode != 0, (mode, done.stdout)
+        assert mfa["aws_access_key_id"] not in done.stdout, mode
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+        assert "Profile 'default' has no long-term keys" in done.stderr, done.stderr
+    ours = ready.run(AWS_MFA_RUN, "--env", env=exported)
+    assert ours.returncode == 0, ours.stderr
+    nested = ready.run("sh", "-c", f"eval \"$({AWS_MFA_RUN} --env)\"; {AWS_MFA_RUN} --env",
+                       env=exported)  # fmt: skip
+    assert nested.returncode == 0 and mfa["aws_access_key_id"] in nested.stdout, nested.stderr
+    assert ready.fake.calls["GetSessionToken"] == 2  # alice's login, and bob's own
 
 
 def test_the_same_key_in_the_config_file_keeps_the_session(ready: Bed) -> None:

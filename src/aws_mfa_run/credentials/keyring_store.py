@@ -19,7 +19,7 @@ import os
 from aws_mfa_run import files
 from aws_mfa_run.credentials import state
 from aws_mfa_run.credentials.keys import KEYRING, LongTermKeys, checked_keys
-from aws_mfa_run.errors import ConfigError
+from aws_mfa_run.errors import ConfigError, NoKeyringError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def _failed(error: Exception, doing: str) -> ConfigError:
     # keyring's messages name the backend's trouble, never a stored secret. Whole sentences
     # only: the first one, else the error's kind.
     if type(error).__name__ == "NoKeyringError":  # keyring found no backend at all
-        return ConfigError(
+        return NoKeyringError(
             "There is no OS keyring to use (the keyring library found no backend); README's "
             '"Setting up the keyring" says how to start one.'
         )

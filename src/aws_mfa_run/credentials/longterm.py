@@ -31,7 +31,7 @@ from aws_mfa_run.credentials.keys import (
     checked_keys,
     environment_keys,
 )
-from aws_mfa_run.errors import ConfigError
+from aws_mfa_run.errors import ConfigError, NoKeyringError
 from aws_mfa_run.inifile import IniText
 from aws_mfa_run.profiles import config_header, config_values
 from aws_mfa_run.warm import is_own_process, visible_source_key_id
@@ -205,6 +205,8 @@ def long_term_keys(
             "name the profile that holds your long-term access keys with -p."
         )
     said = f" ({keyring_trouble})" if keyring_trouble else ""
+    if isinstance(keyring_trouble, NoKeyringError):
+        said = " (there is none on this machine)"
     raise ConfigError(
         f"Profile '{profile}' has no long-term keys: none in its files, the keyring{said}, "
         "a credential_process or the environment; add them with `aws configure --profile NAME` "
