@@ -946,6 +946,34 @@ def test_exported_keys_of_another_tool_beside_a_keyring_profile_cost_a_keyring_r
     assert ready.fake.calls["GetSessionToken"] == 1
 
 
+def test_exported_keys_of_another_tool_beside_a_keyring_profile_keep_its_roles(
+    ready: Bed,
+) -> None:
+    """The same, for role profiles of the keyring profile: the role's cached credentials and
+    its login target (`aws mfa -p admin`) are reused after a look at the keyring, with no new
+    AssumeRole, and --status says they are reused, as they are."""
+    with_roles(ready)
+    use_test_keyring(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "-p", "admin")
+    assert done.returncode == 0, done.stderr
+    assert ready.fake.assumed == {"admin": 1}
+    bob = ready.fake.add_user("bob")
+    ready.env.update(AWS_ACCESS_KEY_ID=bob.access_key, AWS_SECRET_ACCESS_KEY=bob.secret_key)
+    for _ in range(3):
+        done = ready.run(AWS_MFA_RUN, "-p", "admin", *PRINT_KEY)
+        assert done.returncode == 0, done.stderr
+    done = ready.run(AWS_MFA_RUN, "--login", "-p", "admin")
+    assert done.returncode == 0 and "already holds role credentials" in done.stderr, done.stderr
+    assert ready.fake.assumed == {"admin": 1}
+    assert ready.fake.calls["GetSessionToken"] == 1
+    status = ready.run(AWS_MFA_RUN, "--status", "--json")
+    profiles = {row["profile"]: row for row in json.loads(status.stdout)["profiles"]}
+    admin = profiles["admin"]
+    assert admin["not_reused"] is None and admin["role_caches"][0]["not_reused"] is None, admin
+    assert admin["login_target"]["not_reused"] is None, admin
+
+
 def test_rotation_keeps_an_old_key_another_profiles_own_process_signs_with(ready: Bed) -> None:
     """Profile b gets alice's key from a credential_process of the user's (a password manager):
     only the record of b's session names that key in the files. --rotate-keys of default keeps

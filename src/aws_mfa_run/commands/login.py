@@ -11,6 +11,7 @@ from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.credentials.chain import get_credentials
 from aws_mfa_run.credentials.longterm import visible_key_id
+from aws_mfa_run.credentials.mfa_session import keyring_holds
 from aws_mfa_run.credentials.role import RoleCache, describe
 from aws_mfa_run.timefmt import describe_until
 from aws_mfa_run.warm import KEY_ID, KEY_SOURCE_KEY
@@ -49,11 +50,13 @@ def run(context: Context) -> int:
     files.ensure_private_directories(paths.state_dir)
 
     def stored() -> SessionCredentials | None:
-        held = store.read_ini(paths.credentials)
+        held, config = store.read_ini(paths.credentials), store.read_ini(paths.config)
         # Role credentials assumed with a session of another long-term key of the source
-        # (another IAM user's, perhaps) are that key's: never kept as valid.
-        current = visible_key_id(settings.source_profile, store.read_ini(paths.config), held, env)
-        if store.other_source_key(held, target, current) is not None:
+        # (another IAM user's, perhaps) are that key's: never kept as valid. Beside a keyring
+        # profile, the keyring itself decides (mfa_session.keyring_holds).
+        current = visible_key_id(settings.source_profile, config, held, env)
+        other = store.other_source_key(held, target, current)
+        if other is not None and not keyring_holds(settings, config, held, other, mend=True):
             return None
         return store.stored_session(held, target, settings.profile)
 

@@ -10,6 +10,7 @@ from aws_mfa_run.aws.answers import from_stored
 from aws_mfa_run.commands.rotate_keys import pending_deletion
 from aws_mfa_run.credentials import store
 from aws_mfa_run.credentials.longterm import checked_without_running, visible_key_id
+from aws_mfa_run.credentials.mfa_session import keyring_holds
 from aws_mfa_run.credentials.role import RoleCache
 from aws_mfa_run.errors import MfaRunError
 from aws_mfa_run.profiles import config_profiles, config_values, profile_values
@@ -21,10 +22,11 @@ from aws_mfa_run.warm import KEY_SOURCE_KEY, is_access_key_id, made_with
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from aws_mfa_run.commands import Context
     from aws_mfa_run.inifile import IniText
+    from aws_mfa_run.settings import Settings
 
 
 def profiles_to_show(config: IniText, credentials: IniText) -> list[tuple[str, str | None]]:
@@ -87,54 +89,65 @@ def collect(context: Context, explicit: str | None) -> list[StatusRow]:
             row.error = no_keys  # nothing to serve, and no session can be had: as every mode
             rows.append(row)
             continue
-        row.not_reused = _other_key_note(settings.source_profile, context, config, credentials, row)
+        not_reused = _reuse_check(settings, context, config, credentials)
+        if row.expiration is not None and row.target is not None:
+            row.not_reused = not_reused(credentials.get(row.target) or {})
         margin = (
             settings.min_remaining if session is None else session.margin(settings.min_remaining)
         )
         row.margin = int(margin)
         if settings.roles:
             row.kind = "role"
-            current = _visible_key(settings.source_profile, context, config, credentials)
             for index, role in enumerate(settings.roles):
                 values = RoleCache(settings, index).values()
                 cached = from_stored(values)
                 expiration = None if cached is None else cached.expiration
-                not_reused = None
+                why = None
                 if values and cached and cached.remaining(context.clock()) > 0:
-                    not_reused = _other_key(values, settings.source_profile, current)
-                row.role_caches.append(
-                    RoleCacheState(role.profile, role.role_arn, expiration, not_reused)
-                )
+                    why = not_reused(values)
+                row.role_caches.append(RoleCacheState(role.profile, role.role_arn, expiration, why))
             row.login_target = _login_target(
-                settings.login_target, row, credentials, current, context.clock()
+                settings.login_target, row, credentials, not_reused, context.clock()
             )
         rows.append(row)
     return rows
 
 
 def _login_target(
-    target: str, row: StatusRow, credentials: IniText, current: str | None, now: float
+    target: str,
+    row: StatusRow,
+    credentials: IniText,
+    not_reused: Callable[[Mapping[str, str]], str | None],
+    now: float,
 ) -> LoginTargetState | None:
     """The role credentials `aws mfa -p ROLE` stored in the role's login target, if any."""
     stored = store.stored_session(credentials, target, row.profile)
     if stored is None or store.foreign_keys(credentials, target):
         return None
     values = credentials.get(target) or {}
-    not_reused = None
-    if stored.remaining(now) > 0 and row.source is not None:
-        not_reused = _other_key(values, row.source, current)
-    return LoginTargetState(target, stored.expiration, not_reused)
+    why = not_reused(values) if stored.remaining(now) > 0 else None
+    return LoginTargetState(target, stored.expiration, why)
 
 
-def _other_key_note(
-    profile: str, context: Context, config: IniText, credentials: IniText, row: StatusRow
-) -> str | None:
-    """Why the stored session will not be reused though it has time left: it was made with
-    another long-term key than the source holds now (perhaps another IAM user's)."""
-    if row.expiration is None or row.target is None:
-        return None
+def _reuse_check(
+    settings: Settings, context: Context, config: IniText, credentials: IniText
+) -> Callable[[Mapping[str, str]], str | None]:
+    """Why stored credentials (an MFA session, a role cache, a login target) of the settings'
+    source will not be reused though they have time left, as every mode decides: made with
+    another long-term key than the source holds now (perhaps another IAM user's), unless,
+    beside a keyring profile, the keyring itself holds the key they were made with (read, never
+    mended: --status writes nothing)."""
+    profile = settings.source_profile
     current = _visible_key(profile, context, config, credentials)
-    return _other_key(credentials.get(row.target) or {}, profile, current)
+
+    def not_reused(values: Mapping[str, str]) -> str | None:
+        why = _other_key(values, profile, current)
+        made_with_key = values.get(KEY_SOURCE_KEY)
+        if why and keyring_holds(settings, config, credentials, made_with_key, mend=False):
+            return None
+        return why
+
+    return not_reused
 
 
 def _visible_key(

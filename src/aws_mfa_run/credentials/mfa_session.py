@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from aws_mfa_run.codes import SpentCodes
     from aws_mfa_run.credentials.keys import LongTermKeys
+    from aws_mfa_run.inifile import IniText
 
 
 # Ctrl-C while AWS was asked: the code is recorded as sent (in our own state directory), so the
@@ -92,17 +93,8 @@ def get_mfa_session(
         config = store.read_ini(paths.config)
         current = visible_key_id(source, config, credentials, env)
         other = store.other_source_key(credentials, target, current)
-        if other is None:
+        if other is None or keyring_holds(settings, config, credentials, other, mend=True):
             return found
-        # The id seen may be our record of the keyring's key, and that record stale (a kill in
-        # --rotate-keys, an edit): the keyring itself decides, and the record is mended.
-        recorded = keyring_key_id(credentials.get(source), config_values(source, config))
-        if recorded is not None and file_keys(source, config, credentials) is None:
-            try:
-                if _mend_keyring_record(settings) == other:
-                    return found
-            except MfaRunError:
-                pass  # the keyring cannot be read, or the file written: the fetch says why
         return None
 
     def usable(session: SessionCredentials) -> bool:
@@ -287,6 +279,31 @@ def _stale_note(
         return f"A new session was asked for (--force), though the stored one has {left} left"
     wanted = int(stale.margin(margin, floor) // 60)
     return f"The stored session has {left} left, under the {wanted}-minute margin"
+
+
+def keyring_holds(
+    settings: Settings,
+    config: IniText,
+    credentials: IniText,
+    made_with_key: str | None,
+    *,
+    mend: bool,
+) -> bool:
+    """Whether the keyring itself holds `made_with_key` for the source, asked where stored
+    credentials (an MFA session, a role cache) recorded as made with it disagree with the key
+    id seen, no file holds keys, and the id seen may be our record of the keyring's key gone
+    stale (a kill in --rotate-keys, an edit) or the environment's keys of another tool beside
+    it. `mend`: the record is mended as the keyring says (never by --status, which only reads).
+    A keyring that cannot be read holds nothing: the fetch says why."""
+    source = settings.source_profile
+    recorded = keyring_key_id(credentials.get(source), config_values(source, config))
+    if made_with_key is None or recorded is None or file_keys(source, config, credentials):
+        return False
+    try:
+        held = _mend_keyring_record(settings) if mend else keyring_store.key_id(source)
+    except MfaRunError:
+        return False
+    return held == made_with_key
 
 
 def _mend_keyring_record(settings: Settings) -> str | None:

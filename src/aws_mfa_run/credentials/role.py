@@ -16,7 +16,7 @@ from aws_mfa_run.aws.answers import SessionCredentials, from_stored, stored_valu
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.cached import cached_fetch
 from aws_mfa_run.credentials.longterm import visible_key_id
-from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session
+from aws_mfa_run.credentials.mfa_session import Prompting, get_mfa_session, keyring_holds
 from aws_mfa_run.errors import ConfigError, RoleDeniedError, SessionExpiredError
 from aws_mfa_run.settings import ROLE_SOURCE_MIN_REMAINING, Role, Settings
 from aws_mfa_run.warm import KEY_ID, KEY_SOURCE, KEY_SOURCE_KEY, made_with
@@ -170,11 +170,20 @@ def get_role_credentials(
     The source's MFA session is read (or fetched) only when a role of the chain needs it.
     """
 
-    def source_key_id() -> str | None:
-        """The source's long-term key id as the files show it (see longterm.visible_key_id)."""
+    def cached(cache: RoleCache) -> SessionCredentials | None:
+        """The cache's credentials, while they were assumed with a session of the source's
+        current key: as the files or the environment show it, or where those disagree beside a
+        keyring profile, as the keyring itself says (mfa_session.keyring_holds)."""
         paths = settings.paths
         config, credentials = store.read_ini(paths.config), store.read_ini(paths.credentials)
-        return visible_key_id(settings.source_profile, config, credentials, env)
+        found = cache.read(visible_key_id(settings.source_profile, config, credentials, env))
+        if found is not None:
+            return found
+        values = cache.values() or {}
+        recorded = values.get(KEY_SOURCE_KEY)
+        if keyring_holds(settings, config, credentials, recorded, mend=True):
+            return from_stored(values)
+        return None
 
     def for_role(index: int) -> tuple[SessionCredentials, bool]:
         role: Role = settings.roles[index]
@@ -248,7 +257,7 @@ def get_role_credentials(
                 cache.write(fresh, record)
 
         return cached_fetch(
-            read=lambda: cache.read(source_key_id()),
+            read=lambda: cached(cache),
             usable=lambda found: found.usable(clock(), margin, settings.floor),
             fetch=fetch,
             write=write,
