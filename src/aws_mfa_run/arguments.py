@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aws_mfa_run.errors import UsageError
 from aws_mfa_run.modes import CODE, ENV_SHELL, MODES, NO_WORDS, SHELL
-from aws_mfa_run.options import COMPLETION_SHELLS, SHELLS, Options
+from aws_mfa_run.options import COMPLETION_SHELLS, OPTIONS, SHELLS, Options
 
 # The help text's lines for the modes start here; the help of each mode starts in this column.
 _PREFIXES = ("usage: ", "       ")
@@ -63,21 +63,6 @@ Exit codes: 0 ok, 2 usage, 3 local files or profiles, 4 no MFA code, 5 refused b
 """
 )
 
-# option -> (Options attribute, takes a value)
-_OPTIONS = {
-    "-p": ("profile", True),
-    "--profile": ("profile", True),
-    "--target-profile": ("target_profile", True),
-    "--serial": ("serial", True),
-    "--token-code": ("token_code", True),
-    "--duration": ("duration", True),
-    "--min-remaining": ("min_remaining", True),
-    "--force": ("force", False),
-    "--server": ("server", False),
-    "--all": ("all", False),
-    "--json": ("json", False),
-    "--print": ("print_url", False),
-}
 # flag -> Options.mode: the modes, and --version (-h and --help are looked at first).
 MODES_BY_FLAG = {mode.flag: mode.name for mode in MODES if mode.flag}
 MODES_BY_FLAG["--version"] = "version"
@@ -121,8 +106,8 @@ def parse_arguments(argv: list[str]) -> Options:
             if has_value:
                 words.append(value)
             continue
-        if name in _OPTIONS:
-            attribute, takes_value = _OPTIONS[name]
+        if name in OPTIONS:
+            attribute, takes_value = OPTIONS[name]
             given.append(name)
             if not takes_value:
                 if has_value:
@@ -171,7 +156,7 @@ def _check_applies(options: Options, given: list[str]) -> None:
     if accepts is None:  # --version
         return
     for name in given:
-        if _OPTIONS[name][0] not in accepts:
+        if OPTIONS[name][0] not in accepts:
             what = "running a command" if options.mode == "run" else f"--{options.mode}"
             raise UsageError(f"{name} does not apply to {what}; see aws-mfa-run --help.")
 

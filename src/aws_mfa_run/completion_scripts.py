@@ -17,7 +17,7 @@ from aws_mfa_run.profiles import config_profiles
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from aws_mfa_run.inifile import IniText
 
@@ -49,21 +49,28 @@ def _names(words: Sequence[Word], *kinds: str) -> list[str]:
     return [name for names, kind, _ in words if kind in kinds for name in names]
 
 
-def script(shell: str, modes: Sequence[Word]) -> str:
+def script(
+    shell: str, modes: Sequence[Word], accepts: Mapping[str, Sequence[str]] | None = None
+) -> str:
     """The completion script for `shell` (bash, zsh or fish) that offers the options and
-    `modes`."""
+    `modes`; after a mode's flag, only the options `accepts` gives it (and -h, --help)."""
     words = (*OPTION_WORDS, *modes)
+    after = {flag: [*names, "-h", "--help"] for flag, names in (accepts or {}).items()}
     if shell == "bash":
-        return _bash(words)
+        return _bash(words, after)
     if shell == "zsh":
-        return _zsh(words)
+        return _zsh(words, after)
     if shell == "fish":
-        return _fish(words)
+        return _fish(words, after)
     raise UsageError(f"--completion takes one of {', '.join(SHELLS)}, not {shell[:20]!r}.")
 
 
-def _bash(words: Sequence[Word]) -> str:
+def _bash(words: Sequence[Word], after: Mapping[str, Sequence[str]]) -> str:
     every = "\n".join(_names(words, "", "profile", "value", "env", "shell"))
+    mode_flags = "|".join(after) or "--"
+    per_mode = "".join(
+        f'            {flag}) offer="{chr(10).join(names)}" ;;\n' for flag, names in after.items()
+    )
     with_value = "|".join(_names(words, "profile", "value", "shell"))
     profile = "|".join(_names(words, "profile"))
     free = "|".join(_names(words, "value"))
@@ -85,7 +92,7 @@ _aws_mfa_run_command() {{
 }}
 
 _aws_mfa_run() {{
-    local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}} word i
+    local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}} word i mode=
     local IFS=$'\\n'
     COMPREPLY=()
     # `--profile=NAME`: readline splits at `=`.
@@ -94,6 +101,8 @@ _aws_mfa_run() {{
     # Options end at `--` or at the first other word: the rest is the command's.
     for (( i = 1; i < COMP_CWORD; i++ )); do
         word=${{COMP_WORDS[i]}}
+        # After a mode's flag, only its options are offered.
+        case $word in {mode_flags}) mode=$word ;; esac
         case $word in
             --) _aws_mfa_run_command $((i + 1)); return ;;
             {with_value}) (( i++ )) ;;
@@ -118,7 +127,10 @@ _aws_mfa_run() {{
         {free}) return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=( $(compgen -W "{every}" -- "$cur") )
+        local offer="{every}"
+        case $mode in
+{per_mode}        esac
+        COMPREPLY=( $(compgen -W "$offer" -- "$cur") )
     else
         COMPREPLY=( $(compgen -c -- "$cur") )
     fi
@@ -131,11 +143,17 @@ def _zsh_quote(text: str) -> str:
     return text.replace("'", "'\\''").replace("[", "\\[").replace("]", "\\]")
 
 
-def _zsh(words: Sequence[Word]) -> str:
+def _zsh(words: Sequence[Word], after: Mapping[str, Sequence[str]]) -> str:
     specs: list[str] = []
+    options = _names(OPTION_WORDS, "", "profile", "value")
     for names, kind, help_text in words:
         shown = _zsh_quote(help_text)
         exclusive = f"({' '.join(names)})" if len(names) > 1 else ""
+        if names[0] in after:  # a mode: once on the line, other modes and the options it
+            # does not use go
+            unused = [name for name in options if name not in after[names[0]]]
+            unused += [flag for flag in after if flag != names[0]]
+            exclusive = f"({' '.join(unused)})" if unused else ""
         for name in names:
             if kind == "":
                 specs.append(f"'{exclusive}{name}[{shown}]'")
@@ -150,7 +168,7 @@ def _zsh(words: Sequence[Word]) -> str:
             if kind == "env":
                 # Its shell is optional, and no command follows --env: without `(*)` zsh would
                 # offer every command beside the shells.
-                form, exclusive = "", "(*)"
+                form, exclusive = "", f"(* {exclusive[1:-1]})" if exclusive else "(*)"
             specs.append(f"'{exclusive}{name}{form}[{shown}]:{action}'")
     lines = " \\\n        ".join(specs)
     return f"""\
@@ -182,7 +200,7 @@ def _fish_quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _fish(words: Sequence[Word]) -> str:
+def _fish(words: Sequence[Word], after: Mapping[str, Sequence[str]]) -> str:
     # The same decisions as the bash function, step by step, so that both shells offer the same
     # words: fish's own option handling would take `--env fish` for a command named fish.
     with_value = " ".join(_names(words, "profile", "value", "shell"))
@@ -191,13 +209,23 @@ def _fish(words: Sequence[Word]) -> str:
     options = " \\\n        ".join(
         f"{name} {_fish_quote(help_text)}" for names, _, help_text in words for name in names
     )
+    helps = {name: help_text for names, _, help_text in words for name in names}
+    mode_flags = " ".join(after) or "--"
+    per_mode = "".join(
+        f"            case {flag}\n                set offer "
+        + " ".join(f"{name} {_fish_quote(helps[name])}" for name in names)
+        + "\n"
+        for flag, names in after.items()
+    )
     env_shells, shells = " ".join(ENV_SHELLS), " ".join(SHELLS)
     return f"""\
 # fish completion for aws-mfa-run (from `aws-mfa-run --completion fish`)
 function __aws_mfa_run_offer
-    # The words $argv[2..], each after the prefix $argv[1]; fish matches them to the token.
+    # The words $argv[2..], each after the prefix $argv[1], that start with the token, as bash
+    # offers them (given none that does, fish would match others loosely).
+    set -l start '^'(string escape --style=regex -- (commandline -ct))
     for word in $argv[2..-1]
-        printf '%s\\n' "$argv[1]$word"
+        string match -qr -- $start "$argv[1]$word"; and printf '%s\\n' "$argv[1]$word"
     end
 end
 
@@ -212,10 +240,13 @@ function __aws_mfa_run_complete
     set -l cur (commandline -ct)
     set -e words[1]
     set -l prev $words[-1]
+    set -l mode
     # Options end at `--` or at the first other word: the rest is the command's.
     while set -q words[1]
         set -l word $words[1]
         set -e words[1]
+        # After a mode's flag, only its options are offered.
+        contains -- $word {mode_flags}; and set mode $word
         switch $word
             case --
                 __aws_mfa_run_command $words
@@ -256,8 +287,11 @@ function __aws_mfa_run_complete
             return
     end
     if string match -q -- '-*' $cur
-        __aws_mfa_run_offer '' (printf '%s\\t%s\\n' \\
-        {options})
+        set -l offer \\
+        {options}
+        switch "$mode"
+{per_mode}        end
+        __aws_mfa_run_offer '' (printf '%s\\t%s\\n' $offer)
     else
         __aws_mfa_run_command
     end

@@ -10,6 +10,7 @@ nothing); the loaders are plain imports, so that readers and tools can follow th
 from __future__ import annotations
 
 from aws_mfa_run.completion_scripts import PROFILES_MODE
+from aws_mfa_run.options import OPTIONS
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -120,7 +121,7 @@ def _uninstall_alias() -> Runner:
 def _completion() -> Runner:
     from aws_mfa_run.commands import completion
 
-    return completion.script_printer(completion_words())
+    return completion.script_printer(completion_words(), completion_options())
 
 
 def _complete_profiles() -> Runner:
@@ -278,3 +279,12 @@ def completion_words() -> list[Word]:
         for mode in MODES
         if mode.flag and mode.completion
     ]
+
+
+def completion_options() -> dict[str, list[str]]:
+    """Each mode's flag and the options it uses: what the completion scripts offer after it."""
+    return {
+        mode.flag: [name for name, (attribute, _) in OPTIONS.items() if attribute in mode.accepts]
+        for mode in MODES
+        if mode.flag and mode.completion
+    }

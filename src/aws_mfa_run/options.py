@@ -6,6 +6,23 @@ from __future__ import annotations
 SHELLS = ("sh", "bash", "zsh", "fish", "powershell", "pwsh")  # what --env prints for
 COMPLETION_SHELLS = ("bash", "zsh", "fish")  # what --completion prints a script for
 
+# The options: name -> (Options attribute, takes a value). arguments.py parses them; the
+# completion scripts offer, after a mode, those of its attributes (modes.Mode.accepts).
+OPTIONS = {
+    "-p": ("profile", True),
+    "--profile": ("profile", True),
+    "--target-profile": ("target_profile", True),
+    "--serial": ("serial", True),
+    "--token-code": ("token_code", True),
+    "--duration": ("duration", True),
+    "--min-remaining": ("min_remaining", True),
+    "--force": ("force", False),
+    "--server": ("server", False),
+    "--all": ("all", False),
+    "--json": ("json", False),
+    "--print": ("print_url", False),
+}
+
 
 class Options:
     """What the command line asked for. Built once by `arguments.parse_arguments`, never changed

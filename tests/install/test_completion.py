@@ -55,7 +55,7 @@ def test_every_option_of_the_parser_is_completed() -> None:
     words = (*completion.OPTION_WORDS, *modes.completion_words())
     offered = {name for names, _, _ in words for name in names}
     hidden = {completion.PROFILES_MODE}
-    accepted = set(arguments._OPTIONS) | set(arguments.MODES_BY_FLAG) | {"-h", "--help"}
+    accepted = set(options.OPTIONS) | set(arguments.MODES_BY_FLAG) | {"-h", "--help"}
     assert offered == accepted - hidden
 
 
@@ -164,6 +164,9 @@ def test_bash_tab_completion_in_a_terminal(bed: Bed) -> None:
     # No such profile: the word stays as typed (not replaced by `''`).
     assert completed(child, "aws-mfa-run -p zzz\t") == "aws-mfa-run -p zzz"
     assert completed(child, "aws-mfa-run --env sh -p ad\t") == "aws-mfa-run --env sh -p admin"
+    # After a mode, its own options only: --token-code is refused with --status.
+    assert completed(child, "aws-mfa-run --status --js\t") == "aws-mfa-run --status --json"
+    assert completed(child, "aws-mfa-run --status --tok\t") == "aws-mfa-run --status --tok"
     # Tab twice lists every profile; a profile added now is offered at once.
     with bed.config.open("a") as handle:
         handle.write("[profile late-one]\nregion = eu-west-1\n")
@@ -207,7 +210,11 @@ def test_zsh_tab_completion_in_a_terminal(bed: Bed) -> None:
     assert completed(child, "aws-mfa-run -p admin printen\t") == "aws-mfa-run -p admin printenv"
     assert completed(child, "aws-mfa-run -p zzz\t") == "aws-mfa-run -p zzz"
     assert completed(child, "aws-mfa-run --env sh -p ad\t") == "aws-mfa-run --env sh -p admin"
-    assert completed(child, "aws-mfa-run --env fish --logi\t") == "aws-mfa-run --env fish --login"
+    # After a mode, its own options only: --login does not go with --env, --json only with
+    # --status.
+    assert completed(child, "aws-mfa-run --env fish --logi\t") == "aws-mfa-run --env fish --logi"
+    assert completed(child, "aws-mfa-run --status --js\t") == "aws-mfa-run --status --json"
+    assert completed(child, "aws-mfa-run --logout --js\t") == "aws-mfa-run --logout --js"
     assert completed(child, "aws-mfa-run --env pw\t") == "aws-mfa-run --env pwsh"
     child.sendline("exit")
     child.expect(pexpect.EOF)
@@ -296,6 +303,10 @@ SAME_IN_BASH_AND_FISH = [
     "aws-mfa-run --duration 9",
     "aws-mfa-run -p admin --lo",
     "aws-mfa-run --login 123456 --target-profile d",
+    "aws-mfa-run --status --",
+    "aws-mfa-run --logout -",
+    "aws-mfa-run --install-alias --",
+    "aws-mfa-run -p admin --rotate-keys --",
 ]
 
 
@@ -316,6 +327,14 @@ def test_fish_offers_what_bash_offers(bed: Bed) -> None:
     assert sorted(bash_offers(bed, "aws-mfa-run --env ")) == sorted(options.SHELLS)
     assert bash_offers(bed, "aws-mfa-run --env sh -p adm") == ["admin"]
     assert bash_offers(bed, "aws-mfa-run -p zzz") == []
+    # After a mode, the options it uses (README's Options), no other.
+    assert sorted(bash_offers(bed, "aws-mfa-run --status --")) == [
+        "--help", "--json", "--min-remaining", "--profile", "--target-profile"
+    ]  # fmt: skip
+    assert sorted(bash_offers(bed, "aws-mfa-run --logout -")) == [
+        "--all", "--help", "--profile", "-h", "-p"
+    ]  # fmt: skip
+    assert bash_offers(bed, "aws-mfa-run --env fish --lo") == []
     # After the options, the wrapped command, then that command's own completion.
     for line, expected in [
         ("aws-mfa-run printen", "printenv"),
