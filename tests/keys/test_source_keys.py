@@ -1049,6 +1049,31 @@ def test_a_session_of_a_profile_no_file_names_keeps_the_old_key_until_it_is_remo
     assert len(ready.alice.keys) == 1 and old not in ready.alice.keys, done.stderr
 
 
+def test_a_session_of_a_profile_no_file_names_hides_no_other_holder(ready: Bed) -> None:
+    """As above, and [profile b] of the config file holds the old key too: the rotation names
+    that holder, which is certain, and does not offer the way out of an uncertain one (deleting
+    the key by hand would end b)."""
+    with_roles(ready)
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "-p", "admin")
+    assert done.returncode == 0, done.stderr
+    config = ready.config.read_text()
+    start = config.index("[profile admin]")
+    end = config.find("\n[", start + 1)
+    alice = ready.alice
+    ready.config.write_text(
+        config[:start]
+        + (config[end + 1 :] if end >= 0 else "")
+        + f"[profile b]\naws_access_key_id = {alice.access_key}\n"
+        + f"aws_secret_access_key = {alice.secret_key}\n"
+    )
+    old = alice.access_key
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0 and "not deleted" in done.stderr, done.stderr
+    assert f"{ready.config} still names it" in done.stderr, done.stderr
+    assert "delete-access-key" not in done.stderr
+    assert old in ready.alice.keys and len(ready.alice.keys) == 2
+
+
 def test_a_session_of_default_from_exported_keys_keeps_the_old_key(ready: Bed) -> None:
     """No [default] in any file: `default` logs in with the long-term keys this shell exports,
     which are also [work]'s. --rotate-keys -p work stores work's new key, and keeps the old one:

@@ -141,6 +141,9 @@ def _holder(
         records = _our_records(profile, config, credentials)
     except ConfigError as error:
         return f"{str(error).rstrip('.')}; so it was not checked", False
+    # Every place is looked at before an uncertain answer is given: a certain holder found
+    # later must be named (the way out of an uncertain one is to delete the key by hand).
+    uncertain: tuple[str, bool] | None = None
     for path, text in texts.items():
         lines = split_lines(text)
         for index, line in enumerate(lines):
@@ -149,17 +152,20 @@ def _holder(
             if path != credentials_path or index not in records:
                 return f"{path} still names it", True
             gone = records[index]
-            if gone is not None:
+            if gone is not None and uncertain is None:
                 section = _section_at(credentials, index)
-                return (
-                    f"profile '{section}' in {path} holds a session made with it, of profile "
-                    f"'{gone}', which neither file names (a role removed since, or a profile "
-                    f"of another config file); if nothing signs with that key any more, remove "
-                    f"[{section}] from {path}"
-                ), False
+                uncertain = (
+                    (
+                        f"profile '{section}' in {path} holds a session made with it, of profile "
+                        f"'{gone}', which neither file names (a role removed since, or a profile "
+                        f"of another config file); if nothing signs with that key any more, remove "
+                        f"[{section}] from {path}"
+                    ),
+                    False,
+                )
     try:
         if not keyring_store.is_available(backend):
-            return None  # no keyring at all: nothing can be stored in one
+            return uncertain  # no keyring at all: nothing can be stored in one
     except ConfigError as error:
         return f"{str(error).rstrip('.')}; so the keyring entries were not checked", False
     for name in dict.fromkeys([*credentials.sections, *config_profiles(config)]):
@@ -169,7 +175,7 @@ def _holder(
             return f"{str(error).rstrip('.')}; it may hold it", False
         if entry is not None and entry.access_key_id == key_id:
             return f"the keyring entry of profile '{name}' still holds it", True
-    return None
+    return uncertain
 
 
 def _section_at(ini: IniText, index: int) -> str:
