@@ -41,6 +41,7 @@ def write_session(home: str, target: str, session: SessionCredentials) -> None:
         session=session,
         copied={},
         expected_sections=set(),
+        env={},
     )
 
 

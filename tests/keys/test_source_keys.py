@@ -931,6 +931,32 @@ def test_a_profile_holding_its_old_key_again_keeps_the_sessions_it_makes(ready: 
     assert ready.fake.calls["GetSessionToken"] == 2
 
 
+def test_a_profile_taking_its_old_key_from_the_environment_keeps_its_sessions(
+    ready: Bed,
+) -> None:
+    """As above, but the user then takes default's keys out of the file and exports the old key
+    instead: a login records its session as made with the key the environment gives default,
+    served from then on without another code."""
+    alice = ready.alice
+    old = alice.access_key
+    add_profile_with_alices_key(ready)
+    ready.login()
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys")
+    assert done.returncode == 0 and "not deleted" in done.stderr, done.stderr
+    text = ready.credentials.read_text()
+    start = text.index("[default]")
+    end = text.find("\n[", start + 1)
+    ready.credentials.write_text(text[:start] + (text[end + 1 :] if end >= 0 else ""))
+    exported = {"AWS_ACCESS_KEY_ID": old, "AWS_SECRET_ACCESS_KEY": alice.secret_key}
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), env=exported)
+    assert done.returncode == 0, done.stderr
+    assert ready.ini_section(ready.credentials, "mfa")[RECORDED] == old
+    for mode in (["--credential-process"], PRINT_KEY):
+        done = ready.run(AWS_MFA_RUN, *mode, env=exported)
+        assert done.returncode == 0, (mode, done.stderr)
+    assert ready.fake.calls["GetSessionToken"] == 2
+
+
 def test_exported_keys_of_another_tool_beside_a_keyring_profile_cost_a_keyring_read(
     ready: Bed,
 ) -> None:

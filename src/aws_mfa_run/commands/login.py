@@ -75,6 +75,7 @@ def run(context: Context) -> int:
             session=session,
             copied=settings.login_copies,
             expected_sections=set(credentials.sections),
+            env=env,
         ):
             context.say(note)
 

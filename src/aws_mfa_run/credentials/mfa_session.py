@@ -118,6 +118,7 @@ def get_mfa_session(
             source_key_id=fetched[-1][1],
             copied=settings.session_copies,
             expected_sections=fetched[-1][0],
+            env=env,
             sleep=prompting.sleep,
         ):
             prompting.say(note)

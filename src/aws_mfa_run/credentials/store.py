@@ -274,11 +274,12 @@ def write_session(
     source_key_id: str | None = None,
     copied: Mapping[str, str | None],
     expected_sections: set[str],
+    env: Mapping[str, str],
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[str]:
     """Write the session to the target profile and keep the target's copied config values in
     step. Returns notes for the user. `source_key_id`: the source's long-term key id the session
-    was made with (recorded: see other_source_key).
+    was made with (recorded: see other_source_key); `env`: the environment it was read from.
 
     Both files or neither: the config file is checked writable for real before the credentials
     file is replaced, and should its write still fail, the credentials file gets its old text
@@ -291,7 +292,9 @@ def write_session(
         for attempt in range(files.CHANGED_FILE_ATTEMPTS):
             credentials = _wait_for_whole_file(credentials_path, expected_sections, sleep)
             config = _wait_for_whole_file(config_path, set(), sleep)
-            source_key_id = _current_key_of(made_with_key, source, credentials, config, state_dir)
+            source_key_id = _current_key_of(
+                made_with_key, source, credentials, config, state_dir, env
+            )
             check_target(credentials, config, target, source)
             ours = copied_values(credentials, target)
             changes, now_ours = target_config_changes(config, target, copied, ours)
@@ -524,6 +527,7 @@ def _current_key_of(
     credentials: inifile.IniText,
     config: inifile.IniText,
     state_dir: str,
+    env: Mapping[str, str],
 ) -> str | None:
     """The source key to record with a session made with `made_with_key`: the key --rotate-keys
     replaced it with while AWS answered (the same user's session), unless the source holds
@@ -531,7 +535,7 @@ def _current_key_of(
     mapped, the session would never be reused."""
     if made_with_key is None:
         return None
-    holds = visible_source_key_id(credentials.get(source), config_values(source, config), {})
+    holds = visible_source_key_id(credentials.get(source), config_values(source, config), env)
     if holds == made_with_key:
         return made_with_key
     return rotated_to(state_dir, source, made_with_key, time.time())
