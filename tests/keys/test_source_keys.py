@@ -128,11 +128,44 @@ def test_another_tools_session_exported_beside_a_profile_without_keys_gets_nothi
         assert mfa["aws_access_key_id"] not in done.stdout, mode
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
         assert "Profile 'default' has no long-term keys" in done.stderr, done.stderr
+    status = ready.run(AWS_MFA_RUN, "--status", env=bobs_session)
+    assert "shows no long-term key here" in status.stdout and " : " not in status.stdout
     ours = ready.run(AWS_MFA_RUN, "--env", env=exported)
     assert ours.returncode == 0, ours.stderr
     nested = ready.run("sh", "-c", f"eval \"$({AWS_MFA_RUN} --env)\"; {AWS_MFA_RUN} --env",
                        env=exported)  # fmt: skip
     assert nested.returncode == 0 and mfa["aws_access_key_id"] in nested.stdout, nested.stderr
+    assert ready.fake.calls["GetSessionToken"] == 2  # alice's login, and bob's own
+
+
+def test_another_tools_session_beside_a_keyring_profile_without_its_record_costs_no_code(
+    ready: Bed,
+) -> None:
+    """alice's keys in the keyring, the record of their id gone (an earlier version wrote none),
+    and another tool's session exported: her stored session is served after a look at the
+    keyring, which holds her key, and the record is written again; no code, no "(--force)"."""
+    use_test_keyring(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    ready.login()
+    record = f"aws_mfa_run_keyring_key_id = {ready.alice.access_key}\n"
+    assert record in ready.credentials.read_text()
+    ready.credentials.write_text(ready.credentials.read_text().replace(record, ""))
+    bob = ready.fake.add_user("bob")
+    bobs_keys = {"AWS_ACCESS_KEY_ID": bob.access_key, "AWS_SECRET_ACCESS_KEY": bob.secret_key}
+    made = ready.run(AWS, "sts", "get-session-token", "--output", "json", env=bobs_keys)
+    assert made.returncode == 0, made.stderr
+    answer = json.loads(made.stdout)["Credentials"]
+    bobs_session = {
+        "AWS_ACCESS_KEY_ID": answer["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": answer["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": answer["SessionToken"],
+    }
+    mfa = ready.ini_section(ready.credentials, "mfa")
+    for mode in (["--credential-process"], ["--env"], PRINT_KEY):
+        done = ready.run(AWS_MFA_RUN, *mode, env=bobs_session)
+        assert done.returncode == 0, (mode, done.stderr)
+        assert mfa["aws_access_key_id"] in done.stdout, mode
+    assert record in ready.credentials.read_text()
     assert ready.fake.calls["GetSessionToken"] == 2  # alice's login, and bob's own
 
 

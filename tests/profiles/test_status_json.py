@@ -181,3 +181,22 @@ def test_a_profile_without_any_keys_is_an_error(ready: Bed) -> None:
     assert row["error"] == sentence and row["keys"] is None
     text = ready.run(AWS_MFA_RUN, "--status", "-p", "nokeys")
     assert text.returncode == 0 and sentence in text.stdout
+
+
+def test_status_refuses_a_lone_target_profile_and_a_bad_margin(ready: Bed) -> None:
+    """`--status --target-profile X` without a profile would be ignored (each profile has its
+    own target), and a malformed --min-remaining is refused as in every other mode: exit 2, one
+    sentence, nothing written."""
+    ready.login()
+    before = ready.snapshot()
+    for words in (
+        ["--target-profile", "ci"],
+        ["--min-remaining", "abc"],
+        ["--json", "--min-remaining", "-1"],
+    ):
+        done = ready.run(AWS_MFA_RUN, "--status", *words)
+        assert done.returncode == 2 and done.stdout == "", (words, done.stdout)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert ready.snapshot() == before
+    done = ready.run(AWS_MFA_RUN, "--status", "-p", "default", "--target-profile", "mfa")
+    assert done.returncode == 0 and "mfa" in done.stdout, done.stderr

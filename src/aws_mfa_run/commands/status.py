@@ -12,9 +12,15 @@ from aws_mfa_run.credentials import store
 from aws_mfa_run.credentials.longterm import checked_without_running, visible_key_id
 from aws_mfa_run.credentials.mfa_session import keyring_holds
 from aws_mfa_run.credentials.role import RoleCache
-from aws_mfa_run.errors import MfaRunError
+from aws_mfa_run.errors import MfaRunError, UsageError
 from aws_mfa_run.profiles import config_profiles, config_values, profile_values
-from aws_mfa_run.settings import KEY_SOURCE, Request, requested_profile, resolve
+from aws_mfa_run.settings import (
+    KEY_SOURCE,
+    Request,
+    requested_profile,
+    resolve,
+    wanted_min_remaining,
+)
 from aws_mfa_run.status_json import LoginTargetState, RoleCacheState, StatusRow, render
 from aws_mfa_run.timefmt import describe_left, describe_until
 from aws_mfa_run.warm import KEY_SOURCE_KEY, is_access_key_id, made_with
@@ -165,6 +171,11 @@ def _other_key(values: Mapping[str, str], profile: str, current: str | None) -> 
     if made_with(values, current):
         return None
     recorded = values.get(KEY_SOURCE_KEY) or ""
+    if current == "":  # no long-term key in sight: another tool's session exported
+        return (
+            f"profile '{profile}' shows no long-term key here (another tool's session "
+            "credentials are exported): not reused"
+        )
     if not is_access_key_id(recorded):  # an edit damaged the record: not ours to show
         return (
             f"its record of the access key it was made with ({KEY_SOURCE_KEY}) is damaged: "
@@ -256,6 +267,11 @@ def run(context: Context) -> int:
         or env.get("AWS_PROFILE")
     ):
         explicit = requested_profile(context.request(), env)
+    if options.target_profile is not None and explicit is None:
+        # Every profile has its own target: one --target-profile names none of them.
+        raise UsageError("--status --target-profile needs the profile it is for: add -p NAME.")
+    if options.min_remaining is not None:
+        wanted_min_remaining(context.request(), None)  # a bad value: exit 2, as in every mode
     rows = collect(context, explicit)
     now = context.clock()
     if options.json:

@@ -30,7 +30,7 @@ from aws_mfa_run.profiles import config_values
 from aws_mfa_run.settings import Settings
 from aws_mfa_run.terminal import NoTerminalError, Terminal, open_terminal
 from aws_mfa_run.timefmt import quantity
-from aws_mfa_run.warm import keyring_key_id
+from aws_mfa_run.warm import keyring_key_id, keyring_record_applies
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -103,7 +103,9 @@ def get_mfa_session(
     fetched: list[tuple[set[str], str]] = []
 
     def fetch() -> SessionCredentials:
-        session, sections, key_id = _fetch(settings, env, prompting, token_code, margin, floor)
+        session, sections, key_id = _fetch(
+            settings, env, prompting, token_code, margin, floor, forced=force
+        )
         fetched.append((sections, key_id))
         return session
 
@@ -142,6 +144,8 @@ def _fetch(
     token_code: str | None,
     margin: float,
     floor: float,
+    *,
+    forced: bool,
 ) -> tuple[SessionCredentials, set[str], str]:
     # Only a fetch needs these: the warm path (a valid stored session) does without them.
 
@@ -181,7 +185,9 @@ def _fetch(
             clock=prompting.clock,
             sleep=prompting.sleep,
             say=prompting.say,
-            stale_note=_stale_note(stale, prompting.clock(), margin, floor, other_key, keys),
+            stale_note=_stale_note(
+                stale, prompting.clock(), margin, floor, other_key, keys, forced=forced
+            ),
             prompt_program=settings.mfa_prompt,
         )
         # The code is recorded as sent from here on (see codes.SpentCodes): a run stopped
@@ -267,6 +273,8 @@ def _stale_note(
     floor: float,
     other_key: str | None,
     keys: LongTermKeys,
+    *,
+    forced: bool,
 ) -> str | None:
     if stale is None or stale.remaining(now) <= 0:
         return None
@@ -277,6 +285,8 @@ def _stale_note(
         )
     left = quantity(int(stale.remaining(now) // 60), "minute")
     if stale.usable(now, margin, floor):
+        if not forced:
+            return None  # not reused for a reason said elsewhere (an ended key, say)
         return f"A new session was asked for (--force), though the stored one has {left} left"
     wanted = int(stale.margin(margin, floor) // 60)
     return f"The stored session has {left} left, under the {wanted}-minute margin"
@@ -297,8 +307,12 @@ def keyring_holds(
     it. `mend`: the record is mended as the keyring says (never by --status, which only reads).
     A keyring that cannot be read holds nothing: the fetch says why."""
     source = settings.source_profile
-    recorded = keyring_key_id(credentials.get(source), config_values(source, config))
-    if made_with_key is None or recorded is None or file_keys(source, config, credentials):
+    in_credentials, in_config = credentials.get(source), config_values(source, config)
+    # The keyring may hold the source's keys: no file does, and no credential_process of the
+    # user's gives them (with no record, one an earlier version did not write, it is asked too).
+    if made_with_key is None or file_keys(source, config, credentials):
+        return False
+    if not keyring_record_applies(in_credentials, in_config):
         return False
     try:
         held = _mend_keyring_record(settings) if mend else keyring_store.key_id(source)
