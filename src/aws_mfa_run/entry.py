@@ -40,11 +40,49 @@ def run(argv: list[str], env: Mapping[str, str]) -> int:
     return run_mode(Context(options, env))
 
 
+# What a failed --env prints instead of the variables: a script whose status is not 0, so that
+# `eval "$(aws-mfa-run --env)" && make` (fish: `| source; and make`) stops, as the failure of
+# `--env` itself, inside `$(...)`, would not stop it. PowerShell's Invoke-Expression gets nothing.
+FAILED_ENV_SCRIPT = {"powershell": "", "pwsh": ""}
+
+
+def failed_env_script(argv: list[str]) -> str | None:
+    """What stdout gets when the command line asks for --env and the run fails (a usage error
+    too: `--env --force`), None when it does not ask for --env."""
+    try:
+        options = parse_arguments(argv)
+    except MfaRunError:
+        # Not parsed: --env anywhere before `--` asked for it (nothing ran, nothing else is
+        # printed); its shell is the next word, or the one after `=`.
+        words = argv[: argv.index("--")] if "--" in argv else argv
+        for index, word in enumerate(words):
+            if word == "--env" or word.startswith("--env="):
+                shell = word[6:] if "=" in word else "".join(words[index + 1 : index + 2])
+                return FAILED_ENV_SCRIPT.get(shell, "false\n")
+        return None
+    if options.mode != "env":
+        return None
+    return FAILED_ENV_SCRIPT.get(options.shell, "false\n")
+
+
 def main(argv: list[str], env: dict[str, str]) -> int:
 
     # Before any secret is read: a core dump (SIGQUIT at a prompt, a crash) of any mode would
     # hold the long-term keys or a session. exec resets it: the command keeps its own.
     forbid_core_dumps(limit=False)
+    status = _main(argv, env)
+    if status != EXIT_OK:
+        script = failed_env_script(argv)
+        if script:
+            try:
+                sys.stdout.write(script)
+                sys.stdout.flush()
+            except OSError:
+                pass  # a closed stdout: nobody evaluates it
+    return status
+
+
+def _main(argv: list[str], env: dict[str, str]) -> int:
     try:
         return run(argv, env)
     except MfaRunError as error:

@@ -47,3 +47,20 @@ def test_a_failed_env_stops_the_next_command(bed: Bed, shell: str) -> None:
     done = bed.run(shell, "-c", LINES[shell].replace("ok", "went-on"))
     assert "went-on" not in done.stdout, done.stdout
     assert "aws-mfa-run:" in done.stderr and bed.fake.calls["GetSessionToken"] == 0
+
+
+@pytest.mark.parametrize("shell", sorted(LINES))
+@pytest.mark.parametrize("wrong", ["--force", "--all", "-p"])
+def test_an_env_refused_as_written_stops_the_next_command(
+    ready: Bed, shell: str, wrong: str
+) -> None:
+    """A valid session is stored, but the command line is refused (exit 2: an option --env does
+    not use, a missing value): `eval "$(...)" && next` stops too, in every shell."""
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed (apt-get install {shell})")
+    ready.login()
+    line = LINES[shell].replace("ok", "went-on").replace(" --env", f" --env {wrong}", 1)
+    assert wrong in line, line
+    done = ready.run(shell, "-c", line)
+    assert "went-on" not in done.stdout, (line, done.stdout)
+    assert "aws-mfa-run:" in done.stderr, done.stderr
