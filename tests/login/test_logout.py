@@ -174,6 +174,11 @@ def test_logout_all_with_a_profile_is_a_usage_error(ready: Bed) -> None:
     assert ready.snapshot() == before
     done = ready.run(AWS, "mfa", "--logout", "--all", "-p", "dev")  # through the alias
     assert done.returncode == 2 and ready.snapshot() == before
+    # The AWS CLI's own --profile (and its prefix) reaches us from the alias's command line.
+    for given in ("--profile", "--prof"):
+        done = ready.run(AWS, given, "default", "mfa", "--logout", "--all")
+        assert done.returncode == 2 and "--all" in done.stderr, done.stderr
+        assert ready.snapshot() == before
 
 
 def test_logout_messages_say_what_happened(ready: Bed) -> None:

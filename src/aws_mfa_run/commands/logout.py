@@ -15,7 +15,7 @@ import os
 from aws_mfa_run import files
 from aws_mfa_run.credentials import state, store
 from aws_mfa_run.credentials.role import RoleCache
-from aws_mfa_run.errors import MfaRunError
+from aws_mfa_run.errors import MfaRunError, UsageError
 from aws_mfa_run.profiles import config_profiles
 from aws_mfa_run.settings import KEY_SOURCE, Request, resolve
 
@@ -44,6 +44,11 @@ def run(context: Context) -> int:
     config.validate()
     credentials.validate()
     if options.all:
+        if context.aws_globals().get("profile"):  # `aws --profile NAME mfa --logout --all`
+            raise UsageError(
+                "--logout --all logs out every profile; drop --profile, or drop --all to log "
+                "out one."
+            )
         sources = None
         what = ""
     else:
