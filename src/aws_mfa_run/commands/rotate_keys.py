@@ -313,7 +313,8 @@ def rotate_keys(
             note.remove()
             say(
                 f"Stored the new key {key_id} of profile '{profile}' in {where}; the old key "
-                f"{old.access_key_id} is not deleted: {holding[0]}."
+                f"{old.access_key_id} is not deleted: {holding[0]}; once nothing uses it, "
+                f"{_delete_command(profile, old.access_key_id)} deletes it."
             )
             return
         try:
@@ -333,8 +334,14 @@ def rotate_keys(
 
 def _by_hand(profile: str, key_id: str) -> str:
     """The way out when the check keeps failing (a keyring item that is always refused)."""
-    command = f"aws-mfa-run -p {shlex.quote(profile)} aws iam delete-access-key"
-    return f", or, once nothing uses it, delete it yourself: {command} --access-key-id {key_id}"
+    command = _delete_command(profile, key_id)
+    return f", or, once nothing uses it, delete it yourself: {command}"
+
+
+def _delete_command(profile: str, key_id: str) -> str:
+    """The command that deletes `key_id` with the profile's MFA session (IAM demands one)."""
+    quoted = shlex.quote(profile)
+    return f"aws-mfa-run -p {quoted} aws iam delete-access-key --access-key-id {key_id}"
 
 
 def _finish_earlier_rotation(
@@ -367,7 +374,10 @@ def _finish_earlier_rotation(
             delete(old)
             say(f"Deleted the old key {old}, left by an interrupted rotation.")
         elif holding:
-            say(f"The old key {old} is not deleted: {holding[0]}.")
+            say(
+                f"The old key {old} is not deleted: {holding[0]}; once nothing uses it, "
+                f"{_delete_command(profile, old)} deletes it."
+            )
         note.remove()
         say(f"The rotation of key {old} to {new} is complete; nothing more to do.")
         return True
