@@ -7,7 +7,8 @@ a kill leaves the old entries or the new ones.
 
 What a real keyring does to its callers, on request of the environment: FILEKEYRING_REFUSE_SET
 (a locked keyring refuses a write), FILEKEYRING_REFUSE_READ (`N`: the N-th read of the process
-is refused; `after-set`: every read after a write), FILEKEYRING_READ_WAITS_FOR (a read waits,
+is refused; `after-set`: every read after a write; `of:NAME`: every read of profile NAME's
+entry, as an item whose access was denied), FILEKEYRING_READ_WAITS_FOR (a read waits,
 as behind an unlock dialog, until that file exists; PATH.waiting says it is waiting), and
 FILEKEYRING_KILL_AFTER_SET (the process is killed the moment its write landed).
 """
@@ -65,7 +66,9 @@ class FileKeyring(KeyringBackend):
         FileKeyring.reads += 1
         refused = os.environ.get("FILEKEYRING_REFUSE_READ")  # "N": the N-th read of a process
         if refused and (
-            (refused == "after-set" and FileKeyring.written) or refused == str(FileKeyring.reads)
+            (refused == "after-set" and FileKeyring.written)
+            or refused == str(FileKeyring.reads)
+            or refused == f"of:{username}"
         ):
             raise KeyringLocked("the keyring is locked (the unlock dialog was cancelled)")
         waits_for = os.environ.get("FILEKEYRING_READ_WAITS_FOR")  # an unlock dialog left open

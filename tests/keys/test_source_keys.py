@@ -1036,6 +1036,34 @@ def test_exported_keys_of_another_tool_beside_a_keyring_profile_keep_its_roles(
     assert admin["login_target"]["not_reused"] is None, admin
 
 
+def test_a_keyring_entry_left_under_a_removed_profile_serves_nothing(ready: Bed) -> None:
+    """alice's keys in the keyring for default, and role credentials of admin made with them.
+    The user removes [default] from both files by hand (the entry stays) and exports bob's keys:
+    default now gets its keys from the environment alone, so neither alice's session nor her
+    role credentials are served to bob's shell, and the refusal writes nothing."""
+    with_roles(ready)
+    use_test_keyring(ready)
+    assert ready.run(AWS_MFA_RUN, "--store-keys").returncode == 0
+    done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "-p", "admin")
+    assert done.returncode == 0, done.stderr
+    for path in (ready.credentials, ready.config):
+        text = path.read_text()
+        start = text.index("[default]")
+        end = text.find("\n[", start + 1)
+        path.write_text(text[:start] + (text[end + 1 :] if end >= 0 else ""))
+    assert keyring_entry(ready) is not None
+    bob = ready.fake.add_user("bob")
+    ready.env.update(AWS_ACCESS_KEY_ID=bob.access_key, AWS_SECRET_ACCESS_KEY=bob.secret_key)
+    before = ready.snapshot()
+    served = {session.access_key for session in ready.fake.sessions.values()}
+    for mode in (["-p", "admin", *PRINT_KEY], ["-p", "admin", "--credential-process"], PRINT_KEY):
+        done = ready.run(AWS_MFA_RUN, *mode)
+        assert done.returncode != 0, (mode, done.stdout)
+        assert not any(key in done.stdout for key in served), mode
+    assert ready.snapshot() == before
+    assert ready.fake.assumed == {"admin": 1}
+
+
 def test_rotation_keeps_an_old_key_another_profiles_own_process_signs_with(ready: Bed) -> None:
     """Profile b gets alice's key from a credential_process of the user's (a password manager):
     only the record of b's session names that key in the files. --rotate-keys of default keeps
@@ -1113,8 +1141,8 @@ def test_a_session_of_a_profile_no_file_names_keeps_the_old_key_until_it_is_remo
 
 def test_a_session_of_a_profile_no_file_names_hides_no_other_holder(ready: Bed) -> None:
     """As above, and [profile b] of the config file holds the old key too: the rotation names
-    that holder, which is certain, and does not offer the way out of an uncertain one (deleting
-    the key by hand would end b)."""
+    that holder, which is certain, and not the way out of an uncertain one ("delete it yourself"
+    while b still signs with it)."""
     with_roles(ready)
     done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "-p", "admin")
     assert done.returncode == 0, done.stderr
@@ -1132,7 +1160,28 @@ def test_a_session_of_a_profile_no_file_names_hides_no_other_holder(ready: Bed) 
     done = ready.run(AWS_MFA_RUN, "--rotate-keys")
     assert done.returncode == 0 and "not deleted" in done.stderr, done.stderr
     assert f"{ready.config} still names it" in done.stderr, done.stderr
-    assert "delete-access-key" not in done.stderr
+    assert "delete it yourself" not in done.stderr and "again to finish" not in done.stderr
+    assert old in ready.alice.keys and len(ready.alice.keys) == 2
+
+
+def test_an_unreadable_keyring_entry_hides_no_other_holder(ready: Bed) -> None:
+    """[profile a]'s keyring entry cannot be read (access denied to that item), and [profile
+    b]'s entry holds the old key: the rotation reads every entry, names b's, which is certain,
+    and keeps the key."""
+    use_test_keyring(ready)
+    add_profile_with_alices_key(ready, "b")
+    assert ready.run(AWS_MFA_RUN, "--store-keys", "-p", "b").returncode == 0
+    with ready.config.open("a") as handle:
+        handle.write("[profile a]\nregion = eu-west-1\n")
+    text = ready.config.read_text()
+    assert text.index("[profile a]") > text.index("[profile b]")  # a is read after b...
+    ready.credentials.write_text("[a]\n" + ready.credentials.read_text())  # ...and before it
+    ready.login()
+    old = ready.alice.access_key
+    denied = {**ready.env, "FILEKEYRING_REFUSE_READ": "of:a"}
+    done = ready.run(AWS_MFA_RUN, "--rotate-keys", env=denied)
+    assert done.returncode == 0, done.stderr
+    assert "the keyring entry of profile 'b' still holds it" in done.stderr, done.stderr
     assert old in ready.alice.keys and len(ready.alice.keys) == 2
 
 

@@ -200,3 +200,7 @@ def test_status_refuses_a_lone_target_profile_and_a_bad_margin(ready: Bed) -> No
     assert ready.snapshot() == before
     done = ready.run(AWS_MFA_RUN, "--status", "-p", "default", "--target-profile", "mfa")
     assert done.returncode == 0 and "mfa" in done.stdout, done.stderr
+    for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):  # a profile named as botocore reads
+        named = {variable: "default"}
+        done = ready.run(AWS_MFA_RUN, "--status", "--target-profile", "mfa", env=named)
+        assert done.returncode == 0 and "mfa" in done.stdout, (variable, done.stderr)

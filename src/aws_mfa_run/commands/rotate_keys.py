@@ -172,7 +172,9 @@ def _holder(
         try:
             entry = keyring_store.read(name, backend)
         except ConfigError as error:
-            return f"{str(error).rstrip('.')}; it may hold it", False
+            if uncertain is None:
+                uncertain = f"{str(error).rstrip('.')} (profile '{name}'); it may hold it", False
+            continue
         if entry is not None and entry.access_key_id == key_id:
             return f"the keyring entry of profile '{name}' still holds it", True
     return uncertain

@@ -265,6 +265,7 @@ def run(context: Context) -> int:
         options.profile is not None
         or context.aws_globals().get("profile")
         or env.get("AWS_PROFILE")
+        or env.get("AWS_DEFAULT_PROFILE")
     ):
         explicit = requested_profile(context.request(), env)
     if options.target_profile is not None and explicit is None:

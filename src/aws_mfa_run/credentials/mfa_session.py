@@ -312,6 +312,10 @@ def keyring_holds(
     # user's gives them (with no record, one an earlier version did not write, it is asked too).
     if made_with_key is None or file_keys(source, config, credentials):
         return False
+    # A profile no file names gets its keys from the environment alone (longterm): a keyring
+    # entry left under its name holds nothing of it, and no record is written for it.
+    if in_credentials is None and in_config is None:
+        return False
     if not keyring_record_applies(in_credentials, in_config):
         return False
     try:
