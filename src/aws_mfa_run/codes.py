@@ -188,6 +188,18 @@ def run_mfa_process(command: str, profile: str) -> str:
         raise NoCodeError(f"{where} printed no 6-digit code.") from None
 
 
+def import_ahead() -> None:
+    """Import now what obtain_code may import (a program's subprocess, the terminal's termios, a
+    write's signal and ctypes): while it runs, a botocore client is built in another thread
+    (aws.sts.SessionTokenCall), and two threads importing at once can fail in CPython (under
+    load, 'cannot import name Mapping from collections.abc' was seen). obtain_code then imports
+    nothing."""
+    import ctypes  # noqa: F401
+    import signal  # noqa: F401
+    import subprocess  # noqa: F401
+    import termios  # noqa: F401
+
+
 def obtain_code(
     *,
     serial: str,

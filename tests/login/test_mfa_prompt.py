@@ -117,7 +117,7 @@ def test_a_spent_code_is_asked_again_saying_so(ready: Bed) -> None:
     assert ready.run(AWS_MFA_RUN, "--login", code).returncode == 0
     log = with_dialog(ready, replies=f"{code},{code},{code}")
     done = ready.run(AWS_MFA_RUN, "--login", "--force")
-    assert done.returncode == 4 and "3 tries" in done.stderr
+    assert done.returncode == 4 and "3 tries" in done.stderr, done.stderr
     questions = shown(log)
     assert len(questions) == 3
     assert questions[1].startswith("That code was already used")
@@ -136,7 +136,7 @@ def test_a_bad_answer_is_asked_again_saying_what_was_wrong(ready: Bed) -> None:
 def test_three_bad_answers_give_up(ready: Bed) -> None:
     log = with_dialog(ready, replies="no,no,no,code")
     done = ready.run(AWS_MFA_RUN, "--login")
-    assert done.returncode == 4 and "3 tries" in done.stderr
+    assert done.returncode == 4 and "3 tries" in done.stderr, done.stderr
     assert len(shown(log)) == 3
 
 

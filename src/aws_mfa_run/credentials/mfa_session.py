@@ -171,6 +171,7 @@ def _fetch(
     stale = store.stored_session(credentials, settings.session_target, settings.source_profile)
     other_key = store.other_source_key(credentials, settings.session_target, keys.access_key_id)
     spent = codes.SpentCodes(state.used_codes(paths.state_dir))
+    codes.import_ahead()  # before the client's thread starts importing botocore
     call = sts.prepare_session_token_call(
         keys=keys.pair, profile=settings.source_profile, region=settings.region, env=env
     )
