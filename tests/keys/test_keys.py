@@ -239,6 +239,10 @@ def test_without_any_keyring_store_keys_changes_nothing(ready: Bed) -> None:
     readme = (REPO / "README.md").read_text()
     assert "\n### Setting up the keyring\n" in readme
     assert ready.snapshot() == before
+    # And --unstore-keys, with the keys in the file already: nothing to do, as a second run.
+    done = ready.run(AWS_MFA_RUN, "--unstore-keys")
+    assert done.returncode == 0 and "nothing to do" in done.stderr, done.stderr
+    assert ready.snapshot() == before
     login(ready)  # the keys are where they were
 
 

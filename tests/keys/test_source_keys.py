@@ -96,6 +96,8 @@ def test_a_damaged_record_of_the_sessions_key_is_named_as_such(ready: Bed, damag
     assert "made with access key ," not in status.stdout
     done = ready.run(AWS_MFA_RUN, "--credential-process")
     assert done.returncode == 4 and ready.fake.calls["GetSessionToken"] == 1, done.stderr
+    assert "record of the access key it was made with is damaged" in done.stderr, done.stderr
+    assert "access key ," not in done.stderr
 
 
 def test_another_tools_session_exported_beside_a_profile_without_keys_gets_nothing(

@@ -140,8 +140,12 @@ def test_denied_role_is_one_sentence_naming_it(ready: Bed) -> None:
         "aws-mfa-run: AWS denied assuming role arn:aws:iam::123456789012:role/admin for profile "
         "'admin': check the role's trust policy, its MFA condition and external_id."
     ]
+    # README: the MFA session the code bought is kept (the one file a failure changes), so the
+    # next try needs no code: readonly's is refused by AWS too, without a code asked for.
+    assert ready.ini_section(ready.credentials, "mfa")["aws_mfa_run_source_profile"] == "default"
     wrong_id = ready.run(AWS_MFA_RUN, "-p", "readonly", "true")
     assert wrong_id.returncode == 5 and "role/readonly" in wrong_id.stderr
+    assert ready.fake.calls["GetSessionToken"] == 1
 
 
 def test_role_chain(ready: Bed) -> None:

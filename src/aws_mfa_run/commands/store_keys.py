@@ -16,7 +16,7 @@ from aws_mfa_run.credentials import key_writes, keyring_store
 from aws_mfa_run.credentials.key_writes import own_process_of, read_checked
 from aws_mfa_run.credentials.keys import KEYRING, LongTermKeys, checked_keys
 from aws_mfa_run.credentials.longterm import config_section, file_keys, own_process_command
-from aws_mfa_run.errors import ConfigError
+from aws_mfa_run.errors import ConfigError, NoKeyringError
 from aws_mfa_run.settings import role_chain
 from aws_mfa_run.terminal import NoTerminalError, Terminal, open_terminal
 from aws_mfa_run.warm import is_own_process
@@ -172,7 +172,12 @@ def unstore_keys(
     say: Callable[[str], None],
     backend: Any = None,
 ) -> None:
-    keys = keyring_store.read(profile, backend)
+    try:
+        keys = keyring_store.read(profile, backend)
+    except NoKeyringError:
+        keys = None  # no keyring at all holds nothing: keys in a file leave nothing to do
+        if file_keys(profile, read_checked(config_path), read_checked(credentials_path)) is None:
+            raise
     if keys is None:
         found = file_keys(profile, read_checked(config_path), read_checked(credentials_path))
         if found is not None:  # a second --unstore-keys: the same rule as a second --store-keys

@@ -30,7 +30,7 @@ from aws_mfa_run.profiles import config_values
 from aws_mfa_run.settings import Settings
 from aws_mfa_run.terminal import NoTerminalError, Terminal, open_terminal
 from aws_mfa_run.timefmt import quantity
-from aws_mfa_run.warm import keyring_key_id, keyring_record_applies
+from aws_mfa_run.warm import is_access_key_id, keyring_key_id, keyring_record_applies
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
 TYPE_CHECKING = False
@@ -279,6 +279,11 @@ def _stale_note(
 ) -> str | None:
     if stale is None or stale.remaining(now) <= 0:
         return None
+    if other_key is not None and not is_access_key_id(other_key):  # an edit damaged it
+        return (
+            "The stored session's record of the access key it was made with is damaged (a "
+            "session of the profile's key is needed)"
+        )
     if other_key is not None:
         return (
             f"The stored session was made with access key {other_key}, and the profile now "
