@@ -10,6 +10,7 @@ This is the one place that turns an exception into a message.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from aws_mfa_run import __version__
@@ -17,6 +18,7 @@ from aws_mfa_run.arguments import USAGE, parse_arguments
 from aws_mfa_run.commands import Context, say
 from aws_mfa_run.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, MfaRunError
 from aws_mfa_run.modes import mode_named
+from aws_mfa_run.options import OPTIONS
 from aws_mfa_run.prctl import forbid_core_dumps
 
 # Imported for type checkers only (see TYPE_CHECKING in aws_mfa_run/__init__.py).
@@ -52,13 +54,19 @@ def failed_env_script(argv: list[str]) -> str | None:
     try:
         options = parse_arguments(argv)
     except MfaRunError:
-        # Not parsed: --env anywhere before `--` asked for it (nothing ran, nothing else is
-        # printed); its shell is the next word, or the one after `=`.
-        words = argv[: argv.index("--")] if "--" in argv else argv
-        for index, word in enumerate(words):
+        # Not parsed: --env among the options asked for it (nothing ran, nothing else is
+        # printed); its shell is the next word, or the one after `=`. The options end at `--`
+        # or at the first other word (a command's own --env is its own).
+        index = 0
+        while index < len(argv) and argv[index] != "--":
+            word = argv[index]
             if word == "--env" or word.startswith("--env="):
-                shell = word[6:] if "=" in word else "".join(words[index + 1 : index + 2])
+                shell = word[6:] if "=" in word else "".join(argv[index + 1 : index + 2])
                 return FAILED_ENV_SCRIPT.get(shell, "false\n")
+            if not word.startswith("-"):
+                return None
+            takes_value = OPTIONS.get(word, ("", False))[1]
+            index += 2 if takes_value else 1
         return None
     if options.mode != "env":
         return None
@@ -70,6 +78,12 @@ def main(argv: list[str], env: dict[str, str]) -> int:
     # Before any secret is read: a core dump (SIGQUIT at a prompt, a crash) of any mode would
     # hold the long-term keys or a session. exec resets it: the command keeps its own.
     forbid_core_dumps(limit=False)
+    if failed_env_script(argv) is not None:
+        # Killed while it waits (a code, AWS), --env must still print its failed script: a
+        # script printed by nobody lets `eval "$(...)" && next` go on. SIGTERM and SIGHUP
+        # (`timeout`, a closed terminal) end the run as Ctrl-C does; SIGKILL cannot be caught.
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, _interrupt)
     status = _main(argv, env)
     if status != EXIT_OK:
         script = failed_env_script(argv)
@@ -80,6 +94,10 @@ def main(argv: list[str], env: dict[str, str]) -> int:
             except OSError:
                 pass  # a closed stdout: nobody evaluates it
     return status
+
+
+def _interrupt(number: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _main(argv: list[str], env: dict[str, str]) -> int:

@@ -4,7 +4,11 @@ on, whether or not the variables it removes were set."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -64,3 +68,41 @@ def test_an_env_refused_as_written_stops_the_next_command(
     done = ready.run(shell, "-c", line)
     assert "went-on" not in done.stdout, (line, done.stdout)
     assert "aws-mfa-run:" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_an_env_killed_while_it_waits_prints_its_failed_script(bed: Bed, name: str) -> None:
+    """`timeout` or a closed terminal ends `--env` while it waits for a code: it still prints
+    `false`, so `eval "$(...)" && next` does not go on with the shell's own keys."""
+    bed.write_profiles()
+    asked = bed.root / "asked"
+    process = f"touch {asked}; sleep 60; echo 123456"
+    text = bed.config.read_text()
+    bed.config.write_text(text.replace("[default]\n", f"[default]\nmfa_process = {process}\n", 1))
+    # stderr to a file: the mfa_process's own `sleep` keeps the stderr it inherited open.
+    errors = (bed.root / "stderr").open("w")
+    run = subprocess.Popen(
+        [AWS_MFA_RUN, "--env"], env=bed.env, cwd=bed.root, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=errors, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not asked.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert asked.exists(), run.communicate(timeout=30)
+    run.send_signal(getattr(signal, name))
+    out, _ = run.communicate(timeout=30)
+    errors.close()
+    err = (bed.root / "stderr").read_text()
+    assert out == "false\n" and run.returncode != 0, (out, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    os.killpg(run.pid, signal.SIGKILL)  # the mfa_process's own sleep, left by the interrupt
+
+
+def test_a_wrapped_commands_own_env_option_gets_no_failed_script(bed: Bed) -> None:
+    """`--env` after the command is the command's: a refused command line prints no `false`
+    for it (stdout may be read by whatever runs us)."""
+    for words in (["--json", "mytool", "--env"], ["--json", "--", "mytool", "--env"]):
+        done = bed.run(AWS_MFA_RUN, *words)
+        assert done.returncode == 2 and done.stdout == "", (words, done.stdout)
+    done = bed.run(AWS_MFA_RUN, "-p", "dev", "--json", "--env")  # ours: refused, `false`
+    assert done.returncode == 2 and done.stdout == "false\n", done.stdout

@@ -315,8 +315,7 @@ def rotate_keys(
             note.remove()
             say(
                 f"Stored the new key {key_id} of profile '{profile}' in {where}; the old key "
-                f"{old.access_key_id} is not deleted: {holding[0]}; once nothing uses it, "
-                f"{_delete_command(profile, old.access_key_id)} deletes it."
+                f"{old.access_key_id} is not deleted: {holding[0]}; {_STAYS}."
             )
             return
         try:
@@ -334,16 +333,20 @@ def rotate_keys(
     )
 
 
+# After a holder that certainly uses the old key: no command to paste (it would end that
+# holder's access), but what is left to do.
+_STAYS = (
+    "it stays in IAM until you move what uses it to a key of its own (--rotate-keys -p with "
+    "that profile gives it one, and deletes the old key once nothing holds it)"
+)
+
+
 def _by_hand(profile: str, key_id: str) -> str:
-    """The way out when the check keeps failing (a keyring item that is always refused)."""
-    command = _delete_command(profile, key_id)
-    return f", or, once nothing uses it, delete it yourself: {command}"
-
-
-def _delete_command(profile: str, key_id: str) -> str:
-    """The command that deletes `key_id` with the profile's MFA session (IAM demands one)."""
+    """The way out when the check keeps failing (a keyring item that is always refused): the
+    command that deletes `key_id` with the profile's MFA session (IAM demands one)."""
     quoted = shlex.quote(profile)
-    return f"aws-mfa-run -p {quoted} aws iam delete-access-key --access-key-id {key_id}"
+    command = f"aws-mfa-run -p {quoted} aws iam delete-access-key --access-key-id {key_id}"
+    return f", or, once nothing uses it, delete it yourself: {command}"
 
 
 def _finish_earlier_rotation(
@@ -376,10 +379,7 @@ def _finish_earlier_rotation(
             delete(old)
             say(f"Deleted the old key {old}, left by an interrupted rotation.")
         elif holding:
-            say(
-                f"The old key {old} is not deleted: {holding[0]}; once nothing uses it, "
-                f"{_delete_command(profile, old)} deletes it."
-            )
+            say(f"The old key {old} is not deleted: {holding[0]}; {_STAYS}.")
         note.remove()
         say(f"The rotation of key {old} to {new} is complete; nothing more to do.")
         return True
