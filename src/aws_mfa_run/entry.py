@@ -78,21 +78,20 @@ def main(argv: list[str], env: dict[str, str]) -> int:
     # Before any secret is read: a core dump (SIGQUIT at a prompt, a crash) of any mode would
     # hold the long-term keys or a session. exec resets it: the command keeps its own.
     forbid_core_dumps(limit=False)
-    if failed_env_script(argv) is not None:
+    script = failed_env_script(argv)
+    if script is not None:
         # Killed while it waits (a code, AWS), --env must still print its failed script: a
         # script printed by nobody lets `eval "$(...)" && next` go on. SIGTERM and SIGHUP
         # (`timeout`, a closed terminal) end the run as Ctrl-C does; SIGKILL cannot be caught.
         for number in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(number, _interrupt)
     status = _main(argv, env)
-    if status != EXIT_OK:
-        script = failed_env_script(argv)
-        if script:
-            try:
-                sys.stdout.write(script)
-                sys.stdout.flush()
-            except OSError:
-                pass  # a closed stdout: nobody evaluates it
+    if status != EXIT_OK and script:
+        try:
+            sys.stdout.write(script)
+            sys.stdout.flush()
+        except OSError:
+            pass  # a closed stdout: nobody evaluates it
     return status
 
 

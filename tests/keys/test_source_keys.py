@@ -28,6 +28,21 @@ RECORDED = "aws_mfa_run_source_key_id"
 PRINT_KEY = [sys.executable, "-c", "import os; print(os.environ['AWS_ACCESS_KEY_ID'])"]
 
 
+def another_tools_session(bed: Bed) -> dict[str, str]:
+    """Session credentials of another IAM user, bob, as another tool exports them (made with
+    the real `aws sts get-session-token`; no mark of ours)."""
+    bob = bed.fake.add_user("bob")
+    bobs_keys = {"AWS_ACCESS_KEY_ID": bob.access_key, "AWS_SECRET_ACCESS_KEY": bob.secret_key}
+    made = bed.run(AWS, "sts", "get-session-token", "--output", "json", env=bobs_keys)
+    assert made.returncode == 0, made.stderr
+    answer = json.loads(made.stdout)["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": answer["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": answer["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": answer["SessionToken"],
+    }
+
+
 def switch_default_to_bob(bed: Bed) -> User:
     """What `aws configure` does when the user types another IAM user's keys: the two key lines
     of [default] now hold bob's keys, and mfa_serial names bob's device."""
@@ -114,16 +129,7 @@ def test_another_tools_session_exported_beside_a_profile_without_keys_gets_nothi
     done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), env=exported)
     assert done.returncode == 0, done.stderr
     mfa = ready.ini_section(ready.credentials, "mfa")
-    bob = ready.fake.add_user("bob")
-    bobs_keys = {"AWS_ACCESS_KEY_ID": bob.access_key, "AWS_SECRET_ACCESS_KEY": bob.secret_key}
-    made = ready.run(AWS, "sts", "get-session-token", "--output", "json", env=bobs_keys)
-    assert made.returncode == 0, made.stderr
-    answer = json.loads(made.stdout)["Credentials"]
-    bobs_session = {
-        "AWS_ACCESS_KEY_ID": answer["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": answer["SecretAccessKey"],
-        "AWS_SESSION_TOKEN": answer["SessionToken"],
-    }
+    bobs_session = another_tools_session(ready)
     for mode in (["--credential-process"], ["--env"], PRINT_KEY):
         done = ready.run(AWS_MFA_RUN, *mode, env=bobs_session)
         assert done.returncode != 0, (mode, done.stdout)
@@ -152,16 +158,7 @@ def test_another_tools_session_beside_a_keyring_profile_without_its_record_costs
     record = f"aws_mfa_run_keyring_key_id = {ready.alice.access_key}\n"
     assert record in ready.credentials.read_text()
     ready.credentials.write_text(ready.credentials.read_text().replace(record, ""))
-    bob = ready.fake.add_user("bob")
-    bobs_keys = {"AWS_ACCESS_KEY_ID": bob.access_key, "AWS_SECRET_ACCESS_KEY": bob.secret_key}
-    made = ready.run(AWS, "sts", "get-session-token", "--output", "json", env=bobs_keys)
-    assert made.returncode == 0, made.stderr
-    answer = json.loads(made.stdout)["Credentials"]
-    bobs_session = {
-        "AWS_ACCESS_KEY_ID": answer["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": answer["SecretAccessKey"],
-        "AWS_SESSION_TOKEN": answer["SessionToken"],
-    }
+    bobs_session = another_tools_session(ready)
     mfa = ready.ini_section(ready.credentials, "mfa")
     for mode in (["--credential-process"], ["--env"], PRINT_KEY):
         done = ready.run(AWS_MFA_RUN, *mode, env=bobs_session)
