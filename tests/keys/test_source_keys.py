@@ -936,7 +936,7 @@ def test_a_rotation_of_one_profile_leaves_another_profile_of_the_same_key_its_se
     done = ready.run(AWS_MFA_RUN, "--rotate-keys")
     assert done.returncode == 0 and "not deleted" in done.stderr, done.stderr
     # What is left to do, without a command to paste that would end ci's access.
-    assert "stays in IAM until you move what uses it" in done.stderr, done.stderr
+    assert "stays in IAM until nothing uses it: give what uses it the new key" in done.stderr
     assert "delete-access-key" not in done.stderr
     done = ready.run(AWS_MFA_RUN, "--login", ready.fresh_code(), "-p", "ci")
     assert done.returncode == 0, done.stderr

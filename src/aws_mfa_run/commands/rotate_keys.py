@@ -336,8 +336,8 @@ def rotate_keys(
 # After a holder that certainly uses the old key: no command to paste (it would end that
 # holder's access), but what is left to do.
 _STAYS = (
-    "it stays in IAM until you move what uses it to a key of its own (--rotate-keys -p with "
-    "that profile gives it one, and deletes the old key once nothing holds it)"
+    "it stays in IAM until nothing uses it: give what uses it the new key (an IAM user has two "
+    "at most), then delete the old one in IAM"
 )
 
 
