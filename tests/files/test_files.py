@@ -279,7 +279,7 @@ def test_no_partial_write_when_the_config_file_cannot_be_written(ready: Bed) -> 
         "    store.write_session(credentials_path=home + '/.aws/credentials',\n"
         "        config_path=home + '/.aws/config', state_dir=home + '/.aws/aws-mfa-run',\n"
         "        target='mfa', source='default', session=session,\n"
-        "        copied={'region': 'eu-west-1'}, expected_sections={'default'})\n"
+        "        copied={'region': 'eu-west-1'}, expected_sections={'default'}, env={})\n"
         "except MfaRunError as error:\n"
         "    print(error)\n"
         "    sys.exit(3)\n"
